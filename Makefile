@@ -1,0 +1,43 @@
+# TradePulse: `make demo` and `make test` set everything up from nothing on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Numba compiles its kernels once and caches them here, inside the project, not in site-packages.
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test test-unit bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/tradepulse demo --output-dir reports
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadfile tests
+
+test-unit: setup
+	$(PY) -m pytest -n 2 tests/unit
+
+bench: setup
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/run.py
+
+# Regenerate the pins from a throwaway environment (needs the registries).
+lock:
+	rm -rf .cache/lockenv && $(PYTHON) -m venv .cache/lockenv
+	.cache/lockenv/bin/pip install --quiet -e '.[test]'
+	.cache/lockenv/bin/pip freeze --exclude-editable | grep -v '^tradepulse' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .cache reports artifacts

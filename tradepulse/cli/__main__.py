@@ -1,0 +1,5 @@
+import sys
+
+from tradepulse.cli import main
+
+sys.exit(main())

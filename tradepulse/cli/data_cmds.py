@@ -1,0 +1,121 @@
+"""``tradepulse data``: list the embedded datasets and validate any data source."""
+
+from __future__ import annotations
+
+import argparse
+
+from tradepulse.cli._common import add_json_flag, print_json
+from tradepulse.data import format_timeframe, list_samples, load_bars, read_bars_unchecked, validate_bars
+from tradepulse.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser(
+        "data",
+        help="list embedded datasets, validate data sources",
+        description="Work with market data sources: embedded samples (sample:<name>) and CSV/CSV.gz/Parquet files.",
+    )
+    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    commands.required = True
+
+    listing = commands.add_parser(
+        "list",
+        help="show the embedded real datasets",
+        description="Show the real market datasets shipped with TradePulse, with their provenance.",
+        epilog="Example: tradepulse data list --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_json_flag(listing)
+    listing.set_defaults(handler=_list)
+
+    validate = commands.add_parser(
+        "validate",
+        help="data-quality report for a source",
+        description=(
+            "Check a data source for gaps (against its own inferred timeframe and trading calendar), duplicated\n"
+            "and out-of-order timestamps, NaNs, non-positive prices, inconsistent OHLC, stale runs and outlier\n"
+            "returns.\n\nExit codes: 0 no errors (warnings allowed), 1 errors found (or warnings with --strict),\n"
+            "2 the source could not be read."
+        ),
+        epilog="Examples:\n  tradepulse data validate sample:binance:BTC/USDT:1h\n  tradepulse data validate my_bars.csv.gz --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("source", help="sample:<name> or a path to a CSV, CSV.gz or Parquet file")
+    validate.add_argument("--strict", action="store_true", help="treat warnings (gaps, stale runs, outliers) as errors")
+    validate.add_argument("--stale-bars", type=int, default=24, help="unchanged-close run length reported as stale (default 24)")
+    validate.add_argument("--outlier-z", type=float, default=12.0, help="robust z-score above which a return is an outlier (default 12)")
+    add_json_flag(validate)
+    validate.set_defaults(handler=_validate)
+
+
+def _list(args: argparse.Namespace) -> int:
+    samples = list_samples()
+    if args.json:
+        print_json(
+            {
+                "samples": [
+                    {
+                        "name": s.name,
+                        "address": s.address,
+                        "exchange": s.exchange,
+                        "symbol": s.symbol,
+                        "timeframe": s.timeframe,
+                        "description": s.description,
+                        "license": s.license,
+                        "source": s.source,
+                    }
+                    for s in samples
+                ]
+            }
+        )
+        return 0
+    width = max(len(s.address) for s in samples)
+    for s in samples:
+        print(f"{s.address:<{width}}  {s.description}")
+        print(f"{'':<{width}}  license: {s.license}; source: {s.source}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if args.stale_bars < 2:
+        raise ConfigError("--stale-bars must be at least 2")
+    if args.outlier_z <= 0:
+        raise ConfigError("--outlier-z must be positive")
+    bars = read_bars_unchecked(args.source)
+    report = validate_bars(bars, source=args.source, stale_bars=args.stale_bars, outlier_z=args.outlier_z)
+    failed = not report.ok or (args.strict and bool(report.warnings))
+    if args.json:
+        payload = report.to_dict()
+        payload["strict"] = args.strict
+        payload["passed"] = not failed
+        print_json(payload)
+    else:
+        _print_report(report)
+        print("result: " + ("FAILED" if failed else "ok"))
+    return 1 if failed else 0  # 1: the check ran and failed (2 is reserved for unreadable input)
+
+
+def _print_report(report) -> None:
+    print(f"source:    {report.source}")
+    print(f"rows:      {report.rows}")
+    if report.rows:
+        print(f"span:      {report.start.isoformat()} .. {report.end.isoformat()}")
+    print(f"timeframe: {format_timeframe(report.timeframe) or 'unknown'} (calendar: {report.calendar})")
+    for line in report.errors:
+        print(f"error:     {line}")
+    for line in report.warnings:
+        print(f"warning:   {line}")
+    for gap in report.gaps[:20]:
+        print(f"  gap {gap.start.isoformat()} .. {gap.end.isoformat()} ({gap.missing_bars} missing bar(s))")
+    if len(report.gaps) > 20:
+        print(f"  ... and {len(report.gaps) - 20} more gap(s); --json lists them all")
+    for row in report.duplicated_timestamps[:5]:
+        print(f"  duplicated {row['timestamp'].isoformat()} x{row['occurrences']}")
+    for row in report.out_of_order[:5]:
+        print(f"  out of order at row {row['row']}: {row['timestamp'].isoformat()} after {row['previous'].isoformat()}")
+    for row in report.ohlc_inconsistent[:5]:
+        print(f"  OHLC {row['timestamp'].isoformat()}: {row['problem']}")
+    for row in report.stale_runs[:5]:
+        print(f"  stale {row['start'].isoformat()} .. {row['end'].isoformat()} ({row['bars']} bars at {row['close']})")
+    for row in report.outlier_returns[:5]:
+        print(f"  outlier {row['timestamp'].isoformat()}: return {row['ret']:+.4%} (robust z {row['robust_z']:+.1f})")
