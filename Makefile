@@ -14,7 +14,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "TradePulse needs Python 3.11 or newer (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
+	@# Debian's python3 ships venv/ensurepip separately; install it only when it is missing.
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
