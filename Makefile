@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit bench lock clean
+.PHONY: setup browser demo test test-unit bench lock clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,13 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(VENV)/bin/tradepulse demo --output-dir reports
 
-test: setup
+# Browser tests drive Debian's Chromium through Playwright (browsers cannot be downloaded by Playwright here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+
+test: setup browser
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 test-unit: setup
