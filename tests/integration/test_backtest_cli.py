@@ -1,0 +1,176 @@
+"""`tradepulse backtest | sweep | walkforward | strategies` through the real command line.
+
+The first tests run the console entry in a subprocess, exactly as a user would; the rest call
+``tradepulse.cli.main`` in-process (same parser, same handlers, same exit codes) because every
+fresh interpreter pays vectorbt's multi-second import.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tradepulse.backtest import Costs, FixedSlippage, run_backtest
+from tradepulse.cli import main
+from tradepulse.strategy import SmaCross
+
+HOURLY = "sample:binance:BTC/USDT:1h"
+FIVE_MINUTE = "sample:binance:BTC/USDT-PERP:5m"
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_backtest_json_and_report_from_the_console_entry(cli, tmp_path, hourly_bars):
+    report = tmp_path / "report.html"
+    result = cli(
+        "backtest", HOURLY, "--strategy", "sma_cross", "-p", "fast=10", "-p", "slow=30", "-p", "allow_short=true",
+        "--fees-bps", "7.5", "--slippage-bps", "2", "--json", "--report", str(report),
+    )
+    assert result.returncode == 0, result.stderr
+    payload = result.json()
+    assert payload["strategy"] == "sma_cross"
+    assert payload["params"] == {"fast": 10, "slow": 30, "allow_short": True}
+    assert payload["fees_bps"] == 7.5 and payload["slippage"] == {"model": "fixed", "bps": 2.0}
+    assert payload["start"] == "2019-09-30T08:00:00Z" and payload["bars"] == 583
+    expected = run_backtest(
+        hourly_bars, SmaCross(fast=10, slow=30, allow_short=True), costs=Costs(fees_bps=7.5, slippage=FixedSlippage(2))
+    )
+    assert payload["trades"] == expected.stats["trades"]
+    assert payload["total_return"] == pytest.approx(expected.stats["total_return"])
+    assert payload["sharpe"] == pytest.approx(expected.stats["sharpe"])
+    assert payload["max_drawdown"] == pytest.approx(expected.stats["max_drawdown"])
+    fills = payload["fills"]
+    assert len(fills) == len(expected.fills)
+    assert fills[0]["time"] == expected.fills["time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert fills[0]["side"] == expected.fills["side"].iloc[0]
+    assert fills[0]["quantity"] == pytest.approx(expected.fills["quantity"].iloc[0])
+    assert fills[0]["price"] == pytest.approx(expected.fills["price"].iloc[0])
+    assert len(payload["trade_list"]) == payload["trades"]
+    assert payload["report"] == str(report) and report.stat().st_size > 1_000_000
+
+
+def test_bad_input_from_the_console_entry_is_one_line_and_exit_two(cli):
+    result = cli("backtest", HOURLY, "--strategy", "sma_cross", "-p", "fast=1")
+    assert result.returncode == 2
+    assert result.stderr == "tradepulse: error: sma_cross: parameter 'fast' must be in [2, 2000], got 1\n"
+
+
+def test_backtest_prints_a_stats_table_without_json(capsys):
+    code, out, _ = run_main(capsys, "backtest", HOURLY, "--strategy", "mean_reversion", "--slippage-model", "range")
+    assert code == 0
+    assert "MeanReversion(window=20" in out and "sharpe" in out and "max_drawdown" in out
+
+
+def test_backtest_of_a_strategy_file(capsys, tmp_path):
+    path = tmp_path / "momentum.py"
+    path.write_text(
+        textwrap.dedent(
+            '''
+            from tradepulse.strategy import IntParam, Strategy
+
+            class Momentum(Strategy):
+                """Long when the close is above its close lookback bars ago."""
+                lookback = IntParam(24, min=1, max=500)
+
+                @property
+                def warmup_bars(self):
+                    return self.lookback + 1
+
+                def signals(self, bars):
+                    return (bars["close"] > bars["close"].shift(self.lookback)).astype(float)
+            '''
+        )
+    )
+    code, out, err = run_main(capsys, "backtest", HOURLY, "--strategy", str(path), "-p", "lookback=12", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["strategy"] == "momentum" and payload["params"] == {"lookback": 12}
+
+
+def test_sweep_ranks_a_range_grid_and_counts_skipped_combinations(capsys):
+    code, out, err = run_main(
+        capsys, "sweep", HOURLY, "--strategy", "sma_cross", "-g", "fast=5:40:5", "-g", "slow=30,60",
+        "--metric", "total_return", "--top", "3", "--json",
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["combinations"] == 13 and payload["skipped"] == 3  # fast 30, 35, 40 are not below slow 30
+    assert payload["metric"] == "total_return"
+    assert len(payload["results"]) == 3
+    returns = [row["total_return"] for row in payload["results"]]
+    assert returns == sorted(returns, reverse=True)
+    assert payload["best_params"] == payload["results"][0]["params"]
+
+
+def test_sweep_text_output_lists_the_top_rows(capsys):
+    code, out, _ = run_main(capsys, "sweep", HOURLY, "--strategy", "sma_cross", "-g", "fast=5,10", "-g", "slow=40", "-p", "allow_short=true")
+    assert code == 0
+    assert "2 combinations, ranked by sharpe" in out and "fast" in out.splitlines()[1]
+
+
+def test_walkforward_reports_folds_and_out_of_sample_stats(capsys):
+    code, out, err = run_main(
+        capsys, "walkforward", FIVE_MINUTE, "--strategy", "sma_cross", "-g", "fast=5:15:5", "-g", "slow=40,80",
+        "--train", "3000", "--test", "2000", "--json",
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert len(payload["folds"]) == 3  # (10,999 - 3,000) // 2,000 full test windows
+    assert payload["folds"][0]["test_start"].endswith("Z")
+    assert set(payload["folds"][0]["params"]) == {"fast", "slow", "allow_short"}
+    assert payload["out_of_sample"]["bars"] == 6000
+
+
+def test_strategies_lists_built_ins_with_parameter_specs(capsys):
+    code, out, _ = run_main(capsys, "strategies", "--json")
+    assert code == 0
+    strategies = {s["name"]: s for s in json.loads(out)["strategies"]}
+    assert set(strategies) == {"composite", "mean_reversion", "sma_cross"}
+    fast = strategies["sma_cross"]["params"][0]
+    assert fast == {"name": "fast", "type": "int", "default": 10, "min": 2, "max": 2000, "choices": None,
+                    "doc": "bars in the fast simple moving average"}
+    code, out, _ = run_main(capsys, "strategies")
+    assert "composite:" in out and "min_confidence" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backtest", "missing.csv", "--strategy", "sma_cross"], "missing.csv"),
+        (["backtest", HOURLY, "--strategy", "nope"], "unknown strategy 'nope'"),
+        (["backtest", HOURLY, "--strategy", "sma_cross", "-p", "speed=3"], "unknown parameter 'speed'"),
+        (["backtest", HOURLY, "--strategy", "sma_cross", "-p", "fast"], "-p expects key=value"),
+        (["backtest", HOURLY, "--strategy", "sma_cross", "--start", "2030-01-01"], "no bars"),
+        (["backtest", HOURLY, "--strategy", "sma_cross", "--fees-bps", "-3"], "fees must be between"),
+        (["sweep", HOURLY, "--strategy", "sma_cross", "-g", "fast=2:2000:1", "-g", "slow=3:300:1"], "more than the limit of 100,000"),
+        (["sweep", HOURLY, "--strategy", "sma_cross"], "give at least one grid axis"),
+        (["sweep", HOURLY, "--strategy", "sma_cross", "-g", "fast=5", "--metric", "alpha"], "unknown metric 'alpha'"),
+        (["walkforward", HOURLY, "--strategy", "sma_cross", "-g", "fast=5", "--train", "500", "--test", "200"], "exceed the 583 bars"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_two(capsys, args, message):
+    code, out, err = run_main(capsys, *args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("tradepulse: error:") and message in err, err
+    assert out == ""
+
+
+def test_missing_columns_are_reported(capsys, tmp_path):
+    path = tmp_path / "no_volume.csv"
+    path.write_text("timestamp,open,high,low,close\n2024-01-01T00:00:00Z,1,2,0.5,1.5\n2024-01-01T01:00:00Z,1,2,0.5,1.5\n")
+    code, _, err = run_main(capsys, "backtest", str(path), "--strategy", "sma_cross")
+    assert code == 2 and "volume" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["backtest", "sweep", "walkforward", "strategies"])
+def test_every_command_has_help_with_an_example(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "Example" in capsys.readouterr().out

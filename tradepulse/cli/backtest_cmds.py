@@ -1,0 +1,272 @@
+"""``tradepulse backtest | sweep | walkforward | strategies``: research commands on the backtest engine.
+
+vectorbt takes seconds to import, so it (and everything built on it) is imported inside the
+handlers: ``tradepulse --help`` and unrelated commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tradepulse.cli._common import add_json_flag, parse_key_values, print_json
+from tradepulse.errors import ConfigError
+
+_SOURCE_HELP = "sample:<name> (see `tradepulse data list`) or a path to a CSV, CSV.gz or Parquet file"
+_STRATEGY_HELP = "built-in name (see `tradepulse strategies`), package.module:Class, or path/to/file.py[:Class]"
+_FILL_NOTE = "Signals are computed at each bar's close and filled at the next bar's open; orders only when the target changes."
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    backtest = subparsers.add_parser(
+        "backtest",
+        help="backtest a strategy on a data source",
+        description=f"Backtest one strategy with one parameter set.\n\n{_FILL_NOTE}",
+        epilog=(
+            "Examples:\n"
+            "  tradepulse backtest sample:binance:BTC/USDT:1h --strategy sma_cross -p fast=10 -p slow=30\n"
+            "  tradepulse backtest bars.csv.gz --strategy my_strategies.py:Breakout --slippage-model range \\\n"
+            "      --report report.html --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(backtest)
+    backtest.add_argument("--report", metavar="FILE", help="also write a self-contained HTML report to FILE")
+    add_json_flag(backtest)
+    backtest.set_defaults(handler=_backtest)
+
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="backtest every combination of a parameter grid",
+        description=(
+            "Backtest every combination of a parameter grid in vectorised, memory-bounded chunks and rank them.\n"
+            "Combinations breaking a strategy rule (e.g. fast >= slow) are skipped and counted.\n\n" + _FILL_NOTE
+        ),
+        epilog=(
+            "Examples:\n"
+            "  tradepulse sweep sample:binance:BTC/USDT:1h --strategy sma_cross -g fast=5:50:5 -g slow=60,120,240\n"
+            "  tradepulse sweep sample:binance:BTC/USDT-PERP:5m --strategy mean_reversion \\\n"
+            "      -g window=20,50 -g entry_z=1.5:3:0.5 --metric calmar --top 5 --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(sweep)
+    _add_grid_options(sweep)
+    sweep.add_argument("--top", type=int, default=10, metavar="N", help="show the best N combinations (default 10)")
+    sweep.add_argument(
+        "--memory-budget-mb", type=int, default=2048, metavar="MB",
+        help="memory a chunk of combinations may use; sets the chunk size (default 2048)",
+    )
+    add_json_flag(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+    walkforward = subparsers.add_parser(
+        "walkforward",
+        help="walk-forward optimisation over rolling train/test windows",
+        description=(
+            "Pick parameters on each training window by --metric, trade them on the test window that follows,\n"
+            "and report per-fold results and the stitched out-of-sample equity's statistics.\n\n" + _FILL_NOTE
+        ),
+        epilog=(
+            "Example:\n"
+            "  tradepulse walkforward sample:binance:BTC/USDT-PERP:5m --strategy sma_cross \\\n"
+            "      -g fast=5:20:5 -g slow=50,100 --train 3000 --test 1000 --json"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(walkforward)
+    _add_grid_options(walkforward)
+    walkforward.add_argument("--train", type=int, required=True, metavar="BARS", help="bars in each training window")
+    walkforward.add_argument("--test", type=int, required=True, metavar="BARS", help="bars in each test window")
+    walkforward.add_argument("--anchored", action="store_true", help="grow the training window from the first bar")
+    add_json_flag(walkforward)
+    walkforward.set_defaults(handler=_walkforward)
+
+    strategies = subparsers.add_parser(
+        "strategies",
+        help="list the built-in strategies and their parameters",
+        description="List the built-in strategies with each parameter's type, default, bounds and meaning.",
+        epilog="Examples:\n  tradepulse strategies\n  tradepulse strategies --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_json_flag(strategies)
+    strategies.set_defaults(handler=_strategies)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help=_SOURCE_HELP)
+    parser.add_argument("--strategy", "-s", required=True, metavar="NAME", help=_STRATEGY_HELP)
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="strategy parameter (repeatable), e.g. -p fast=10",
+    )
+    parser.add_argument("--start", help="first bar to use (inclusive; any date/time, UTC when naive)")
+    parser.add_argument("--end", help="last bar to use (inclusive)")
+    parser.add_argument("--fees-bps", type=float, default=10.0, metavar="BPS", help="fee per fill in basis points (default 10)")
+    slippage = parser.add_mutually_exclusive_group()
+    slippage.add_argument("--slippage-bps", type=float, metavar="BPS", help="fixed slippage per fill in basis points (default 0)")
+    slippage.add_argument(
+        "--slippage-model", choices=["fixed", "range"], default="fixed",
+        help="'range': base + impact * bar range * sqrt(participation), see docs/backtesting.md",
+    )
+    parser.add_argument("--slippage-base-bps", type=float, default=1.0, metavar="BPS", help="range model: floor per fill (default 1)")
+    parser.add_argument("--slippage-impact", type=float, default=1.0, metavar="K", help="range model: impact multiplier (default 1)")
+    parser.add_argument("--init-cash", type=float, default=10_000.0, metavar="CASH", help="starting equity (default 10000)")
+
+
+def _add_grid_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-g", "--grid", action="append", default=[], metavar="KEY=VALUES",
+        help="grid axis (repeatable): a list fast=5,10,20 or an inclusive range fast=5:50:5",
+    )
+    parser.add_argument("--metric", default="sharpe", help="statistic to rank by, higher is better (default sharpe)")
+    parser.add_argument(
+        "--max-combinations", type=int, default=100_000, metavar="N",
+        help="refuse grids larger than this (default 100000)",
+    )
+
+
+def _costs(args: argparse.Namespace) -> Any:
+    from tradepulse.backtest import Costs, FixedSlippage, RangeSlippage
+
+    if args.slippage_model == "range":
+        slippage = RangeSlippage(base_bps=args.slippage_base_bps, impact=args.slippage_impact)
+    else:
+        slippage = FixedSlippage(args.slippage_bps if args.slippage_bps is not None else 0.0)
+    return Costs(fees_bps=args.fees_bps, slippage=slippage)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from tradepulse.data import load_bars
+
+    return load_bars(args.source, start=args.start, end=args.end)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from tradepulse.strategy import load_strategy
+
+    # Check everything the user typed before importing vectorbt (seconds) or reading data.
+    strategy = load_strategy(args.strategy).from_strings(parse_key_values(args.param, "-p"))
+    costs = _costs(args)
+    bars = _load(args)
+    from tradepulse.backtest import run_backtest
+
+    result = run_backtest(bars, strategy, costs=costs, init_cash=args.init_cash)
+    report = result.to_html(args.report) if args.report else None
+    if args.json:
+        print_json({"source": args.source, **result.to_dict(), "report": str(report) if report else None})
+        return 0
+    print(f"{strategy!r} on {args.source}")
+    print(result.summary())
+    if report:
+        print(f"report written to {report}")
+    return 0
+
+
+def _grid_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, list[Any]], dict[str, Any]]:
+    from tradepulse.strategy import load_strategy
+
+    cls = load_strategy(args.strategy)
+    raw_grid = parse_key_values(args.grid, "-g")
+    if not raw_grid:
+        raise ConfigError("give at least one grid axis, e.g. -g fast=5:50:5")
+    if args.max_combinations < 1:
+        raise ConfigError("--max-combinations must be at least 1")
+    grid = cls.parse_grid(raw_grid)
+    fixed = cls.parse_params(parse_key_values(args.param, "-p"))
+    return cls, grid, fixed
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from tradepulse.backtest import run_sweep
+
+    if args.top < 1:
+        raise ConfigError("--top must be at least 1")
+    if args.memory_budget_mb < 1:
+        raise ConfigError("--memory-budget-mb must be at least 1")
+    cls, grid, fixed = _grid_inputs(args)
+    costs = _costs(args)
+    bars = _load(args)
+    result = run_sweep(
+        bars,
+        cls,
+        grid,
+        fixed_params=fixed,
+        costs=costs,
+        init_cash=args.init_cash,
+        metric=args.metric,
+        memory_budget_bytes=args.memory_budget_mb * 1024**2,
+        max_combinations=args.max_combinations,
+        progress=sys.stderr.isatty(),
+    )
+    if args.json:
+        print_json({"source": args.source, **result.to_dict(top=args.top)})
+        return 0
+    skipped = f", {result.skipped} skipped" if result.skipped else ""
+    print(f"{cls.name} on {args.source}: {len(result.table)} combinations{skipped}, ranked by {args.metric}")
+    columns = [*grid, "total_return", "sharpe", "max_drawdown", "trades"]
+    if args.metric not in columns:
+        columns.append(args.metric)
+    print(result.top(args.top)[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _walkforward(args: argparse.Namespace) -> int:
+    from tradepulse.backtest import run_walkforward
+    from tradepulse.backtest.result import format_stats
+
+    cls, grid, fixed = _grid_inputs(args)
+    costs = _costs(args)
+    bars = _load(args)
+    result = run_walkforward(
+        bars,
+        cls,
+        grid,
+        train_bars=args.train,
+        test_bars=args.test,
+        metric=args.metric,
+        anchored=args.anchored,
+        fixed_params=fixed,
+        costs=costs,
+        init_cash=args.init_cash,
+        max_combinations=args.max_combinations,
+        progress=sys.stderr.isatty(),
+    )
+    if args.json:
+        print_json({"source": args.source, **result.to_dict()})
+        return 0
+    print(f"{cls.name} on {args.source}: {len(result.folds)} folds of {args.train} train / {args.test} test bars")
+    columns = ["fold", "test_start", *grid, f"in_sample_{args.metric}", "total_return", "sharpe", "trades"]
+    print(result.folds[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print("\nout of sample:")
+    print(format_stats(result.stats))
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    from tradepulse.strategy import list_strategies
+
+    strategies = list_strategies()
+    if args.json:
+        print_json(
+            {
+                "strategies": [
+                    {
+                        "name": name,
+                        "description": cls.describe(),
+                        "params": [spec.to_dict() for spec in cls.param_specs()],
+                    }
+                    for name, cls in sorted(strategies.items())
+                ]
+            }
+        )
+        return 0
+    for name, cls in sorted(strategies.items()):
+        print(f"{name}: {cls.describe()}")
+        for spec in cls.param_specs():
+            bounds = cls.param(spec.name).bounds_text()
+            print(f"  {spec.name:<16} {spec.type:<6} default {spec.default!s:<8} {bounds:<16} {spec.doc}")
+        print()
+    print("Custom strategies: --strategy package.module:Class or --strategy path/to/file.py[:Class]")
+    return 0
