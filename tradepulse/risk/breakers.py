@@ -1,0 +1,395 @@
+"""Circuit breakers: conditions that move the trading state on their own, and never back.
+
+Five breakers watch explicit inputs the engine feeds them — there is no background thread and no
+sleeping, and time comes from the injected clock:
+
+=============  ==========================================  ==============================================
+breaker        input                                       trips when
+=============  ==========================================  ==============================================
+daily_loss     :meth:`CircuitBreakers.on_equity`           the day's loss reaches ``max_daily_loss`` or
+                                                           ``max_daily_loss_fraction`` of the day's start
+drawdown       :meth:`CircuitBreakers.on_equity`           equity falls ``max_drawdown`` (or the fraction)
+                                                           below its peak
+stale_data     :meth:`~CircuitBreakers.on_market_data`,    a watched symbol has had no market data for
+               :meth:`~CircuitBreakers.poll`               ``stale_after_seconds``
+venue_errors   :meth:`~CircuitBreakers.on_venue_response`  errors in the window reach ``max_venue_errors``
+                                                           or ``max_venue_error_fraction`` of requests
+reject_storm   :meth:`~CircuitBreakers.on_order_rejected`  rejects in the window reach ``max_rejects``
+=============  ==========================================  ==============================================
+
+A trip is a :class:`BreakerTrip` (measured value against the limit) followed by the
+:class:`~tradepulse.risk.state.StateChange` it caused, if the state got stricter. A tripped breaker
+stays tripped — a new trading day does not reset it — until an operator resumes trading. Resuming
+re-arms every breaker *from the moment of the resume*: the daily-loss baseline and the drawdown peak
+become the last equity seen, the venue error and reject windows are emptied, and data staleness is
+measured from the resume. An operator who resumes after a loss therefore grants a fresh loss
+budget for the rest of the day; that is a deliberate, journaled decision only an operator can make.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Union
+
+from tradepulse.risk._common import Clock, as_utc, fmt_amount, fmt_seconds, jsonable, to_decimal, utc_now
+from tradepulse.risk.limits import RiskLimits
+from tradepulse.risk.state import StateChange, TradingMode, TradingState
+
+__all__ = ["BREAKERS", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
+
+#: Every breaker name, as used in ``BreakerTrip.breaker`` and the ``breaker:<name>`` actor.
+BREAKERS = ("daily_loss", "drawdown", "stale_data", "venue_errors", "reject_storm")
+
+_ACTION_FIELD = {
+    "daily_loss": "daily_loss_action",
+    "drawdown": "drawdown_action",
+    "stale_data": "stale_data_action",
+    "venue_errors": "venue_error_action",
+    "reject_storm": "reject_storm_action",
+}
+
+
+@dataclass(frozen=True)
+class BreakerTrip:
+    """One breaker tripping: what it measured against which limit, and what it did.
+
+    Attributes
+    ----------
+    breaker : str
+        One of ``BREAKERS``.
+    limit : str
+        The limit that was reached, e.g. ``"max_daily_loss_fraction"``.
+    value, limit_value : Decimal or float or int
+        The measured value and the limit, in ``unit``.
+    action : TradingMode
+        The state the breaker asked for (the state may already have been as strict).
+    """
+
+    breaker: str
+    reason: str
+    limit: str
+    value: Decimal | float | int
+    limit_value: Decimal | float | int
+    unit: str
+    action: TradingMode
+    at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    kind = "risk.breaker_trip"
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the trip as JSON-safe data (see docs/risk.md)."""
+        return {
+            "kind": self.kind,
+            "breaker": self.breaker,
+            "reason": self.reason,
+            "limit": self.limit,
+            "value": jsonable(self.value),
+            "limit_value": jsonable(self.limit_value),
+            "unit": self.unit,
+            "action": self.action.value,
+            "at": jsonable(self.at),
+            "details": jsonable(dict(self.details)),
+        }
+
+
+RiskEvent = Union[BreakerTrip, StateChange]
+
+
+class CircuitBreakers:
+    """The five breakers, fed by the engine, moving a :class:`TradingState`.
+
+    Parameters
+    ----------
+    limits : RiskLimits
+        Thresholds, windows and the state each breaker moves to.
+    state : TradingState
+        The kill switch the breakers tighten (share it with the :class:`RiskGate`).
+    clock : callable, optional
+        Returns the current aware ``datetime``.
+    symbols : Iterable[str], optional
+        Symbols whose market data must keep flowing; symbols seen in :meth:`on_market_data` are
+        watched too. A watched symbol with no data yet counts from construction (or resume).
+    currency : str, optional
+        The account currency equity is counted in (``"USDT"``), for reasons and payload units.
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> breakers = CircuitBreakers(RiskLimits(max_daily_loss=Decimal("500")), TradingState())
+    >>> breakers.on_equity(Decimal("10000"))
+    []
+    >>> [event.kind for event in breakers.on_equity(Decimal("9500"))]
+    ['risk.breaker_trip', 'risk.state_change']
+    """
+
+    def __init__(
+        self,
+        limits: RiskLimits,
+        state: TradingState,
+        clock: Clock = utc_now,
+        symbols: Iterable[str] = (),
+        currency: str = "",
+    ) -> None:
+        self.limits = limits
+        self.currency = currency
+        self.state = state
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._tripped: dict[str, BreakerTrip] = {}
+        self._armed_at = as_utc(clock())
+        self._armed_resume_count = state.resume_count
+        self._equity: Decimal | None = None
+        self._trading_day: date | None = None
+        self._day_start_equity: Decimal | None = None
+        self._peak_equity: Decimal | None = None
+        self._last_data: dict[str, datetime] = {symbol: None for symbol in symbols}  # type: ignore[misc]
+        self._responses: deque[tuple[datetime, bool]] = deque()
+        self._rejects: deque[datetime] = deque()
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def on_equity(self, equity: Decimal, at: datetime | None = None) -> list[RiskEvent]:
+        """Feed an equity update (quote currency); evaluate daily loss and drawdown.
+
+        The first update of a trading day (boundary ``trading_day_start_utc``) sets that day's
+        starting equity; the peak is the highest equity since start-up or the last resume.
+        """
+        with self._lock:
+            now = self._sync(at)
+            equity = to_decimal(equity)
+            self._equity = equity
+            day = self._trading_day_of(now)
+            if day != self._trading_day:
+                self._trading_day, self._day_start_equity = day, equity
+            if self._peak_equity is None or equity > self._peak_equity:
+                self._peak_equity = equity
+            events = self._check_daily_loss(now) + self._check_drawdown(now)
+            return events + self._check_stale(now)
+
+    def on_market_data(self, symbol: str, at: datetime | None = None) -> list[RiskEvent]:
+        """Record that market data for ``symbol`` arrived at ``at`` (receive time is best)."""
+        with self._lock:
+            now = self._sync(None)
+            seen = as_utc(at) if at is not None else now
+            previous = self._last_data.get(symbol)
+            # Out-of-order messages must not make a symbol look staler than it is.
+            self._last_data[symbol] = seen if previous is None else max(previous, seen)
+            return self._check_stale(now)
+
+    def on_venue_response(self, ok: bool, at: datetime | None = None, detail: str = "") -> list[RiskEvent]:
+        """Record one venue request's outcome (``ok=False`` for an error); evaluate the error rate."""
+        with self._lock:
+            now = self._sync(at)
+            self._responses.append((now, bool(ok)))
+            return self._check_venue_errors(now, detail) + self._check_stale(now)
+
+    def on_venue_error(self, detail: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Shorthand for ``on_venue_response(False, ...)``."""
+        return self.on_venue_response(False, at=at, detail=detail)
+
+    def on_order_rejected(self, symbol: str = "", reason: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record a venue reject of an order; evaluate the reject storm breaker."""
+        with self._lock:
+            now = self._sync(at)
+            self._rejects.append(now)
+            return self._check_rejects(now, symbol, reason) + self._check_stale(now)
+
+    def poll(self, at: datetime | None = None) -> list[RiskEvent]:
+        """Evaluate the time-driven breaker (stale data); call it on a timer, e.g. every second."""
+        with self._lock:
+            return self._check_stale(self._sync(at))
+
+    # -- reading and restoring -------------------------------------------------------------------
+
+    @property
+    def tripped(self) -> dict[str, BreakerTrip]:
+        """Tripped breakers by name (empty when all are armed)."""
+        with self._lock:
+            self._sync(None)
+            return dict(self._tripped)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the breakers' baselines as JSON-safe data; journal it so a restart keeps them.
+
+        Without it a restart would start a fresh day's loss budget and forget the peak.
+        """
+        with self._lock:
+            self._sync(None)
+            return {
+                "kind": "risk.breaker_snapshot",
+                "at": jsonable(as_utc(self._clock())),
+                "trading_day": self._trading_day.isoformat() if self._trading_day else None,
+                "day_start_equity": jsonable(self._day_start_equity),
+                "peak_equity": jsonable(self._peak_equity),
+                "equity": jsonable(self._equity),
+                "tripped": sorted(self._tripped),
+            }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Restore baselines from :meth:`snapshot` (the day's start equity only if still that day)."""
+        with self._lock:
+            now = self._sync(None)
+            day = snapshot.get("trading_day")
+            if day and date.fromisoformat(day) == self._trading_day_of(now) and snapshot.get("day_start_equity"):
+                self._trading_day = date.fromisoformat(day)
+                self._day_start_equity = to_decimal(snapshot["day_start_equity"])
+            if snapshot.get("peak_equity") is not None:
+                peak = to_decimal(snapshot["peak_equity"])
+                self._peak_equity = peak if self._peak_equity is None else max(peak, self._peak_equity)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _sync(self, at: datetime | None) -> datetime:
+        """Return the evaluation time, re-arming first if an operator resumed since last time."""
+        if self.state.resume_count != self._armed_resume_count:
+            self._rearm(self.state.since)
+        return as_utc(at) if at is not None else as_utc(self._clock())
+
+    def _rearm(self, at: datetime) -> None:
+        # Checked lazily at every input so breakers re-arm however the resume was issued.
+        self._armed_resume_count = self.state.resume_count
+        self._tripped.clear()
+        self._armed_at = at
+        self._responses.clear()
+        self._rejects.clear()
+        if self._equity is not None:
+            self._day_start_equity = self._peak_equity = self._equity
+            self._trading_day = self._trading_day_of(at)
+
+    def _money(self, value: Decimal) -> str:
+        return f"{fmt_amount(value)} {self.currency}".rstrip()
+
+    def _trading_day_of(self, moment: datetime) -> date:
+        start = self.limits.trading_day_start_utc
+        offset = timedelta(hours=start.hour, minutes=start.minute, seconds=start.second)
+        return (as_utc(moment) - offset).date()
+
+    def _trip(
+        self, breaker: str, now: datetime, reason: str, limit: str, value: Any, limit_value: Any, unit: str, **details: Any
+    ) -> list[RiskEvent]:
+        action = getattr(self.limits, _ACTION_FIELD[breaker])
+        trip = BreakerTrip(breaker, reason, limit, value, limit_value, unit, action, now, details)
+        self._tripped[breaker] = trip
+        flatten = self.limits.flatten_on_breaker_halt and action is TradingMode.HALTED
+        change = self.state.escalate(action, f"breaker {breaker}: {reason}", f"breaker:{breaker}", flatten=flatten)
+        return [trip] if change is None else [trip, change]
+
+    def _check_daily_loss(self, now: datetime) -> list[RiskEvent]:
+        start, equity = self._day_start_equity, self._equity
+        if "daily_loss" in self._tripped or start is None or equity is None:
+            return []
+        loss = start - equity
+        currency_note = f"(day started at {self._money(start)}, equity now {self._money(equity)})"
+        maximum = self.limits.max_daily_loss
+        if maximum is not None and loss >= maximum:
+            return self._trip(
+                "daily_loss", now, f"daily loss {self._money(loss)} reached max_daily_loss {fmt_amount(maximum)} {currency_note}",
+                "max_daily_loss", loss, maximum, self.currency or "quote",
+                day_start_equity=start, equity=equity, trading_day=self._trading_day,
+            )
+        fraction = self.limits.max_daily_loss_fraction
+        if fraction is not None and start > 0 and loss / start >= fraction:
+            return self._trip(
+                "daily_loss", now,
+                f"daily loss {self._money(loss)} is {loss / start:.2%} of the day's starting equity, reaching "
+                f"max_daily_loss_fraction {fraction.normalize():f} {currency_note}",
+                "max_daily_loss_fraction", loss / start, fraction, "fraction",
+                loss=loss, day_start_equity=start, equity=equity, trading_day=self._trading_day,
+            )
+        return []
+
+    def _check_drawdown(self, now: datetime) -> list[RiskEvent]:
+        peak, equity = self._peak_equity, self._equity
+        if "drawdown" in self._tripped or peak is None or equity is None:
+            return []
+        drawdown = peak - equity
+        note = f"(peak {self._money(peak)}, equity now {self._money(equity)})"
+        maximum = self.limits.max_drawdown
+        if maximum is not None and drawdown >= maximum:
+            return self._trip(
+                "drawdown", now, f"drawdown {self._money(drawdown)} reached max_drawdown {fmt_amount(maximum)} {note}",
+                "max_drawdown", drawdown, maximum, self.currency or "quote", peak_equity=peak, equity=equity,
+            )
+        fraction = self.limits.max_drawdown_fraction
+        if fraction is not None and peak > 0 and drawdown / peak >= fraction:
+            return self._trip(
+                "drawdown", now,
+                f"drawdown {self._money(drawdown)} is {drawdown / peak:.2%} of peak equity, reaching "
+                f"max_drawdown_fraction {fraction.normalize():f} {note}",
+                "max_drawdown_fraction", drawdown / peak, fraction, "fraction",
+                drawdown=drawdown, peak_equity=peak, equity=equity,
+            )
+        return []
+
+    def _check_stale(self, now: datetime) -> list[RiskEvent]:
+        limit = self.limits.stale_after_seconds
+        if limit is None or "stale_data" in self._tripped or not self._last_data:
+            return []
+        # A symbol is as fresh as its last data, or the (re-)arming moment if that is later.
+        ages = {
+            symbol: (now - (self._armed_at if seen is None else max(seen, self._armed_at))).total_seconds()
+            for symbol, seen in self._last_data.items()
+        }
+        symbol, age = max(ages.items(), key=lambda item: (item[1], item[0]))
+        if age < limit:
+            return []
+        seen = self._last_data[symbol]
+        last = "no data since start-up or resume" if seen is None or seen < self._armed_at else f"last data at {seen:%H:%M:%S} UTC"
+        return self._trip(
+            "stale_data", now,
+            f"no market data for {symbol} for {fmt_seconds(age)}, reaching stale_after_seconds {limit:g} ({last})",
+            "stale_after_seconds", age, limit, "s", symbol=symbol, last_data_at=seen,
+            stale_symbols=sorted(s for s, a in ages.items() if a >= limit),
+        )
+
+    def _check_venue_errors(self, now: datetime, detail: str) -> list[RiskEvent]:
+        window = self.limits.venue_error_window_seconds
+        horizon = now - timedelta(seconds=window)
+        while self._responses and self._responses[0][0] <= horizon:
+            self._responses.popleft()
+        if "venue_errors" in self._tripped:
+            return []
+        requests = len(self._responses)
+        errors = sum(1 for _, ok in self._responses if not ok)
+        note = dict(errors=errors, requests=requests, window_seconds=window, last_error=detail)
+        maximum = self.limits.max_venue_errors
+        if maximum is not None and errors >= maximum:
+            return self._trip(
+                "venue_errors", now,
+                f"{errors} venue errors in the last {fmt_seconds(window)} reached max_venue_errors {maximum}"
+                + (f" (last: {detail})" if detail else ""),
+                "max_venue_errors", errors, maximum, "errors", **note,
+            )
+        fraction = self.limits.max_venue_error_fraction
+        if fraction is not None and requests >= self.limits.venue_error_min_requests and errors:
+            rate = Decimal(errors) / Decimal(requests)
+            if rate >= fraction:
+                return self._trip(
+                    "venue_errors", now,
+                    f"{errors} of {requests} venue requests failed in the last {fmt_seconds(window)} ({rate:.0%}), "
+                    f"reaching max_venue_error_fraction {fraction.normalize():f}" + (f" (last: {detail})" if detail else ""),
+                    "max_venue_error_fraction", rate, fraction, "fraction", **note,
+                )
+        return []
+
+    def _check_rejects(self, now: datetime, symbol: str, reason: str) -> list[RiskEvent]:
+        window = self.limits.reject_window_seconds
+        horizon = now - timedelta(seconds=window)
+        while self._rejects and self._rejects[0] <= horizon:
+            self._rejects.popleft()
+        maximum = self.limits.max_rejects
+        count = len(self._rejects)
+        if maximum is None or "reject_storm" in self._tripped or count < maximum:
+            return []
+        last = f" (last: {symbol} {reason})".replace("  ", " ") if symbol or reason else ""
+        return self._trip(
+            "reject_storm", now,
+            f"{count} orders rejected by the venue in the last {fmt_seconds(window)} reached max_rejects {maximum}{last}",
+            "max_rejects", count, maximum, "rejects", window_seconds=window, last_symbol=symbol, last_reason=reason,
+        )
