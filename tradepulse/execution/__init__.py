@@ -1,0 +1,57 @@
+"""Execution core: orders as a state table, instruments, the OMS and portfolio accounting.
+
+Money is exact here: quantities, prices, fees and P&L are :class:`~decimal.Decimal`. See
+``docs/execution.md`` for the order lifecycle, accounting rules and the journal events.
+"""
+
+from __future__ import annotations
+
+from tradepulse.execution.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
+from tradepulse.execution.instruments import Instrument
+from tradepulse.execution.oms import OMS, FillOutcome, FillResult
+from tradepulse.execution.orders import (
+    OPEN_STATES,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    Fill,
+    InvalidOrder,
+    InvalidTransition,
+    Order,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    UnknownOrder,
+    next_status,
+)
+from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
+
+__all__ = [
+    "CLIENT_ORDER_ID_PATTERN",
+    "OMS",
+    "OPEN_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "ClientOrderIds",
+    "Fill",
+    "FillOutcome",
+    "FillResult",
+    "Instrument",
+    "InvalidOrder",
+    "InvalidTransition",
+    "Order",
+    "OrderEvent",
+    "OrderIntent",
+    "OrderStatus",
+    "OrderType",
+    "PnlSummary",
+    "Portfolio",
+    "Position",
+    "Side",
+    "TimeInForce",
+    "UnknownOrder",
+    "make_client_order_id",
+    "next_status",
+]

@@ -1,0 +1,491 @@
+"""The order management system: orders, fills and positions, every change journaled first.
+
+The engine creates an intent (:meth:`OMS.intent_for_target`), asks the risk gate, then either
+records the denial (:meth:`OMS.deny`) or journals the order (:meth:`OMS.prepare_submit`) and only
+then calls the venue; venue answers come back through the ``apply_*`` methods. See
+``docs/execution.md`` for the whole flow.
+
+Each state change is computed first (a refused change raises before anything is written), then
+appended to the journal as one event, then applied to memory. Replay (``OMS(journal, ...)`` on an
+existing file) runs the same computation on the journaled payloads, so the rebuilt OMS equals the
+live one: orders, positions, P&L, seen trade ids and the client order id sequence.
+
+The OMS is not thread-safe: one engine task drives it, one process writes a journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from tradepulse.errors import InsufficientFunds, OrderRejected
+from tradepulse.execution.ids import ClientOrderIds
+from tradepulse.execution.instruments import Instrument
+from tradepulse.execution.orders import (
+    ZERO,
+    Fill,
+    InvalidOrder,
+    InvalidTransition,
+    Order,
+    OrderEvent,
+    OrderIntent,
+    OrderType,
+    TimeInForce,
+    UnknownOrder,
+    parse_decimal,
+    parse_time,
+    require_decimal,
+)
+from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position, fee_in_quote, instruments_by_symbol
+from tradepulse.store.journal import Journal, JournalError, JournalEvent, canonical_payload
+from tradepulse.store.kinds import OmsEventKind as K
+
+T = TypeVar("T")
+
+# Venue errors that mean "the order was definitely not placed"; anything else leaves the outcome unknown.
+_DEFINITE_REFUSALS = (OrderRejected, InsufficientFunds)
+
+
+class FillOutcome(enum.StrEnum):
+    """What :meth:`OMS.apply_fill` did with a fill."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN_ORDER = "unknown_order"
+
+
+@dataclass(frozen=True)
+class FillResult:
+    """The outcome of one reported fill, with the order and position after it (``None`` if ignored)."""
+
+    outcome: FillOutcome
+    order: Order | None
+    position: Position | None
+    event: JournalEvent
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A state change computed from one event payload, applied to memory after it is journaled."""
+
+    order: Order | None = None
+    positions: tuple[Position, ...] = ()
+    sequence: int | None = None
+    trade_key: tuple[str, str] | None = None
+    fee_quote: Decimal | None = None
+    totals: tuple[PnlSummary, ...] = ()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The derived state added to the journaled payload, for queries (replay recomputes it)."""
+        extra: dict[str, Any] = {}
+        if self.order is not None:
+            extra["order"] = self.order.to_payload()
+        if self.fee_quote is not None:
+            extra["fee_quote"] = self.fee_quote
+        if len(self.positions) == 1 and self.order is not None:
+            extra["position"] = self.positions[0].to_payload()
+        elif self.positions:
+            extra["positions"] = {position.symbol: position.to_payload() for position in self.positions}
+        if self.totals:
+            extra["totals"] = {summary.quote: summary.to_payload() for summary in self.totals}
+        return extra
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OMS:
+    """Orders, fills and positions for one journal.
+
+    Parameters
+    ----------
+    journal
+        The event journal. If it already holds events, they are replayed: the OMS continues where
+        the previous process stopped (same orders, positions and id sequence).
+    instruments
+        Every instrument the OMS may trade (and every one the journal mentions).
+    client_order_id_prefix
+        First segment of client order ids (``tp``); see :class:`~tradepulse.execution.ids.ClientOrderIds`.
+    clock
+        Returns the current UTC time for changes made without an explicit ``at``.
+    require_approval
+        Refuse :meth:`prepare_submit` without a risk-gate approval (the live engine sets this).
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        instruments: Iterable[Instrument] | Mapping[str, Instrument],
+        *,
+        client_order_id_prefix: str = "tp",
+        clock: Callable[[], datetime] | None = None,
+        require_approval: bool = False,
+    ) -> None:
+        self.journal = journal
+        self._require_approval = require_approval
+        self._instruments = instruments_by_symbol(instruments)
+        self._ids = ClientOrderIds(client_order_id_prefix)
+        self._clock = clock or _utc_now
+        self._orders: dict[str, Order] = {}
+        self._portfolio = Portfolio(self._instruments)
+        self._seen_trades: set[tuple[str, str]] = set()
+        self._last_applied_seq = 0
+        for event in journal.iter_events():
+            self._replay(event)
+
+    @classmethod
+    def from_journal(cls, journal: Journal, instruments: Iterable[Instrument] | Mapping[str, Instrument], **options: Any) -> OMS:
+        """Rebuild the OMS from everything in ``journal`` (same as the constructor; the name says why)."""
+        return cls(journal, instruments, **options)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        """Every order, by client order id (a copy)."""
+        return dict(self._orders)
+
+    def order(self, client_order_id: str) -> Order:
+        """Return one order; raise :class:`UnknownOrder` if there is none."""
+        try:
+            return self._orders[client_order_id]
+        except KeyError:
+            raise UnknownOrder(f"the OMS has no order {client_order_id!r}") from None
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders live (or possibly live) at the venue, oldest first.
+
+        After a restart, ``SUBMITTED`` ones have an unknown outcome: ask the venue by client order
+        id before sending anything new for them.
+        """
+        return [order for order in self._orders.values() if order.status.is_open and (symbol is None or order.symbol == symbol)]
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._portfolio
+
+    def position(self, symbol: str) -> Position:
+        """The position in ``symbol`` (flat if never traded)."""
+        return self._portfolio.position(symbol)
+
+    def instrument(self, symbol: str) -> Instrument:
+        try:
+            return self._instruments[symbol]
+        except KeyError:
+            raise InvalidOrder(f"no instrument definition for {symbol}; add it to the OMS instruments") from None
+
+    @property
+    def last_client_order_sequence(self) -> int:
+        """The highest client order id sequence number used so far."""
+        return self._ids.last_sequence
+
+    @property
+    def last_applied_seq(self) -> int:
+        """Sequence number of the last journal event this OMS has applied."""
+        return self._last_applied_seq
+
+    def seen_trade(self, symbol: str, trade_id: str) -> bool:
+        """Whether a fill with this venue trade id was already applied."""
+        return (symbol, trade_id) in self._seen_trades
+
+    # -- intents and our own decisions -------------------------------------------------------
+
+    def intent_for_target(
+        self,
+        strategy: str,
+        symbol: str,
+        target_quantity: Decimal,
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        reference_price: Decimal | None = None,
+        reason: str = "",
+    ) -> OrderIntent | None:
+        """Build the intent that moves the position in ``symbol`` to ``target_quantity`` (signed, base units).
+
+        Open orders count as if filled (so a bar that repeats the target does not order twice).
+        Rounding and minimums as in :meth:`Instrument.intent_for_change
+        <tradepulse.execution.instruments.Instrument.intent_for_change>`; ``None`` when nothing
+        needs doing or the difference is below the instrument's minimum quantity or notional.
+        """
+        require_decimal("target_quantity", target_quantity)
+        pending = sum((order.signed_remaining_quantity for order in self.open_orders(symbol)), ZERO)
+        working = self.position(symbol).quantity + pending
+        return self.instrument(symbol).intent_for_change(
+            strategy, target_quantity - working, order_type=order_type, limit_price=limit_price,
+            time_in_force=time_in_force, reference_price=reference_price, reason=reason,
+        )
+
+    def prepare_submit(self, intent: OrderIntent, *, approval: Any = None, at: datetime | None = None) -> Order:
+        """Give ``intent`` a client order id, journal it as submitted, and return the order.
+
+        Call the venue only after this returns: the intent is durable by then (``order.submitted``).
+
+        Parameters
+        ----------
+        approval
+            The risk gate's ``decision.approval``; the OMS checks ``approval.covers(intent)`` and
+            journals its ``decision_id``. Required when the OMS was built with ``require_approval``.
+
+        Raises
+        ------
+        InvalidOrder
+            The quantity is off the lot grid or below the minimum, the limit price off the tick
+            grid, the notional below the minimum (build intents with :meth:`intent_for_target` or
+            the instrument's rounding helpers), or the approval is missing or does not cover it.
+        """
+        problem = self.instrument(intent.symbol).order_problem(intent.quantity, intent.limit_price, intent.reference_price)
+        if problem:
+            raise InvalidOrder(problem)
+        if approval is None and self._require_approval:
+            raise InvalidOrder("this OMS sends only orders the risk gate approved: pass approval=decision.approval")
+        if approval is not None and not approval.covers(intent):
+            order = f"{intent.side} {intent.quantity} {intent.symbol}"
+            raise InvalidOrder(f"the risk approval does not cover this order ({order}); ask the gate again")
+        return self._new_order(K.ORDER_SUBMITTED, intent, at, {"risk_decision_id": getattr(approval, "decision_id", None)})
+
+    def deny(
+        self, intent: OrderIntent, reason: str, *, decision: Mapping[str, Any] | None = None, at: datetime | None = None
+    ) -> Order:
+        """Record that the risk gate refused ``intent`` (``order.denied``, with the gate's ``decision`` payload)."""
+        return self._new_order(K.ORDER_DENIED, intent, at, {"reason": reason, "decision": dict(decision) if decision else None})
+
+    async def submit(
+        self, intent: OrderIntent, send: Callable[[Order], Awaitable[T]], *, approval: Any = None, at: datetime | None = None
+    ) -> tuple[Order, T]:
+        """Journal ``intent`` (:meth:`prepare_submit`), then ``await send(order)``; return the order and the venue's answer.
+
+        If ``send`` raises ``OrderRejected`` or ``InsufficientFunds`` the order is marked rejected;
+        any other error (timeout, dropped connection) is journaled as ``order.submit_failed`` and the
+        order stays ``SUBMITTED``: its outcome is unknown until the venue is asked by client order
+        id. The error is re-raised either way; applying the answer (ack, fills) is the caller's job.
+        """
+        order = self.prepare_submit(intent, approval=approval, at=at)
+        try:
+            answer = await send(order)
+        except _DEFINITE_REFUSALS as error:
+            self.apply_reject(order.client_order_id, f"{type(error).__name__}: {error}")
+            raise
+        except (Exception, asyncio.CancelledError) as error:
+            failure = self._answer_payload(order, None, error=type(error).__name__, message=str(error), outcome="unknown")
+            self._record(K.ORDER_SUBMIT_FAILED, failure, order.client_order_id)
+            raise
+        return self._orders[order.client_order_id], answer
+
+    def request_cancel(self, client_order_id: str, *, at: datetime | None = None) -> Order:
+        """Journal a cancel request (``order.cancel_requested``) and return the order, now ``PENDING_CANCEL``.
+
+        Raises :class:`~tradepulse.execution.orders.InvalidTransition` for an order that cannot be
+        cancelled (already done, or a cancel is already pending), without journaling anything.
+        """
+        order = self.order(client_order_id)
+        return self._record(K.ORDER_CANCEL_REQUESTED, self._answer_payload(order, at), client_order_id)[0].order
+
+    async def cancel(
+        self, client_order_id: str, send: Callable[[Order], Awaitable[T]], *, at: datetime | None = None
+    ) -> tuple[Order, T]:
+        """Journal the cancel request (:meth:`request_cancel`), then ``await send(order)``; the caller applies the answer."""
+        order = self.request_cancel(client_order_id, at=at)
+        return order, await send(order)
+
+    def mark_to_market(self, prices: Mapping[str, Decimal], *, at: datetime | None = None) -> dict[str, Position]:
+        """Value positions at ``prices`` (symbol -> price) and journal ``portfolio.marked``; call it on each bar close."""
+        for symbol, price in prices.items():
+            require_decimal(f"price of {symbol}", price)
+            self.instrument(symbol)
+        payload = {"prices": dict(prices), "at": at or self._clock()}
+        change, _ = self._record(K.PORTFOLIO_MARKED, payload, None)
+        return {position.symbol: position for position in change.positions}
+
+    # -- venue answers -------------------------------------------------------------------------
+
+    def apply_accept(
+        self, client_order_id: str, venue_order_id: str | None = None, *, at: datetime | None = None
+    ) -> Order | None:
+        """Apply the venue's acknowledgement (``order.accepted``); ``None`` if the order is unknown (journaled, ignored)."""
+        return self._venue_answer(K.ORDER_ACCEPTED, client_order_id, at, {"venue_order_id": venue_order_id})
+
+    def apply_reject(self, client_order_id: str, reason: str, *, at: datetime | None = None) -> Order | None:
+        """Apply the venue's refusal of an order (``order.rejected``)."""
+        return self._venue_answer(K.ORDER_REJECTED, client_order_id, at, {"reason": reason})
+
+    def apply_cancel(self, client_order_id: str, *, reason: str = "", at: datetime | None = None) -> Order | None:
+        """Apply a confirmed cancel (``order.canceled``), requested by us or done by the venue (IOC remainder)."""
+        return self._venue_answer(K.ORDER_CANCELED, client_order_id, at, {"reason": reason})
+
+    def apply_cancel_reject(self, client_order_id: str, reason: str, *, at: datetime | None = None) -> Order | None:
+        """Apply a failed cancel (``order.cancel_rejected``): the order keeps working, or is already done."""
+        return self._venue_answer(K.ORDER_CANCEL_REJECTED, client_order_id, at, {"reason": reason})
+
+    def apply_expire(self, client_order_id: str, *, at: datetime | None = None) -> Order | None:
+        """Apply an expiry (``order.expired``): the time in force ran out."""
+        return self._venue_answer(K.ORDER_EXPIRED, client_order_id, at, {})
+
+    def apply_fill(self, fill: Fill) -> FillResult:
+        """Apply one fill reported by the venue.
+
+        A fill whose ``(symbol, trade_id)`` was seen before is journaled as ``fill.duplicate``; one
+        for an unknown client order id as ``fill.unknown_order``: both change nothing. A fill the
+        state table refuses (for a rejected order) is journaled as ``venue.answer_refused`` and
+        raises :class:`~tradepulse.execution.orders.InvalidTransition`.
+        """
+        order = self._orders.get(fill.client_order_id)
+        fill_payload = fill.to_payload()
+        if order is None:
+            payload = {"symbol": fill.symbol, "client_order_id": fill.client_order_id, "trade_id": fill.trade_id}
+            payload["fill"] = fill_payload
+            event = self.journal.append(K.FILL_UNKNOWN_ORDER, payload, correlation_id=fill.client_order_id)
+            self._last_applied_seq = event.seq
+            return FillResult(FillOutcome.UNKNOWN_ORDER, None, None, event)
+        if (order.symbol, fill.trade_id) in self._seen_trades:
+            payload = {"symbol": order.symbol, "client_order_id": order.client_order_id, "trade_id": fill.trade_id}
+            payload["fill"] = fill_payload
+            event = self.journal.append(K.FILL_DUPLICATE, payload, correlation_id=order.client_order_id)
+            self._last_applied_seq = event.seq
+            return FillResult(FillOutcome.DUPLICATE, order, self.position(order.symbol), event)
+        payload = {"symbol": order.symbol, "client_order_id": order.client_order_id, "fill": fill_payload}
+        change, event = self._record(K.ORDER_FILLED, payload, order.client_order_id, venue_answer=True)
+        return FillResult(FillOutcome.APPLIED, change.order, change.positions[0], event)
+
+    # -- journaling and state changes ---------------------------------------------------------
+
+    def _new_order(self, kind: K, intent: OrderIntent, at: datetime | None, extra: dict[str, Any]) -> Order:
+        sequence, client_order_id = self._ids.peek(intent.strategy)
+        payload = {
+            "symbol": intent.symbol,
+            "client_order_id": client_order_id,
+            "client_order_sequence": sequence,
+            "intent": intent.to_payload(),
+            "at": at or self._clock(),
+            **extra,
+        }
+        return self._record(kind, payload, client_order_id)[0].order
+
+    def _answer_payload(self, order: Order, at: datetime | None, **fields: Any) -> dict[str, Any]:
+        return {"symbol": order.symbol, "client_order_id": order.client_order_id, "at": at or self._clock(), **fields}
+
+    def _venue_answer(self, kind: K, client_order_id: str, at: datetime | None, fields: dict[str, Any]) -> Order | None:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            payload = {"answer": str(kind), "client_order_id": client_order_id, "at": at or self._clock(), **fields}
+            self._last_applied_seq = self.journal.append(K.VENUE_UNKNOWN_ORDER, payload, correlation_id=client_order_id).seq
+            return None
+        return self._record(kind, self._answer_payload(order, at, **fields), client_order_id, venue_answer=True)[0].order
+
+    def _record(
+        self, kind: K, payload: Mapping[str, Any], correlation_id: str | None, *, venue_answer: bool = False
+    ) -> tuple[_Change, JournalEvent]:
+        """Compute the change ``payload`` makes, journal it, then apply it to memory."""
+        canonical = canonical_payload(payload)
+        try:
+            change = self._change_for(kind, canonical)
+        except (InvalidTransition, InvalidOrder) as error:
+            if venue_answer:
+                # The venue said something we cannot apply; keep it on record for reconciliation.
+                refused = {"symbol": canonical.get("symbol"), "client_order_id": canonical.get("client_order_id")}
+                refused |= {"answer": str(kind), "error": type(error).__name__, "message": str(error), "payload": canonical}
+                self._last_applied_seq = self.journal.append(K.VENUE_ANSWER_REFUSED, refused, correlation_id=correlation_id).seq
+            raise
+        event = self.journal.append(kind, {**canonical, **change.snapshot()}, correlation_id=correlation_id)
+        self._commit(change, event)
+        return change, event
+
+    def _replay(self, event: JournalEvent) -> None:
+        try:
+            kind = K(event.kind)
+        except ValueError:
+            return  # not an OMS event (risk decisions, engine events, ...)
+        try:
+            change = self._change_for(kind, event.payload)
+        except (InvalidTransition, InvalidOrder, KeyError) as error:
+            raise JournalError(f"journal event {event.seq} ({event.kind}) cannot be replayed: {error}") from error
+        self._commit(change, event)
+
+    def _commit(self, change: _Change, event: JournalEvent) -> None:
+        if change.order is not None:
+            self._orders[change.order.client_order_id] = change.order
+        for position in change.positions:
+            self._portfolio.restore(position)
+        if change.sequence is not None:
+            self._ids.observe(change.sequence)
+        if change.trade_key is not None:
+            self._seen_trades.add(change.trade_key)
+        self._last_applied_seq = event.seq
+
+    def _change_for(self, kind: K, payload: Mapping[str, Any]) -> _Change:
+        """The pure heart of the OMS: the change one journaled payload makes to the current state."""
+        if kind in (K.ORDER_SUBMITTED, K.ORDER_DENIED):
+            return self._opened(kind, payload)
+        if kind is K.PORTFOLIO_MARKED:
+            prices = {symbol: parse_decimal(price) for symbol, price in payload["prices"].items()}
+            positions = tuple(self._portfolio.valued(symbol, price) for symbol, price in prices.items())
+            return _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))
+        if kind in (K.FILL_DUPLICATE, K.FILL_UNKNOWN_ORDER, K.VENUE_UNKNOWN_ORDER, K.VENUE_ANSWER_REFUSED):
+            return _Change()  # recorded for people and reconciliation; by definition they change nothing
+        order = self._orders.get(payload["client_order_id"])
+        if order is None:
+            raise KeyError(f"no order {payload['client_order_id']!r} was journaled before this event")
+        if kind is K.ORDER_FILLED:
+            return self._filled(order, Fill.from_payload(payload["fill"]))
+        at = parse_time(payload["at"])
+        reason = payload.get("reason") or ""
+        if kind is K.ORDER_SUBMIT_FAILED:
+            return _Change(order=order)
+        if kind is K.ORDER_ACCEPTED:
+            venue_order_id = order.venue_order_id or payload.get("venue_order_id")
+            return _Change(order=order.apply(OrderEvent.ACCEPT, at, venue_order_id=venue_order_id))
+        if kind is K.ORDER_CANCEL_REQUESTED:
+            return _Change(order=order.apply(OrderEvent.CANCEL_REQUEST, at))
+        event = {
+            K.ORDER_REJECTED: OrderEvent.REJECT,
+            K.ORDER_CANCELED: OrderEvent.CANCEL,
+            K.ORDER_CANCEL_REJECTED: OrderEvent.CANCEL_REJECT,
+            K.ORDER_EXPIRED: OrderEvent.EXPIRE,
+        }[kind]
+        return _Change(order=order.apply(event, at, status_reason=reason or order.status_reason))
+
+    def _opened(self, kind: K, payload: Mapping[str, Any]) -> _Change:
+        client_order_id = payload["client_order_id"]
+        if client_order_id in self._orders:
+            raise InvalidOrder(f"client order id {client_order_id} is already in use")
+        at = parse_time(payload["at"])
+        order = Order.from_intent(client_order_id, OrderIntent.from_payload(payload["intent"]), at)
+        if kind is K.ORDER_DENIED:
+            order = order.apply(OrderEvent.DENY, at, status_reason=payload.get("reason") or "")
+        else:
+            order = order.apply(OrderEvent.SUBMIT, at)
+        return _Change(order=order, sequence=int(payload["client_order_sequence"]))
+
+    def _filled(self, order: Order, fill: Fill) -> _Change:
+        trade_key = (order.symbol, fill.trade_id)
+        if trade_key in self._seen_trades:
+            raise InvalidOrder(f"trade {fill.trade_id} on {order.symbol} was already applied")
+        if fill.symbol is not None and fill.symbol != order.symbol:
+            raise InvalidOrder(f"fill {fill.trade_id} is for {fill.symbol}; order {order.client_order_id} trades {order.symbol}")
+        if fill.side is not None and fill.side is not order.side:
+            raise InvalidOrder(f"fill {fill.trade_id} is a {fill.side} but order {order.client_order_id} is a {order.side}")
+        instrument = self.instrument(order.symbol)
+        fee_quote = fee_in_quote(instrument, fill)
+        filled_quantity = order.filled_quantity + fill.fill_quantity
+        filled_notional = order.filled_notional + fill.fill_quantity * fill.fill_price
+        event = OrderEvent.FILL if filled_quantity >= order.quantity else OrderEvent.PARTIAL_FILL
+        updated = order.apply(
+            event,
+            fill.filled_at,
+            filled_quantity=filled_quantity,
+            filled_notional=filled_notional,
+            average_fill_price=instrument.round_price(filled_notional / filled_quantity),
+            fees=order.fees + fee_quote,
+            trade_ids=(*order.trade_ids, fill.trade_id),
+            venue_order_id=order.venue_order_id or fill.venue_order_id,
+        )
+        position = self._portfolio.after_fill(order.symbol, order.side, fill.fill_quantity, fill.fill_price, fee_quote)
+        return _Change(order=updated, positions=(position,), trade_key=trade_key, fee_quote=fee_quote)
+

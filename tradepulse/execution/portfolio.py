@@ -1,0 +1,279 @@
+"""Positions and P&L per instrument, in exact Decimal quote currency.
+
+Accounting rules (also in ``docs/execution.md``):
+
+- A position has a signed base ``quantity`` (long > 0, short < 0) and a signed ``cost_basis`` in
+  quote currency (the sum of ``quantity * price`` over the open part; negative for a short).
+  ``average_cost`` is ``cost_basis / quantity`` rounded half-even to the tick.
+- A fill on the side of the position (or from flat) adds to quantity and cost basis.
+- A fill against the position closes ``min(|fill|, |position|)``. The closed part takes its share
+  of the cost basis (all of it when the position closes completely) and realises
+  ``closed * fill_price - that share`` (sign-adjusted for shorts). What is left of the fill opens a
+  new position at ``fill_price``: a flip through zero realises P&L on the closed part and starts
+  the opened part at a fresh average cost.
+- Every stored quote amount is rounded half-even to the instrument's ``quote_quantum``. The only
+  inexact step is a *partial* close's share of the cost basis; a full close removes exactly what
+  is left, so over a round trip realised P&L equals proceeds minus cost, to the last digit.
+- Fees are kept apart from realised P&L, in quote currency: a quote fee as charged; a base fee
+  times the fill price; a fee in a third currency times the fill's ``fee_quote_rate``. The traded
+  quantity is what enters the position: a base-currency fee lowers the venue balance, not the
+  position, and is expensed at its quote value (reconciliation nets journaled base fees).
+- Unrealised P&L is ``quantity * mark_price - cost_basis``. A fill sets the mark to the fill price
+  (the latest trade we know of); :meth:`Portfolio.mark` sets it from market data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any
+
+from tradepulse.errors import ConfigError
+from tradepulse.execution.instruments import Instrument
+from tradepulse.execution.orders import ZERO, Fill, InvalidOrder, Side, decimal_text, parse_decimal
+
+_PRECISION = 60
+
+
+@dataclass(frozen=True)
+class Position:
+    """One instrument's position and P&L, all amounts in the instrument's quote currency."""
+
+    symbol: str
+    quantity: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    average_cost: Decimal | None = None
+    realized_pnl: Decimal = ZERO
+    fees_quote: Decimal = ZERO
+    mark_price: Decimal | None = None
+    unrealized_pnl: Decimal = ZERO
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def net_pnl(self) -> Decimal:
+        """Realised plus unrealised P&L minus fees."""
+        return self.realized_pnl + self.unrealized_pnl - self.fees_quote
+
+    @property
+    def notional(self) -> Decimal | None:
+        """Signed position value at the mark (``None`` before any price is known)."""
+        return None if self.mark_price is None else self.quantity * self.mark_price
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (Decimals as strings)."""
+        return {
+            "symbol": self.symbol,
+            "quantity": decimal_text(self.quantity),
+            "cost_basis": decimal_text(self.cost_basis),
+            "average_cost": decimal_text(self.average_cost),
+            "realized_pnl": decimal_text(self.realized_pnl),
+            "fees_quote": decimal_text(self.fees_quote),
+            "mark_price": decimal_text(self.mark_price),
+            "unrealized_pnl": decimal_text(self.unrealized_pnl),
+            "net_pnl": decimal_text(self.net_pnl),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Position:
+        """Rebuild a position from :meth:`to_payload` output."""
+        return cls(
+            symbol=payload["symbol"],
+            quantity=parse_decimal(payload["quantity"]),
+            cost_basis=parse_decimal(payload["cost_basis"]),
+            average_cost=parse_decimal(payload.get("average_cost")),
+            realized_pnl=parse_decimal(payload["realized_pnl"]),
+            fees_quote=parse_decimal(payload["fees_quote"]),
+            mark_price=parse_decimal(payload.get("mark_price")),
+            unrealized_pnl=parse_decimal(payload.get("unrealized_pnl", "0")),
+        )
+
+
+@dataclass(frozen=True)
+class PnlSummary:
+    """P&L summed over the instruments that share one quote currency."""
+
+    quote: str
+    realized_pnl: Decimal = ZERO
+    unrealized_pnl: Decimal = ZERO
+    fees_quote: Decimal = ZERO
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl - self.fees_quote
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "quote": self.quote,
+            "realized_pnl": decimal_text(self.realized_pnl),
+            "unrealized_pnl": decimal_text(self.unrealized_pnl),
+            "fees_quote": decimal_text(self.fees_quote),
+            "net_pnl": decimal_text(self.net_pnl),
+        }
+
+
+def fee_in_quote(instrument: Instrument, fill: Fill) -> Decimal:
+    """Convert a fill's fee to the instrument's quote currency, rounded to its quantum.
+
+    A base-currency fee is valued at the fill price; a third-currency fee (e.g. BNB) at the fill's
+    ``fee_quote_rate``, which the venue adapter must supply.
+    """
+    currency = fill.fee_currency or instrument.quote
+    if fill.fee == 0 or currency == instrument.quote:
+        return instrument.quantize_quote(fill.fee)
+    if currency == instrument.base:
+        return instrument.quantize_quote(fill.fee * fill.fill_price)
+    if fill.fee_quote_rate is None:
+        raise InvalidOrder(
+            f"fill {fill.trade_id}: fee in {currency} needs fee_quote_rate ({instrument.quote} per {currency}) to be accounted"
+        )
+    return instrument.quantize_quote(fill.fee * fill.fee_quote_rate)
+
+
+def position_after_fill(
+    position: Position, instrument: Instrument, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal
+) -> Position:
+    """Return ``position`` after a fill (see the module docstring for the rules)."""
+    with localcontext() as context:
+        # Sums and products of on-grid amounts must never round: give them room beyond the default 28 digits.
+        context.prec = _PRECISION
+        return _position_after_fill(position, instrument, side, fill_quantity, fill_price, fee_quote)
+
+
+def _position_after_fill(
+    position: Position, instrument: Instrument, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal
+) -> Position:
+    delta = fill_quantity * Side(side).sign
+    quantity, cost_basis, realized = position.quantity, position.cost_basis, position.realized_pnl
+    if quantity == 0 or (quantity > 0) == (delta > 0):
+        quantity += delta
+        cost_basis += delta * fill_price
+    else:
+        closed = min(abs(delta), abs(quantity))
+        if closed == abs(quantity):
+            removed_cost = cost_basis
+        else:
+            removed_cost = instrument.quantize_quote(cost_basis * closed / abs(quantity))
+        direction = 1 if quantity > 0 else -1
+        realized += instrument.quantize_quote(direction * closed * fill_price - removed_cost)
+        quantity += delta
+        cost_basis -= removed_cost
+        opened = abs(delta) - closed
+        if opened > 0:  # flipped through zero: the rest opens a new position at the fill price
+            cost_basis = quantity * fill_price
+    cost_basis = instrument.quantize_quote(cost_basis)
+    fees = position.fees_quote + fee_quote
+    booked = replace(position, quantity=quantity, cost_basis=cost_basis, realized_pnl=realized, fees_quote=fees)
+    return _valued(booked, instrument, fill_price)
+
+
+def _valued(position: Position, instrument: Instrument, mark_price: Decimal | None) -> Position:
+    with localcontext() as context:
+        context.prec = _PRECISION
+        return _valued_exactly(position, instrument, mark_price)
+
+
+def _valued_exactly(position: Position, instrument: Instrument, mark_price: Decimal | None) -> Position:
+    average_cost = None
+    if position.quantity != 0:
+        average_cost = instrument.round_price(position.cost_basis / position.quantity, ROUND_HALF_EVEN)
+    unrealized = ZERO
+    if mark_price is not None and position.quantity != 0:
+        unrealized = instrument.quantize_quote(position.quantity * mark_price - position.cost_basis)
+    return replace(position, average_cost=average_cost, mark_price=mark_price, unrealized_pnl=unrealized)
+
+
+class Portfolio:
+    """Positions of every instrument the OMS trades, updated by fills and marks.
+
+    Parameters
+    ----------
+    instruments
+        The instruments, by symbol; a fill for a symbol not listed is a ``ConfigError``.
+    """
+
+    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+        self._instruments = instruments
+        self._positions: dict[str, Position] = {}
+
+    def position(self, symbol: str) -> Position:
+        """Return the position in ``symbol`` (flat if never traded)."""
+        return self._positions.get(symbol) or Position(symbol)
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """Every position ever opened, by symbol (flat ones included: they carry realised P&L)."""
+        return dict(self._positions)
+
+    def after_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal) -> Position:
+        """Return the position in ``symbol`` after a fill, without storing it."""
+        return position_after_fill(self.position(symbol), self._instrument(symbol), side, fill_quantity, fill_price, fee_quote)
+
+    def apply_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal) -> Position:
+        """Book one fill and return the new position."""
+        updated = self.after_fill(symbol, side, fill_quantity, fill_price, fee_quote)
+        self._positions[symbol] = updated
+        return updated
+
+    def valued(self, symbol: str, mark_price: Decimal) -> Position:
+        """Return the position in ``symbol`` valued at ``mark_price``, without storing it."""
+        return _valued(self.position(symbol), self._instrument(symbol), mark_price)
+
+    def restore(self, position: Position) -> None:
+        """Store a position computed elsewhere (the OMS computes a change, journals it, then stores it)."""
+        self._instrument(position.symbol)
+        self._positions[position.symbol] = position
+
+    def mark(self, symbol: str, mark_price: Decimal) -> Position:
+        """Value the position in ``symbol`` at ``mark_price`` and return it."""
+        updated = self.valued(symbol, mark_price)
+        self._positions[symbol] = updated
+        return updated
+
+    def totals(self, changed: Iterable[Position] = ()) -> dict[str, PnlSummary]:
+        """P&L summed per quote currency (amounts in different currencies are never added).
+
+        ``changed`` positions replace the stored ones in the sum (totals of a change not yet stored).
+        """
+        positions = {**self._positions, **{position.symbol: position for position in changed}}
+        sums: dict[str, PnlSummary] = {}
+        for symbol, position in sorted(positions.items()):
+            quote = self._instrument(symbol).quote
+            current = sums.get(quote) or PnlSummary(quote)
+            sums[quote] = PnlSummary(
+                quote,
+                current.realized_pnl + position.realized_pnl,
+                current.unrealized_pnl + position.unrealized_pnl,
+                current.fees_quote + position.fees_quote,
+            )
+        return sums
+
+    def total(self, quote: str | None = None) -> PnlSummary:
+        """The P&L total in ``quote`` (may be omitted when every instrument shares one quote currency)."""
+        sums = self.totals()
+        if quote is None:
+            quotes = {instrument.quote for instrument in self._instruments.values()}
+            if len(quotes) != 1:
+                raise ConfigError(f"instruments are quoted in {sorted(quotes)}; say which total you want: total(quote=...)")
+            quote = quotes.pop()
+        return sums.get(quote) or PnlSummary(quote)
+
+    def _instrument(self, symbol: str) -> Instrument:
+        try:
+            return self._instruments[symbol]
+        except KeyError:
+            raise ConfigError(f"no instrument definition for {symbol}; add it to the OMS instruments") from None
+
+
+def instruments_by_symbol(instruments: Iterable[Instrument] | Mapping[str, Instrument]) -> dict[str, Instrument]:
+    """Index instruments by symbol (a mapping passes through, checked)."""
+    items = instruments.values() if isinstance(instruments, Mapping) else instruments
+    indexed: dict[str, Instrument] = {}
+    for instrument in items:
+        if instrument.symbol in indexed:
+            raise ConfigError(f"instrument {instrument.symbol} is defined twice")
+        indexed[instrument.symbol] = instrument
+    return indexed

@@ -1,0 +1,355 @@
+"""The append-only event journal: one SQLite file in WAL mode.
+
+Every event has a sequence number (``seq``: 1, 2, 3, ... without holes, because each append is
+one transaction that either commits whole or not at all), a UTC timestamp, a ``kind``, an optional
+correlation id (the client order id for order events) and a JSON payload. Decimals are written as
+plain strings (``"0.30000"``), so ``Decimal(text)`` gives back exactly the value written.
+
+Durability: ``durability="full"`` (the default) runs ``PRAGMA synchronous=FULL``: when
+:meth:`Journal.append` returns, the event survives a process crash *and* a power cut.
+``durability="fast"`` runs ``synchronous=NORMAL``: still safe against a killed process and never
+corrupt, but the last few commits can be lost on power loss or an OS crash. Use it for backtests
+replayed through the live engine and for tests, never for real money.
+
+Readers (dashboards, the API) may open the same file at the same time, also from other processes:
+WAL lets them read while the engine writes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from tradepulse.errors import ConfigError, TradePulseError
+from tradepulse.store.kinds import KIND_PATTERN
+from tradepulse.store.migrations import CURRENT_SCHEMA_VERSION, migrate, schema_version
+
+Durability = Literal["full", "fast"]
+_SYNCHRONOUS = {"full": "FULL", "fast": "NORMAL"}
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_BATCH = 1000
+
+
+class JournalError(TradePulseError):
+    """The journal cannot be written or read as asked (bad payload, bad kind, inconsistent content)."""
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """One journaled event, as read back (``payload`` is decoded JSON: Decimals are strings)."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    correlation_id: str | None
+    payload: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (``ts`` as ISO-8601 text)."""
+        return {
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "kind": self.kind,
+            "correlation_id": self.correlation_id,
+            "payload": self.payload,
+        }
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append with :meth:`Journal.append_many`."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    correlation_id: str | None = None
+    ts: datetime | None = None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise JournalError(f"cannot journal the non-finite number {value}")
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot journal a value of type {type(value).__name__}: {value!r}")
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """Encode a payload as the journal stores it: compact JSON, Decimals as plain strings, no NaN."""
+    if not isinstance(payload, Mapping):
+        raise JournalError(f"a journal payload must be a mapping (got {type(payload).__name__})")
+    try:
+        return json.dumps(dict(payload), default=_json_default, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise JournalError(f"payload cannot be journaled: {error}") from None
+
+
+def canonical_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``payload`` exactly as it will read back from the journal (an encode/decode round trip)."""
+    return json.loads(encode_payload(payload))
+
+
+def format_ts(ts: datetime) -> str:
+    """Format a timestamp the way the journal stores it: UTC, microseconds, ``Z`` (sorts as text)."""
+    if ts.tzinfo is None:
+        raise JournalError(f"journal timestamps must be timezone-aware (got naive {ts.isoformat()})")
+    return ts.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Journal:
+    """The append-only event journal in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file; created (with parent directories) and migrated to the current schema
+        unless ``read_only``.
+    durability
+        ``"full"`` (default, ``synchronous=FULL``) or ``"fast"`` (``synchronous=NORMAL``); see the
+        module docstring.
+    clock
+        Returns the current time for events appended without ``ts``; tests pass a fixed clock.
+    read_only
+        Open for reading only (dashboards, queries); the file must exist at the current schema.
+
+    Examples
+    --------
+    >>> journal = Journal("journal.sqlite")                    # doctest: +SKIP
+    >>> journal.append("risk.decision", {"allowed": False, "reason": "max position"})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise ConfigError(f"journal durability must be 'full' or 'fast' (got {durability!r})")
+        self.path = Path(path).expanduser()
+        self.durability = durability
+        self.read_only = read_only
+        self._clock = clock or _utc_now
+        self._lock = threading.RLock()
+        self._connection = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            if not self.path.exists():
+                raise ConfigError(f"journal {self.path} does not exist")
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            connection.execute("PRAGMA busy_timeout = 30000")
+            if not self.read_only:
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise ConfigError(f"journal {self.path}: SQLite refused WAL mode (got {mode}); is it on a network share?")
+                connection.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.durability]}")
+                migrate(connection)
+            version = schema_version(connection)
+            if version != CURRENT_SCHEMA_VERSION:
+                raise ConfigError(
+                    f"journal {self.path} has schema version {version}, this TradePulse reads version {CURRENT_SCHEMA_VERSION}; "
+                    "open it once for writing to migrate it"
+                )
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise ConfigError(f"journal {self.path} cannot be opened: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(
+        self, kind: str, payload: Mapping[str, Any], *, correlation_id: str | None = None, ts: datetime | None = None
+    ) -> JournalEvent:
+        """Append one event durably and return it as it reads back.
+
+        Parameters
+        ----------
+        kind
+            Dotted lowercase name, ``<area>.<what>`` (``"order.submitted"``, ``"risk.decision"``).
+        payload
+            A JSON-able mapping; ``Decimal`` is written as an exact string, ``datetime`` as ISO-8601.
+            A top-level ``"symbol"`` string is also indexed for queries.
+        correlation_id
+            Ties related events together (the client order id for everything about one order).
+        ts
+            Timezone-aware event time; the journal's clock when omitted.
+        """
+        return self.append_many([NewEvent(kind, payload, correlation_id, ts)])[0]
+
+    def append_many(self, events: Iterable[NewEvent]) -> list[JournalEvent]:
+        """Append several events in one transaction: all of them are journaled, or none."""
+        rows = [self._row(event) for event in events]
+        if not rows:
+            return []
+        if self.read_only:
+            raise JournalError(f"journal {self.path} is open read-only")
+        with self._lock:
+            connection = self._connection
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                appended = []
+                for ts_text, kind, correlation_id, text, symbol in rows:
+                    cursor = connection.execute(
+                        "INSERT INTO events (ts, kind, correlation_id, payload, symbol) VALUES (?, ?, ?, ?, ?)",
+                        (ts_text, kind, correlation_id, text, symbol),
+                    )
+                    appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, json.loads(text)))
+                connection.execute("COMMIT")
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    # Disk full, file locked too long, file removed: nothing was recorded, so nothing may act.
+                    raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded") from error
+                raise
+        return appended
+
+    def _row(self, event: NewEvent) -> tuple[str, str, str | None, str, str | None]:
+        if not isinstance(event.kind, str) or not KIND_PATTERN.match(event.kind):
+            raise JournalError(f"event kind {event.kind!r} must look like 'area.what' (lowercase, digits, underscores)")
+        if event.correlation_id is not None and not isinstance(event.correlation_id, str):
+            raise JournalError(f"correlation id must be a string (got {type(event.correlation_id).__name__})")
+        text = encode_payload(event.payload)
+        symbol = event.payload.get("symbol")
+        symbol = symbol if isinstance(symbol, str) else None
+        return format_ts(event.ts or self._clock()), str(event.kind), event.correlation_id, text, symbol
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        after_seq: int = 0,
+        kinds: Sequence[str] | None = None,
+        kind_prefix: str | None = None,
+        correlation_id: str | None = None,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[JournalEvent]:
+        """Return events matching every given filter, by sequence (oldest first unless ``newest_first``).
+
+        ``since`` is inclusive and ``until`` exclusive; ``after_seq`` returns events with a larger
+        ``seq`` (resume reading where you left off).
+        """
+        clauses, parameters = ["seq > ?"], [after_seq]
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            parameters += kinds
+        if kind_prefix is not None:
+            # Range instead of LIKE: kinds are lowercase ASCII, and the range uses the kind index.
+            clauses.append("kind >= ? AND kind < ?")
+            parameters += [kind_prefix, kind_prefix + "\U0010ffff"]
+        if correlation_id is not None:
+            clauses.append("correlation_id = ?")
+            parameters.append(correlation_id)
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            parameters.append(symbol)
+        if since is not None:
+            clauses.append("ts >= ?")
+            parameters.append(format_ts(since))
+        if until is not None:
+            clauses.append("ts < ?")
+            parameters.append(format_ts(until))
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT seq, ts, kind, correlation_id, payload FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {order}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            parameters += [-1 if limit is None else int(limit), int(offset)]
+        return [_event(row) for row in self.select(sql, parameters)]
+
+    def iter_events(self, *, after_seq: int = 0, **filters: Any) -> Iterator[JournalEvent]:
+        """Yield every matching event in sequence order, reading in batches (replay uses this)."""
+        while True:
+            batch = self.events(after_seq=after_seq, limit=_BATCH, **filters)
+            yield from batch
+            if len(batch) < _BATCH:
+                return
+            after_seq = batch[-1].seq
+
+    def last_seq(self) -> int:
+        """The highest sequence number written (0 for an empty journal)."""
+        return int(self.select("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
+
+    def count(self, kind: str | None = None) -> int:
+        """Number of events, optionally of one kind."""
+        if kind is None:
+            return int(self.select("SELECT COUNT(*) FROM events")[0][0])
+        return int(self.select("SELECT COUNT(*) FROM events WHERE kind = ?", [kind])[0][0])
+
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        with self._lock:
+            return schema_version(self._connection)
+
+    def select(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+        """Run one read-only SQL query over the journal's tables (for :mod:`tradepulse.store.queries`)."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise JournalError("Journal.select runs SELECT queries only; append events with Journal.append")
+        with self._lock:
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def integrity_check(self) -> str:
+        """Run SQLite's integrity check; ``"ok"`` when the file is sound."""
+        with self._lock:
+            return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection (further calls fail)."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, durability={self.durability!r}{', read_only=True' if self.read_only else ''})"
+
+
+def _event(row: tuple) -> JournalEvent:
+    seq, ts, kind, correlation_id, payload = row
+    return JournalEvent(int(seq), parse_ts(ts), kind, correlation_id, json.loads(payload))
