@@ -15,21 +15,12 @@ from pathlib import Path
 import pytest
 
 from tradepulse.jobs.history import JobHistory
+from polling import eventually
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
 SECRET_HOOK = "https://hooks.example.com/services/T0001/B0002/s3cr3t-t0ken"
 
 
-def eventually(condition, timeout_seconds: float = 60.0, interval_seconds: float = 0.1):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_seconds``."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_seconds} s")
-        time.sleep(interval_seconds)
 
 
 @pytest.fixture

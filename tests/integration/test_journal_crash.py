@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tradepulse.execution import OMS, Fill, Instrument, OrderIntent, OrderStatus, OrderType, Side
 from tradepulse.store import KIND_PATTERN, Journal, OmsEventKind
+from polling import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTS = (
@@ -33,16 +34,6 @@ K = OmsEventKind
 WRITER_LIFETIME_SECONDS = 120  # a writer orphaned by a crashed test run ends on its own
 
 
-def eventually(condition, timeout_seconds: float = 60.0, interval_seconds: float = 0.01):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_seconds``."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_seconds} s")
-        time.sleep(interval_seconds)
 
 
 # -- the writer (runs in the subprocess) ------------------------------------------------------
@@ -152,7 +143,9 @@ def check_consistency(path: Path) -> dict:
 def test_kill_9_at_random_moments_leaves_a_consistent_journal_and_the_ids_continue(tmp_path):
     path = tmp_path / "journal.sqlite"
     rng = random.Random(20240301)
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # The writer runs this file as a script: it needs the repository and tests/ (for polling) on its path.
+    search_path = [str(REPO_ROOT), str(REPO_ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(search_path)}
     before = {"events": [], "last_sequence": 0}
     for run in range(1, 7):
         kill_after = len(before["events"]) + rng.randint(30, 400)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import eventually as poll_until
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "fixtures" / "notebooks"
 KERNEL = "python3"
@@ -24,18 +25,6 @@ def notebooks(tmp_path: Path) -> Path:
     target = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, target)
     return target
-
-
-def poll_until(condition: Callable[[], Any], timeout_seconds: float = 30.0, interval_seconds: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_seconds``."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_seconds} s")
-        time.sleep(interval_seconds)
 
 
 @pytest.fixture
