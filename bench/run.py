@@ -46,15 +46,38 @@ def big_sweep(bars: int, combinations: int) -> None:
     print(f"seconds {row['seconds']:.1f}, bar-combinations/s {row['bar_combinations_per_second']:,}, peak memory {row['peak_rss_mib']:,.0f} MiB")
 
 
+def engine() -> None:
+    result = run_isolated("bench_engine.py")
+    print("\n## Live engine on real data (feed -> bars -> strategy -> risk -> OMS -> paper venue, journaled)")
+    print(f"{'workload':<30}{'events':>9}{'seconds':>9}{'events/s':>10}{'orders':>8}{'tick-to-order p50 us':>22}{'p99 us':>9}")
+    rows = [
+        ("ticks, durable journal", result["ticks"]),
+        ("ticks, fast journal", result["ticks_fast_journal"]),
+        ("5m bars, durable journal", result["bars"]),
+        ("asyncio pass-through baseline", result["baseline"]),
+    ]
+    for name, row in rows:
+        orders = row.get("orders", "-")
+        print(f"{name:<30}{row['events']:>9,}{row['seconds']:>9.2f}{row['events_per_second']:>10,}{orders!s:>8}{row['p50_us']:>22,.1f}{row['p99_us']:>9,.1f}")
+    print("(baseline latency is the queue hand-off per item; engine latency is per order, from the triggering event)")
+    for row in result["journal"]:
+        print(f"journal appends/s, {row['durability']:<5} {row['appends_per_second']:>8,}  ({row['appends']:,} appends in {row['seconds']:.2f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="TradePulse benchmarks")
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-combination memory run")
+    parser.add_argument("--engine-only", action="store_true", help="run only the live engine benchmark")
     args = parser.parse_args()
+    if args.engine_only:
+        engine()
+        return
     indicators(args.bars)
     sweep(args.bars, 1_000, repeats=3)
     if not args.quick:
         big_sweep(args.bars, 10_000)
+    engine()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,10 @@
+"""Fixtures for the venue tests: a clock moved by hand and paper venues on real instruments."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)

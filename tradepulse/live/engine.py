@@ -1,0 +1,386 @@
+"""The async live engine: market events in, orders out, every step journaled.
+
+One engine trades one symbol with one strategy::
+
+    feed ──► (paper venue sees the event first) ──► bar builder ──► strategy on the rolling window
+         ──► target exposure ──► [next available price] ──► order intent ──► risk gate ──► OMS ──► venue
+                                                              venue answers and fills ──► OMS ──┘
+
+* **Bars.** A bar feed delivers bars as given (:class:`BarClose`); a trade feed is cut into time
+  bars (:class:`~tradepulse.live.bars.TimeBarBuilder`).
+* **Strategy.** When a bar closes, the strategy (the same class the backtest runs) is evaluated on
+  the last ``warmup_bars`` bars and its last row is the target. As in the backtest, an order is
+  made only when the target *changes*, and it goes out at the next available price: the next
+  bar's open in a bar replay, the next trade in a tick replay.
+* **Money.** The target is sized from equity at that price and rounded to the lot
+  (:class:`~tradepulse.live.routing.OrderRouter`); the risk gate decides; the OMS journals the
+  order before the venue hears of it.
+* **Risk inputs.** Every market event feeds the stale-data breaker; every bar close marks the
+  position to market and feeds equity to the loss and drawdown breakers; every venue call feeds
+  the venue-error breaker. A HALTED state cancels open orders (and flattens if asked).
+* **Determinism.** In simulated time the engine drains the venue's update stream right after
+  each market event and each request, so a replay produces the same journal every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from tradepulse.backtest.costs import Costs
+from tradepulse.errors import ConfigError, StrategyError
+from tradepulse.execution import OMS
+from tradepulse.execution.venues.base import Venue
+from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.clock import EngineClock
+from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
+from tradepulse.live.report import ReplayReport
+from tradepulse.live.routing import OrderRouter
+from tradepulse.risk import RiskControls, StateChange
+from tradepulse.store import Journal
+from tradepulse.strategy.base import Strategy
+
+__all__ = ["EngineConfig", "LiveEngine"]
+
+_ENGINE_ACTOR = "system:engine"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine trades.
+
+    Parameters
+    ----------
+    symbol
+        The symbol to trade; the venue must list it.
+    strategy_id
+        Id in client order ids and journal events; the strategy's name by default.
+    capital
+        Quote currency the strategy trades with; the venue's free quote balance at start by
+        default. A restart keeps the capital the journal started with.
+    bar_period
+        Bar length for trade feeds (time bars are built from trades); ignored for bar feeds.
+    window_bars
+        Bars the strategy sees; its ``warmup_bars`` by default (never fewer).
+    sizing_costs
+        Fees and slippage sizing assumes when a buy is capped by cash; use the venue's.
+    cash_reserve_fraction
+        Share of the cash buys never spend: headroom for fills that walk thin books. Zero keeps a
+        bar replay identical to the backtest.
+    heartbeat_seconds
+        On a wall clock, how often the engine closes due bars, runs the venue's delayed requests and
+        polls the stale-data breaker when no market data arrives (a dead feed must still be noticed).
+    """
+
+    symbol: str
+    strategy_id: str | None = None
+    capital: Decimal | None = None
+    bar_period: timedelta | None = None
+    window_bars: int | None = None
+    sizing_costs: Costs | None = None
+    cash_reserve_fraction: Decimal = Decimal(0)
+    heartbeat_seconds: float = 1.0
+
+
+class LiveEngine:
+    """Run one strategy on one symbol from a feed to a venue.
+
+    Parameters
+    ----------
+    strategy
+        A :class:`~tradepulse.strategy.Strategy` instance (the same one a backtest takes).
+    feed
+        Async iterable of market events in time order.
+    venue
+        Anything implementing :class:`~tradepulse.execution.venues.Venue`; a venue with an
+        ``on_market(event)`` method (the paper venue) is fed each event before the engine.
+    journal
+        The event journal; an existing one is replayed into the OMS (a restart continues it).
+    risk
+        The risk controls (gate, kill switch, breakers) sharing the engine's clock.
+    clock
+        :class:`~tradepulse.live.clock.SimulatedClock` for replays, ``WallClock`` live.
+    config
+        See :class:`EngineConfig`.
+
+    Examples
+    --------
+    >>> report = asyncio.run(engine.run())          # doctest: +SKIP
+    >>> report.to_dict()["final_equity"]            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        feed: AsyncIterable[MarketEvent],
+        venue: Venue,
+        journal: Journal,
+        *,
+        risk: RiskControls,
+        clock: EngineClock,
+        config: EngineConfig,
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"the engine runs a Strategy instance, got {type(strategy).__name__}")
+        self.strategy = strategy
+        self.feed = feed
+        self.venue = venue
+        self.journal = journal
+        self.risk = risk
+        self.clock = clock
+        self.config = config
+        self.symbol = config.symbol
+        self.strategy_id = config.strategy_id or strategy.name
+        self.window = BarWindow(max(config.window_bars or 0, strategy.warmup_bars, 1))
+        self.builder = TimeBarBuilder(self.symbol, config.bar_period) if config.bar_period else None
+        self.oms: OMS | None = None
+        self.router: OrderRouter | None = None
+        self.report: ReplayReport | None = None
+        self.target = 0.0  # the account starts flat, as in the backtest
+        self._pending_target: float | None = None
+        self._last_price: Decimal | None = None
+        self._best_ask: Decimal | None = None
+        self._stopping = False
+        self._started = False
+        # Feed events and heartbeats interleave on a wall clock; one at a time touches the OMS.
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the venue, rebuild the OMS and risk state from the journal, journal the start.
+
+        :meth:`run` calls it; call it yourself to drive :meth:`on_event` by hand.
+        """
+        if self._started:
+            return
+        self._started = True
+        await self.venue.connect()
+        instruments = await self.venue.instruments()
+        if self.symbol not in instruments:
+            raise ConfigError(f"venue {self.venue.name} does not trade {self.symbol}; it lists {', '.join(sorted(instruments))}")
+        instrument = instruments[self.symbol]
+        self.oms = OMS(self.journal, [instrument], clock=self.clock.now, require_approval=True)
+        earlier = self.journal.events(kinds=["engine.started"], limit=1)
+        if earlier:
+            capital = Decimal(earlier[0].payload["capital"])
+        elif self.config.capital is not None:
+            capital = self.config.capital
+        else:
+            balances = await self.venue.balances()
+            capital = balances[instrument.quote].free if instrument.quote in balances else Decimal(0)
+        if capital <= 0:
+            raise ConfigError(f"the engine needs positive capital in {instrument.quote}, got {capital}")
+        self.risk.restore(event.payload for event in self.journal.iter_events(kind_prefix="risk."))
+        last_target = self.journal.events(kinds=["strategy.target"], newest_first=True, limit=1)
+        if last_target:
+            self.target = float(last_target[0].payload["target"])
+        self.report = ReplayReport(self.symbol, capital)
+        self.router = OrderRouter(
+            oms=self.oms, venue=self.venue, journal=self.journal, risk=self.risk, instrument=instrument,
+            strategy_id=self.strategy_id, capital=capital, clock=self.clock.now,
+            sizing_costs=self.config.sizing_costs, cash_reserve_fraction=self.config.cash_reserve_fraction,
+            on_fill=self.report.record_fill,
+        )
+        self.journal.append("engine.started", {
+            "symbol": self.symbol, "strategy": self.strategy.name, "strategy_id": self.strategy_id,
+            "params": self.strategy.params, "capital": capital, "venue": self.venue.name,
+            "window_bars": self.window.size, "bar_period_seconds": self.config.bar_period.total_seconds() if self.config.bar_period else None,
+            "restarted": bool(earlier), "target": self.target,
+        })
+        self.journal.append("risk.limits", self.risk.limits.to_payload())
+
+    async def run(self) -> ReplayReport:
+        """Start (unless started), consume the feed to its end (or :meth:`stop`), stop; return the report."""
+        await self.start()
+        helpers = [] if self.clock.simulated else [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
+        try:
+            async for event in self.feed:
+                await self.clock.advance_to(event.at)
+                await self.on_event(event)
+                if self._stopping:
+                    break
+        finally:
+            for task in helpers:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._finish()
+        assert self.report is not None
+        return self.report
+
+    @property
+    def last_price(self) -> Decimal | None:
+        """The last price the engine saw (trade, bar open or bar close)."""
+        return self._last_price
+
+    def stop(self) -> None:
+        """Stop after the event being handled."""
+        self._stopping = True
+
+    async def halt(self, reason: str, actor: str, flatten: bool = False) -> StateChange:
+        """The kill switch: halt trading, journal it, cancel open orders (and flatten if asked)."""
+        async with self._lock:
+            change = self.risk.halt(reason, actor, flatten)
+            await self._router().handle_risk_events([change])
+            return change
+
+    async def _finish(self) -> None:
+        if self.oms is not None and self.report is not None:
+            self.report.orders = _order_counts(self.oms)
+            self.journal.append("risk.breaker_snapshot", self.risk.breakers.snapshot())
+            self.journal.append("engine.stopped", {
+                "symbol": self.symbol, "bars": self.report.bars, "fills": len(self.report.fills),
+                "final_equity": self.report.final_equity, "pnl": self.report.pnl, "orders": self.report.orders,
+            })
+        await self.venue.close()
+
+    async def _listen(self) -> None:
+        # Live venues push updates at any time; in simulated time the loop drains them instead.
+        async for update in self.venue.updates():
+            await self._guarded("venue updates", self._apply_update(update))
+
+    async def _apply_update(self, update: Any) -> None:
+        async with self._lock:
+            await self._router().apply_updates([update])
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            await self._guarded("heartbeat", self.on_heartbeat())
+
+    async def _guarded(self, where: str, work: Any) -> None:
+        """Run a background step; a failure is journaled and halts trading instead of dying unseen."""
+        try:
+            await work
+        except Exception as error:  # noqa: BLE001 - a background task must never fail silently
+            self.journal.append("engine.error", {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
+            await self._router().handle_risk_events([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
+
+    async def on_heartbeat(self) -> None:
+        """Do what time alone requires: close due bars, run due venue requests, poll the breakers."""
+        async with self._lock:
+            now = self.clock.now()
+            process_due = getattr(self.venue, "process_due", None)
+            if process_due is not None:
+                process_due(now)
+            router = self._router()
+            await router.apply_updates(self.venue.updates().drain_nowait())
+            for bar in self.builder.close_due(now) if self.builder is not None else []:
+                await self._on_bar(bar)
+            await router.handle_risk_events(self.risk.poll(now))
+
+    # -- events ----------------------------------------------------------------------------------
+
+    async def on_event(self, event: MarketEvent) -> None:
+        """Handle one market event (the feed loop calls this after advancing the clock)."""
+        async with self._lock:
+            await self._on_event(event)
+
+    async def _on_event(self, event: MarketEvent) -> None:
+        router = self._router()
+        on_market = getattr(self.venue, "on_market", None)
+        if on_market is not None:
+            on_market(event)
+        await router.apply_updates(self.venue.updates().drain_nowait())
+        await router.handle_risk_events(self.risk.on_market_data(self.symbol, event.at))
+        closed: list[Bar] = []
+        price: Decimal | None = None
+        if isinstance(event, BarClose):
+            closed.append(event.bar)
+        elif isinstance(event, BarOpen):
+            price = Decimal(repr(event.price))
+        elif isinstance(event, Trade):
+            price = event.price
+            if self.builder is not None:
+                closed = self.builder.on_trade(event)
+        else:
+            if isinstance(event, BookTicker):
+                self._best_ask = event.ask
+            if self.builder is not None:
+                closed = self.builder.close_due(event.at)
+        for bar in closed:
+            await self._on_bar(bar)
+        if price is not None:
+            self._last_price = price
+            if self._pending_target is not None:
+                await self._act(price, event)
+            await router.flatten_if_due(price, event.at)
+        await router.apply_updates(self.venue.updates().drain_nowait())
+
+    async def _on_bar(self, bar: Bar) -> None:
+        oms, router, report = self._oms(), self._router(), self.report
+        assert report is not None
+        self.window.append(bar)
+        self.journal.append("market.bar", {
+            "symbol": self.symbol, "start": bar.start, "end": bar.end, "open": bar.open, "high": bar.high,
+            "low": bar.low, "close": bar.close, "volume": bar.volume,
+        })
+        close = Decimal(repr(bar.close))
+        self._last_price = close
+        oms.mark_to_market({self.symbol: close}, at=bar.end)
+        equity = router.equity(close)
+        report.record_bar(bar, equity, oms.position(self.symbol).quantity)
+        await router.handle_risk_events(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))
+        try:
+            target = _checked_target(self.strategy.latest_target(self.window.frame()), self.strategy.name)
+        except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
+            self.journal.append("strategy.error", {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
+            await router.handle_risk_events([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
+            return
+        if target != self.target:
+            self.journal.append("strategy.target", {
+                "symbol": self.symbol, "strategy_id": self.strategy_id, "target": target, "previous": self.target,
+                "bar_start": bar.start, "bar_end": bar.end,
+            })
+            self.target = target
+            self._pending_target = target
+
+    async def _act(self, price: Decimal, event: MarketEvent) -> None:
+        """Turn the pending target into an order at ``price`` (the first price after the signal bar)."""
+        router = self._router()
+        target, self._pending_target = self._pending_target, None
+        assert target is not None
+        intent = router.intent_for_target(target, price, self.window.last, best_ask=self._best_ask)
+        if intent is None:
+            position = self._oms().position(self.symbol).quantity
+            self.journal.append("engine.order_skipped", {
+                "symbol": self.symbol, "target": target, "price": price, "position": position,
+                "reason": "the change rounds to nothing or is below the venue minimums",
+            })
+            return
+        await router.submit(intent, price, event.at, target=target)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _router(self) -> OrderRouter:
+        if self.router is None:
+            raise ConfigError("the engine has not started: call `await engine.start()` (or run()) first")
+        return self.router
+
+    def _oms(self) -> OMS:
+        self._router()
+        assert self.oms is not None
+        return self.oms
+
+
+def _checked_target(value: Any, name: str) -> float:
+    target = float(value)
+    if math.isnan(target):
+        return 0.0
+    if not -1.0 <= target <= 1.0:
+        raise StrategyError(f"{name}: target exposure must be within [-1, 1], got {target}")
+    return target + 0.0  # -0.0 and 0.0 are the same target
+
+
+def _order_counts(oms: OMS) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for order in oms.orders.values():
+        counts[str(order.status)] = counts.get(str(order.status), 0) + 1
+    return counts

@@ -1,0 +1,274 @@
+"""From a target exposure to orders at the venue, and venue answers back into the OMS.
+
+The order router is the engine's half that touches money. For one symbol it:
+
+1. sizes a target exposure into an :class:`~tradepulse.execution.OrderIntent` from equity at the
+   fill price, exactly as the backtest does (``target * equity / price`` minus the position, a buy
+   capped by the cash it can pay for at the expected fill price and fee), rounded down to the lot;
+2. asks the risk gate and journals the decision; a denial is recorded on the OMS and stops there;
+3. journals the order (``order.submitted``) and only then calls the venue (``OMS.submit``);
+4. applies the venue's answers and stream (acknowledgements, fills, cancels, expiries) to the OMS
+   idempotently, because venues repeat themselves across REST answers and streams;
+5. journals the risk layer's events and carries out their actions: cancel open orders on a halt,
+   then flatten once the cancels are done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from tradepulse.backtest.costs import Costs
+from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected, VenueError
+from tradepulse.execution import OMS, FillOutcome, Instrument, InvalidOrder, InvalidTransition, Order, OrderIntent, OrderStatus
+from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
+from tradepulse.execution.venues.paper_market import slippage_fraction
+from tradepulse.live.events import Bar
+from tradepulse.risk import CancelOpenOrders, FlattenPositions, LastTrade, RiskContext, RiskControls, StateChange, flatten_intents
+from tradepulse.risk.breakers import RiskEvent
+from tradepulse.store import Journal
+
+__all__ = ["OrderRouter"]
+
+ZERO = Decimal(0)
+_ENGINE_ACTOR = "system:engine"
+_FINISHED = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.DENIED)
+
+
+class OrderRouter:
+    """Sizing, the risk gate, the OMS and the venue for one symbol.
+
+    Parameters
+    ----------
+    oms, venue, journal, risk
+        The engine's collaborators; the router journals risk decisions and events itself.
+    instrument
+        The instrument traded (its grid and quote currency).
+    strategy_id
+        Becomes part of every client order id.
+    capital
+        Quote currency the strategy trades with; equity is ``capital`` plus the OMS's net P&L.
+    clock
+        The engine's clock (times of flatten orders).
+    sizing_costs
+        Fees and slippage the sizing assumes when capping a buy by cash (use the venue's).
+    cash_reserve_fraction
+        Share of the cash a buy never spends (0 for bar replays, which must match the backtest).
+    on_fill
+        Called with every fill the OMS applied, and the target it served (for the replay report).
+    """
+
+    def __init__(
+        self,
+        *,
+        oms: OMS,
+        venue: Venue,
+        journal: Journal,
+        risk: RiskControls,
+        instrument: Instrument,
+        strategy_id: str,
+        capital: Decimal,
+        clock: Callable[[], datetime],
+        sizing_costs: Costs | None = None,
+        cash_reserve_fraction: Decimal = ZERO,
+        on_fill: Callable[[VenueFill, float | None], None] | None = None,
+    ) -> None:
+        self.oms, self.venue, self.journal, self.risk = oms, venue, journal, risk
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.strategy_id = strategy_id
+        self.capital = capital
+        self._clock = clock
+        self.sizing_costs = sizing_costs or Costs(fees_bps=0.0)
+        self.cash_reserve_fraction = cash_reserve_fraction
+        self._on_fill = on_fill
+        self._targets: dict[str, float] = {}  # client order id -> the target the order serves
+        self._flatten_pending = False
+
+    # -- money -----------------------------------------------------------------------------------
+
+    def equity(self, price: Decimal) -> Decimal:
+        """Capital plus net P&L with the position valued at ``price``."""
+        return self.capital + self.oms.portfolio.valued(self.symbol, price).net_pnl
+
+    def cash(self) -> Decimal:
+        """Quote currency not in the position: capital plus realised P&L minus cost basis and fees."""
+        position = self.oms.position(self.symbol)
+        return self.capital + position.realized_pnl - position.cost_basis - position.fees_quote
+
+    def intent_for_target(
+        self, target: float, price: Decimal, signal_bar: Bar | None, *, best_ask: Decimal | None = None
+    ) -> OrderIntent | None:
+        """The order that moves the position to ``target`` of equity at ``price``, or ``None``.
+
+        Mirrors the backtest's ``targetpercent`` order: the target quantity is
+        ``target * equity / price`` (equity valued at the same unslipped price); a buy the cash
+        cannot pay for at the expected fill price plus the taker fee is cut to what it can. The
+        expected fill price is ``best_ask`` when a quote is known (tick data), else ``price`` moved
+        by the cost model's slippage (bar data, as in the backtest). ``cash_reserve_fraction`` of
+        the cash is never spent (a walk through thin levels can cost more than the best ask).
+        Quantities round down to the lot.
+        """
+        working = self.oms.position(self.symbol).quantity + sum(
+            (order.signed_remaining_quantity for order in self.oms.open_orders(self.symbol)), ZERO
+        )
+        change = Decimal(repr(float(target))) * self.equity(price) / price - working
+        if change > 0:
+            fee_rate = Decimal(repr(self.sizing_costs.fees_bps)) / Decimal(10_000)
+            if best_ask is not None:
+                fill_price = best_ask
+            else:
+                slip = slippage_fraction(self.sizing_costs.slippage, signal_bar, float(self.capital))
+                fill_price = self.instrument.round_price(price * (1 + slip))
+            unit_cost = fill_price * (1 + fee_rate)
+            # One quantum of headroom: the venue rounds each fee half-even and must never find us short.
+            spendable = max(self.cash() * (1 - self.cash_reserve_fraction) - self.instrument.quote_quantum, ZERO)
+            change = min(change, spendable / unit_cost)
+        return self.oms.intent_for_target(
+            self.strategy_id, self.symbol, working + change, reference_price=price,
+            reason=f"target {target:g} of equity at {price}",
+        )
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def submit(self, intent: OrderIntent, last_price: Decimal, at: datetime, target: float | None = None) -> Order | None:
+        """Gate, journal and send ``intent``; return the order (``None`` if the gate said no)."""
+        context = RiskContext(
+            positions={self.symbol: self.oms.position(self.symbol).quantity},
+            open_orders=self.oms.open_orders(),
+            last_trades={self.symbol: LastTrade(last_price, at)},
+            equity=self.equity(last_price),
+            instruments={self.symbol: self.instrument},
+        )
+        decision = self.risk.check(intent, context)
+        self.journal.append(decision.kind, decision.to_payload())
+        if not decision.approved:
+            self.oms.deny(intent, decision.reason, decision={"decision_id": decision.decision_id, "check": decision.check})
+            return None
+        try:
+            order, answer = await self.oms.submit(intent, self.venue.submit_order, approval=decision.approval)
+        except (OrderRejected, InsufficientFunds) as error:
+            # The OMS marked the order rejected; a venue that answers is healthy, a storm of rejects is not.
+            await self.handle_risk_events(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, str(error)))
+            return None
+        except Exception as error:  # noqa: BLE001 - a timeout or dropped connection: the outcome is unknown
+            # The OMS journaled order.submit_failed; ask the venue before anything else is sent.
+            await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+            pending = self.oms.open_orders(self.symbol)
+            if pending:
+                await self.resolve_unknown(pending[-1])
+            return None
+        if target is not None:
+            self._targets[order.client_order_id] = target
+        await self.handle_risk_events(self.risk.on_venue_response(True))
+        await self.apply_updates(self.venue.updates().drain_nowait())
+        await self.apply_updates([answer])
+        return self.oms.order(order.client_order_id)
+
+    async def resolve_unknown(self, order: Order) -> None:
+        """Settle an order whose submission outcome is unknown by asking the venue by client order id."""
+        try:
+            update = await self.venue.fetch_order(order.symbol, order.client_order_id)
+        except OrderNotFound:
+            self.oms.apply_reject(order.client_order_id, "the venue has no such order after a failed submission")
+            return
+        except VenueError as error:
+            self.journal.append("engine.reconcile_pending", {"symbol": order.symbol, "client_order_id": order.client_order_id, "error": str(error)})
+            return
+        fills = [f for f in await self.venue.my_trades(order.symbol, order.created_at) if f.client_order_id == order.client_order_id]
+        await self.apply_updates([update, *fills])
+
+    async def cancel(self, order: Order) -> None:
+        """Journal a cancel request for ``order``, send it, and apply the answer."""
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return
+        try:
+            _, answer = await self.oms.cancel(order.client_order_id, lambda o: self.venue.cancel_order(o.symbol, o.client_order_id))
+        except OrderNotFound as error:
+            self.oms.apply_reject(order.client_order_id, f"cancel: {error}")
+            return
+        except OrderRejected as error:
+            await self.apply_updates(self.venue.updates().drain_nowait())
+            if self.oms.order(order.client_order_id).status is OrderStatus.PENDING_CANCEL:
+                self.oms.apply_cancel_reject(order.client_order_id, str(error))
+            return
+        except VenueError as error:
+            await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+            return
+        await self.apply_updates(self.venue.updates().drain_nowait())
+        await self.apply_updates([answer])
+
+    # -- venue answers -------------------------------------------------------------------------
+
+    async def apply_updates(self, updates: Iterable[VenueUpdate]) -> None:
+        """Apply venue answers and stream messages to the OMS, skipping what is already applied."""
+        for update in updates:
+            try:
+                if isinstance(update, VenueFill):
+                    self._apply_fill(update)
+                else:
+                    await self._apply_order_update(update)
+            except (InvalidTransition, InvalidOrder) as error:
+                # The OMS journaled venue.answer_refused: our state and the venue's disagree.
+                await self.handle_risk_events([self.risk.halt(f"reconciliation: venue answer refused ({error})", _ENGINE_ACTOR)])
+
+    def _apply_fill(self, fill: VenueFill) -> None:
+        result = self.oms.apply_fill(fill.to_fill())
+        if result.outcome is FillOutcome.APPLIED and self._on_fill is not None:
+            self._on_fill(fill, self._targets.get(fill.client_order_id))
+
+    async def _apply_order_update(self, update: OrderUpdate) -> None:
+        order = self.oms.orders.get(update.client_order_id)
+        status = update.status
+        if status is VenueOrderStatus.PENDING_NEW:
+            return
+        if order is None:
+            # Unknown to us: the OMS journals it as venue.unknown_order (with what it would have been) and changes nothing.
+            cid = update.client_order_id
+            if status is VenueOrderStatus.REJECTED:
+                self.oms.apply_reject(cid, update.reason, at=update.at)
+            elif status is VenueOrderStatus.CANCELED:
+                self.oms.apply_cancel(cid, reason=update.reason, at=update.at)
+            elif status is VenueOrderStatus.EXPIRED:
+                self.oms.apply_expire(cid, at=update.at)
+            else:
+                self.oms.apply_accept(cid, update.venue_order_id, at=update.at)
+            return
+        if status in (VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED, VenueOrderStatus.FILLED):
+            if order.venue_order_id is None and order.status not in (OrderStatus.REJECTED, OrderStatus.DENIED):
+                self.oms.apply_accept(order.client_order_id, update.venue_order_id, at=update.at)
+        elif status is VenueOrderStatus.CANCELED and order.status not in _FINISHED:
+            self.oms.apply_cancel(order.client_order_id, reason=update.reason, at=update.at)
+        elif status is VenueOrderStatus.EXPIRED and order.status not in _FINISHED:
+            self.oms.apply_expire(order.client_order_id, at=update.at)
+        elif status is VenueOrderStatus.REJECTED and order.status in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
+            self.oms.apply_reject(order.client_order_id, update.reason or "rejected by the venue", at=update.at)
+            await self.handle_risk_events(self.risk.on_order_rejected(order.symbol, update.reason))
+
+    # -- risk events -----------------------------------------------------------------------------
+
+    async def handle_risk_events(self, events: Iterable[RiskEvent | StateChange]) -> None:
+        """Journal each risk event, then carry out the actions of state changes (cancels, flatten)."""
+        for event in events:
+            self.journal.append(event.kind, event.to_payload())
+            for action in getattr(event, "actions", ()):
+                if isinstance(action, CancelOpenOrders):
+                    positions = {self.symbol: self.oms.position(self.symbol).quantity}
+                    for order in action.select(self.oms.open_orders(), positions):
+                        await self.cancel(order)
+                elif isinstance(action, FlattenPositions):
+                    self._flatten_pending = True
+        await self.flatten_if_due()
+
+    async def flatten_if_due(self, last_price: Decimal | None = None, at: datetime | None = None) -> None:
+        """Once a halt's cancels are done, close the position with reduce-only market orders."""
+        if not self._flatten_pending or self.oms.open_orders(self.symbol):
+            return
+        self._flatten_pending = False
+        price = last_price or self.oms.position(self.symbol).mark_price
+        if price is None:
+            return
+        positions = {self.symbol: self.oms.position(self.symbol).quantity}
+        for intent in flatten_intents(positions, {self.symbol: self.instrument}, strategy=self.strategy_id):
+            await self.submit(intent, price, at or self._clock())
