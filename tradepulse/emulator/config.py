@@ -1,0 +1,129 @@
+"""How a venue is set up: listen address, replay speed, accounts, fees, limits and faults.
+
+:class:`VenueConfig` is frozen and validated once; bad values raise :class:`ConfigError` with a
+sentence saying what to change, so the command line can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from tradepulse.emulator.decimals import to_decimal
+from tradepulse.emulator.faults import FaultSettings
+from tradepulse.errors import ConfigError
+
+__all__ = ["AccountSpec", "DEFAULT_BALANCES", "VenueConfig"]
+
+#: Starting balances of an account created without explicit ones.
+DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000", "BTC": "0.5", "ETH": "5"}
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """One trading account: its API key, HMAC secret and starting balances.
+
+    The secret is kept out of ``repr`` so a logged config never shows it.
+    """
+
+    api_key: str
+    api_secret: str = field(repr=False)
+    balances: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
+
+    def __post_init__(self) -> None:
+        if not self.api_key or not self.api_key.isprintable() or " " in self.api_key:
+            raise ConfigError("the venue API key must be a non-empty string without spaces")
+        if not self.api_secret:
+            raise ConfigError("the venue API secret must not be empty")
+        for asset, amount in self.balances.items():
+            try:
+                value = to_decimal(amount)
+            except ValueError:
+                raise ConfigError(f"balance of {asset} must be a number, got {amount!r}") from None
+            if value < 0:
+                raise ConfigError(f"balance of {asset} must not be negative, got {amount}")
+
+
+@dataclass(frozen=True)
+class VenueConfig:
+    """Everything a venue needs to start.
+
+    Parameters
+    ----------
+    host, port
+        Listen address; port 0 picks a free port (the default, so parallel tests never clash).
+    speed
+        Replay speed: 1 is real time, 10 replays ten recorded seconds per wall second.
+    start_offset_s
+        Seconds of recording replayed silently before the venue opens, so klines, the 24h ticker
+        and the book have history at the first request.
+    accounts
+        Accounts known to the venue; private endpoints answer ``-2015`` for any other key.
+    maker_fee, taker_fee
+        Commission rates as fractions (0.001 is 0.1 %).
+    weight_limit_per_minute
+        REQUEST_WEIGHT limit per IP and minute (Binance: 6000).
+    orders_per_10s
+        New-order limit per account and 10 seconds (Binance: 100).
+    ban_seconds
+        First IP ban length after a client ignores a 429; each repeat ban doubles it (cap 3 days).
+    faults
+        Initial fault settings (also changeable at run time through the control API).
+    seed
+        Seed of the random fault decisions, so a test run is repeatable.
+    symbols
+        Symbols to replay (a subset of BTCUSDT, ETHUSDT).
+    recordings_dir
+        Folder with the ``binance_spot_*_stream.jsonl.gz`` files; None uses the package copy.
+    ws_heartbeat_s
+        Interval of the server's WebSocket ping frames (Binance pings every 20 s); 0 disables them.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    speed: float = 1.0
+    start_offset_s: float = 300.0
+    accounts: tuple[AccountSpec, ...] = ()
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    weight_limit_per_minute: int = 6000
+    orders_per_10s: int = 100
+    ban_seconds: float = 120.0
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    seed: int = 0
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    recordings_dir: Path | None = None
+    ws_heartbeat_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
+        if not (math.isfinite(self.speed) and 0.01 <= self.speed <= 1000):
+            raise ConfigError(f"speed must be between 0.01 and 1000, got {self.speed}")
+        if not (math.isfinite(self.start_offset_s) and self.start_offset_s >= 0):
+            raise ConfigError(f"start offset must be zero or more seconds, got {self.start_offset_s}")
+        for name in ("maker_fee", "taker_fee"):
+            value = Decimal(getattr(self, name))
+            if not value.is_finite() or not Decimal(0) <= value < Decimal("0.1"):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a fraction between 0 and 0.1, got {value}")
+            object.__setattr__(self, name, value)
+        if self.weight_limit_per_minute < 1:
+            raise ConfigError("the request weight limit must be at least 1 per minute")
+        if self.orders_per_10s < 1:
+            raise ConfigError("the order rate limit must be at least 1 per 10 seconds")
+        if not self.ban_seconds > 0:
+            raise ConfigError("the ban length must be more than 0 seconds")
+        if self.ws_heartbeat_s < 0:
+            raise ConfigError("the WebSocket heartbeat must be 0 (off) or more seconds")
+        from tradepulse.emulator.symbols import SYMBOLS
+
+        if not self.symbols:
+            raise ConfigError("the venue needs at least one symbol")
+        unknown = [s for s in self.symbols if s not in SYMBOLS]
+        if unknown:
+            raise ConfigError(f"no recording for {', '.join(unknown)}; available: {', '.join(SYMBOLS)}")
+        keys = [a.api_key for a in self.accounts]
+        if len(keys) != len(set(keys)):
+            raise ConfigError("two accounts share one API key")
