@@ -16,65 +16,11 @@ from urllib.parse import urlsplit
 
 from tradepulse.errors import ConfigError
 from tradepulse.jobs.archive import RunRecord, format_utc
+from tradepulse.obs.redaction import SecretUrl, mask_url  # one masking rule for every secret URL
 
 logger = logging.getLogger(__name__)
 
 ALERT_FORMATS = ("json", "slack")
-
-
-def mask_url(url: str) -> str:
-    """Hide everything in a URL that may be a token: credentials, path and query.
-
-    Examples
-    --------
-    >>> mask_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET")
-    'https://hooks.slack.com/***'
-    >>> mask_url("http://user:pw@127.0.0.1:8080/hook?token=abc")
-    'http://127.0.0.1:8080/***'
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "***"
-    if not parts.scheme or not host:
-        return "***"
-    hidden = "/***" if (parts.path not in ("", "/") or parts.query or parts.fragment) else ""
-    return f"{parts.scheme}://{host}{port}{hidden}"
-
-
-class SecretUrl:
-    """A URL that may hold a token: prints masked, gives the real value only on :meth:`reveal`.
-
-    Examples
-    --------
-    >>> url = SecretUrl("https://hooks.slack.com/services/T000/B000/XXXX")
-    >>> print(url), url.reveal().endswith("XXXX")
-    https://hooks.slack.com/***
-    (None, True)
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the full URL, for the HTTP request only."""
-        return self._value
-
-    def __str__(self) -> str:
-        return mask_url(self._value)
-
-    def __repr__(self) -> str:
-        return f"SecretUrl({mask_url(self._value)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretUrl) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def check_webhook_url(url: str, where: str) -> SecretUrl:
