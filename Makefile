@@ -33,7 +33,7 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -n 2 --dist loadfile tests
-	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
 
 test-unit: setup
 	$(PY) -m pytest -n 2 tests/unit
