@@ -31,9 +31,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
 
+# Three runs: the suite in parallel; every notebook under nbval; the browser tests on their own, since
+# Playwright's sync API keeps an event loop running in its worker and Chromium wants the CPU to itself.
 test: setup browser
-	$(PY) -m pytest -n 2 --dist loadfile tests
+	$(PY) -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
+	$(PY) -m pytest tests/browser
 
 test-unit: setup
 	$(PY) -m pytest -n 2 tests/unit
