@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tradepulse.data.cache import CACHE_PREFIX, resolve_cache_source
 from tradepulse.data.samples import SAMPLE_PREFIX, get_sample
 from tradepulse.data.schema import check_ordered, to_bar_frame
 from tradepulse.errors import DataError
@@ -17,10 +18,12 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def resolve_source(source: str | Path) -> Path:
-    """Return the file behind ``source``: ``sample:<name>`` or a path to CSV, CSV.gz or Parquet."""
+    """Return the file behind ``source``: ``sample:<name>``, ``cache:<exchange>:<symbol>:<timeframe>`` or a path."""
     text = str(source)
     if text.startswith(SAMPLE_PREFIX):
         return get_sample(text).path
+    if text.startswith(CACHE_PREFIX):
+        return resolve_cache_source(text)
     path = Path(text).expanduser()
     if not path.exists():
         raise DataError(f"{text}: no such file (use a path, or sample:<name>; `tradepulse data list` shows samples)")

@@ -76,7 +76,9 @@ class TimeBarBuilder:
         price = float(trade.price)
         quantity = float(trade.quantity)
         if self._start is None:
-            self._start = self._bar_start(trade.at)
+            # A trade stamped inside a bar already emitted (a live feed's trade arriving after a
+            # heartbeat closed its bar) goes into the next bar: an emitted bar is never reopened.
+            self._start = self._bar_start(max(trade.at, self._next_start))
             self._open = self._high = self._low = price
             self._volume = 0.0
         self._high = max(self._high, price)
