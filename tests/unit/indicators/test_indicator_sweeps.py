@@ -1,8 +1,7 @@
 import numpy as np
 import pandas as pd
-import pytest
 
-pytest.importorskip("vectorbt")
+import vectorbt  # noqa: F401  (a hard dependency: a missing vectorbt must fail, not skip)
 
 from tradepulse.indicators import (  # noqa: E402
     ATR,
