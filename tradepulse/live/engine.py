@@ -231,6 +231,22 @@ class LiveEngine:
             await self._router().handle_risk_events([change])
             return change
 
+    async def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
+        """Undo the kill switch (only ``operator:<name>`` actors may), journaled like a halt."""
+        async with self._lock:
+            change = self.risk.resume(actor, reason)
+            await self._router().handle_risk_events([change])
+            return change
+
+    async def cancel_open_orders(self) -> list[str]:
+        """Cancel every open order of this engine; return their client order ids."""
+        async with self._lock:
+            router = self._router()
+            open_orders = self._oms().open_orders(self.symbol)
+            for order in open_orders:
+                await router.cancel(order)
+            return [order.client_order_id for order in open_orders]
+
     async def _finish(self) -> None:
         if self.oms is not None and self.report is not None:
             self.report.orders = _order_counts(self.oms)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +32,8 @@ from typing import Any, Literal
 from tradepulse.errors import ConfigError, TradePulseError
 from tradepulse.store.kinds import KIND_PATTERN
 from tradepulse.store.migrations import CURRENT_SCHEMA_VERSION, migrate, schema_version
+
+_log = logging.getLogger(__name__)
 
 Durability = Literal["full", "fast"]
 _SYNCHRONOUS = {"full": "FULL", "fast": "NORMAL"}
@@ -156,6 +159,7 @@ class Journal:
         self.read_only = read_only
         self._clock = clock or _utc_now
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[JournalEvent], None]] = []
         self._connection = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -236,7 +240,26 @@ class Journal:
                     # Disk full, file locked too long, file removed: nothing was recorded, so nothing may act.
                     raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded") from error
                 raise
+        for listener in list(self._listeners):
+            for event in appended:
+                try:
+                    listener(event)
+                except Exception:  # noqa: BLE001 - an observer (metrics, a stream) must never undo a durable write
+                    _log.exception("journal listener %r failed on event %s", listener, event.seq)
         return appended
+
+    def add_listener(self, listener: Callable[[JournalEvent], None]) -> None:
+        """Call ``listener(event)`` after each event is durably appended (metrics, live streams).
+
+        Listeners run in the writer's thread, after the commit; one that raises is logged and
+        ignored, because the event is already durable and the writer must carry on.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[JournalEvent], None]) -> None:
+        """Stop calling ``listener``; unknown listeners are ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def _row(self, event: NewEvent) -> tuple[str, str, str | None, str, str | None]:
         if not isinstance(event.kind, str) or not KIND_PATTERN.match(event.kind):

@@ -1,0 +1,500 @@
+"""The HTTP and WebSocket API of the live service: :func:`create_app` turns a backend into FastAPI.
+
+The API is a thin translation of :class:`tradepulse.service.contract.ServiceBackend`: HTTP in,
+JSON out, bearer-token auth, no trading logic. docs/api.md describes every route;
+docs/api/openapi.json (exported by tools/export_openapi.py, checked by a test) and
+docs/api/asyncapi.yaml (the WebSocket stream) are the machine-readable contracts.
+
+Request handling, outermost first:
+
+1. :class:`_Gatekeeper` (pure ASGI) gives every HTTP request a correlation id (the client's
+   ``X-Correlation-ID`` when it is a sane id, a new one otherwise; echoed on the response),
+   answers 401 without a known bearer token and 403 for a read token on ``POST /api/v1/actions/*``
+   *before* anything reads the body, and turns any unexpected exception into a generic 500 (the
+   exception's text, which could hold a secret, goes to the redacted log only).
+2. FastAPI validates parameters and bodies (422), calls the backend and validates the answer
+   against the models in :mod:`tradepulse.service.models`.
+3. Exception handlers give every error the shape ``{"error": {"code", "message"}}``.
+
+The backend's read methods are synchronous and are called on the event loop (the host keeps its
+state there; reading it from a worker thread would race with the engines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Security, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+import tradepulse
+from tradepulse.errors import TradePulseError, VenueError
+from tradepulse.execution.orders import OrderStatus
+from tradepulse.obs.json_logs import correlation, new_correlation_id
+from tradepulse.obs.metrics import CONTENT_TYPE
+from tradepulse.obs.redaction import redact_text
+from tradepulse.service import models as m
+from tradepulse.service.auth import ApiAuth, bearer_token
+from tradepulse.service.contract import OPERATE, READ, ServiceBackend, UnknownStrategy
+
+__all__ = ["API_PREFIX", "CORRELATION_HEADER", "WS_CLOSE_FORBIDDEN", "WS_CLOSE_UNAUTHORIZED", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+ACTIONS_PREFIX = f"{API_PREFIX}/actions/"
+CORRELATION_HEADER = "X-Correlation-ID"
+#: WebSocket close codes (4000-4999 are the application's): no or unknown token / scope too small.
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_FORBIDDEN = 4403
+#: Close code when the service stops and the stream ends (RFC 6455 "going away").
+WS_CLOSE_GOING_AWAY = 1001
+
+_PUBLIC_PATHS = frozenset({OPENAPI_PATH})
+_CLIENT_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_REALM = 'Bearer realm="tradepulse"'
+
+_DESCRIPTION = """\
+Monitor and operate a running TradePulse service (`tradepulse serve`).
+
+**Auth.** Every route needs `Authorization: Bearer <token>`. A *read* token
+(`TRADEPULSE_API_READ_TOKEN`) may call every `GET` route, `/metrics` and the WebSocket stream; an
+*operate* token (`TRADEPULSE_API_OPERATE_TOKEN`) may also call `POST /api/v1/actions/*`. Without a
+known token the answer is 401 (with `WWW-Authenticate: Bearer`); a read token on an action gets 403.
+Only this document (`/api/v1/openapi.json`) is public.
+
+**Errors** are JSON: `{"error": {"code": "...", "message": "..."}}`.
+
+**Paging.** Lists take `limit` (1-1000) and `offset`; newest first unless a route says otherwise.
+
+**Live events** stream over the WebSocket `/api/v1/stream` (see asyncapi.yaml beside this file).
+"""
+
+_TAGS = [
+    {"name": "monitoring", "description": "Health, status and metrics."},
+    {"name": "trading", "description": "Strategies, positions, orders, fills and P&L."},
+    {"name": "risk", "description": "Trading state, breakers, alerts and the journal."},
+    {"name": "actions", "description": "Operator actions (operate scope)."},
+]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A read token (GET routes, /metrics, the stream) or an operate token (also POST /api/v1/actions/*).",
+)
+
+# -- OpenAPI response documentation -------------------------------------------------------------
+
+_CID_DOC = {CORRELATION_HEADER: {"description": "The request's correlation id (also in the service's logs).",
+                                 "schema": {"type": "string"}}}
+
+
+def _error_doc(description: str, **headers: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"model": m.ErrorResponse, "description": description, "headers": dict(_CID_DOC)}
+    for name, text in headers.items():
+        doc["headers"][name.replace("_", "-")] = {"description": text, "schema": {"type": "string"}}
+    return doc
+
+
+_ERRORS = {
+    401: _error_doc("No bearer token, or one the service does not know.",
+                    WWW_Authenticate="`Bearer realm=\"tradepulse\"` (with `error=\"invalid_token\"` for an unknown one)."),
+    404: _error_doc("An unknown `strategy_id`."),
+    422: _error_doc("A parameter or the body is invalid; `details` says which and why."),
+}
+_ACTION_ERRORS = {
+    403: _error_doc("The token has the read scope only; actions need the operate scope.",
+                    WWW_Authenticate='`Bearer realm="tradepulse", error="insufficient_scope", scope="operate"`.'),
+    409: _error_doc("The service refused the action (its message says why)."),
+    502: _error_doc("The venue failed while carrying out the action; check its state and retry."),
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    table = {**_ERRORS, **_ACTION_ERRORS}
+    return {200: {"headers": dict(_CID_DOC)}, **{code: table[code] for code in codes}}
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "rejected", 422: "validation_error", 500: "internal_error", 502: "venue_error"}
+
+
+def _error(status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None,
+           details: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code or _CODES.get(status, "error"), "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _unauthorized(token_sent: bool) -> JSONResponse:
+    if token_sent:
+        return _error(401, "unknown bearer token", headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'})
+    return _error(401, "missing bearer token: send 'Authorization: Bearer <token>'",
+                  headers={"WWW-Authenticate": _REALM})
+
+
+def _forbidden() -> JSONResponse:
+    return _error(403, "this action needs a token with the operate scope; the token sent has the read scope only",
+                  headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{OPERATE}"'})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "no such route", 405: "method not allowed on this route"}
+    message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else messages.get(
+        exc.status_code, "request failed")
+    return _error(exc.status_code, message, headers=dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and why: the offending input is not echoed (it may be long, or someone's secret).
+    details = [{"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", ""))} for error in exc.errors()]
+    where = ", ".join(".".join(d["loc"]) for d in details[:3]) or "request"
+    return _error(422, f"invalid request ({where})", details=details)
+
+
+async def _unknown_strategy(request: Request, exc: Exception) -> Response:
+    return _error(404, redact_text(str(exc)) or "unknown strategy id")
+
+
+async def _venue_error(request: Request, exc: Exception) -> Response:
+    logger.warning("API action failed at the venue", extra={"path": request.url.path, "error": str(exc)})
+    return _error(502, redact_text(str(exc)) or "the venue failed")
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    return _error(409, redact_text(str(exc)) or "the service refused the request")
+
+
+# -- the gatekeeper middleware ------------------------------------------------------------------
+
+
+class _Gatekeeper:
+    """Correlation id, authentication and scope for every HTTP request; a generic 500 for surprises."""
+
+    def __init__(self, app: ASGIApp, auth: ApiAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        offered = headers.get(CORRELATION_HEADER, "")
+        cid = offered if _CLIENT_CORRELATION.fullmatch(offered) else new_correlation_id()
+        started = False
+
+        async def send_tagged(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message)[CORRELATION_HEADER] = cid
+            await send(message)
+
+        with correlation(cid):
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            if path not in _PUBLIC_PATHS:
+                authorization = headers.get("authorization")
+                granted = self.auth.scope_of(bearer_token(authorization))
+                if granted is None:
+                    await _unauthorized(bool(authorization))(scope, receive, send_tagged)
+                    return
+                if scope["method"] == "POST" and path.startswith(ACTIONS_PREFIX) and granted != OPERATE:
+                    await _forbidden()(scope, receive, send_tagged)
+                    return
+                scope.setdefault("state", {})["api_scope"] = granted
+            start = time.perf_counter()
+            try:
+                await self.app(scope, receive, send_tagged)
+            except Exception:
+                # The text may hold a secret: it goes to the (redacted) log, never to the client.
+                logger.exception("API request failed", extra={"method": scope["method"], "path": path})
+                if started:
+                    raise
+                await _error(500, "internal error; the service log has the details under this correlation id")(
+                    scope, receive, send_tagged)
+            finally:
+                logger.debug("API request", extra={"method": scope["method"], "path": path,
+                                                   "duration_seconds": round(time.perf_counter() - start, 6)})
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def _token_scope(request: Request, _credentials: Annotated[Any, Security(_bearer)] = None) -> str:
+    """The scope of the request's bearer token (the gatekeeper checked it already; this is the second lock)."""
+    auth: ApiAuth = request.app.state.auth
+    granted = auth.scope_of(bearer_token(request.headers.get("authorization")))
+    if granted is None:
+        raise StarletteHTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": _REALM})
+    return granted
+
+
+Scoped = Annotated[str, Depends(_token_scope)]
+
+
+def _operate_scope(scope: Scoped) -> str:
+    if scope != OPERATE:
+        raise StarletteHTTPException(403, "this action needs a token with the operate scope",
+                                     headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope"'})
+    return scope
+
+
+Operator = Annotated[str, Depends(_operate_scope)]
+
+
+def _actor(scope: str) -> str:
+    """Who the journal says acted: the scope and the channel, never the token."""
+    return f"operator:{scope}@api"
+
+
+# -- query parameters --------------------------------------------------------------------------
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000).")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="How many items to skip.")]
+StrategyId = Annotated[str | None, Query(pattern=m.STRATEGY_ID_PATTERN, description="Only this strategy (404 if unknown).")]
+Symbol = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this symbol, e.g. `BTC/USDT`.")]
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepulse.__version__ or "0.1.0") -> FastAPI:
+    """Build the API of ``backend``, guarded by ``auth``.
+
+    Parameters
+    ----------
+    backend
+        The running service (:class:`tradepulse.service.host.ServiceHost`).
+    auth
+        Which bearer tokens grant which scope (:meth:`ApiAuth.from_environ`).
+    version
+        The version the OpenAPI document states.
+
+    Returns
+    -------
+    FastAPI
+        An ASGI app; serve it with uvicorn in the backend's event loop.
+    """
+    app = FastAPI(
+        title="TradePulse service API",
+        version=version,
+        description=_DESCRIPTION,
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=_TAGS,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.backend = backend
+    app.state.auth = auth
+    app.add_middleware(_Gatekeeper, auth=auth)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(UnknownStrategy, _unknown_strategy)
+    app.add_exception_handler(VenueError, _venue_error)
+    app.add_exception_handler(TradePulseError, _refused)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_token_scope)], route_class=APIRoute)
+
+    @api.get("/health", tags=["monitoring"], response_model=m.Health, responses=_responses(401),
+             summary="Liveness and the trading state")
+    async def health() -> Any:
+        return backend.health()
+
+    @api.get("/status", tags=["monitoring"], response_model=m.Status, responses=_responses(401),
+             summary="Service, venue, engines, reconciliation and watchdog")
+    async def status() -> Any:
+        return backend.status()
+
+    @api.get("/strategies", tags=["trading"], response_model=list[m.StrategyInfo], responses=_responses(401),
+             summary="The strategies the service runs")
+    async def strategies() -> Any:
+        return backend.strategies()
+
+    @api.get("/positions", tags=["trading"], response_model=list[m.Position], responses=_responses(401),
+             summary="Positions and P&L, one per strategy")
+    async def positions() -> Any:
+        return backend.positions()
+
+    @api.get("/orders", tags=["trading"], response_model=list[m.Order], responses=_responses(401, 404, 422),
+             summary="Orders as they are now, newest first")
+    async def orders(
+        limit: Limit = 100,
+        offset: Offset = 0,
+        status: Annotated[list[OrderStatus] | None, Query(
+            description="Only orders in these states; repeat for several (`?status=FILLED&status=CANCELED`).")] = None,
+        symbol: Symbol = None,
+        strategy_id: StrategyId = None,
+    ) -> Any:
+        statuses = [str(item.value) for item in status] if status else None
+        return backend.orders(status=statuses, symbol=symbol, strategy_id=strategy_id, limit=limit, offset=offset)
+
+    @api.get("/fills", tags=["trading"], response_model=list[m.Fill], responses=_responses(401, 404, 422),
+             summary="Applied fills, newest first")
+    async def fills(limit: Limit = 100, offset: Offset = 0, symbol: Symbol = None,
+                    strategy_id: StrategyId = None) -> Any:
+        return backend.fills(symbol=symbol, strategy_id=strategy_id, limit=limit, offset=offset)
+
+    @api.get("/pnl", tags=["trading"], response_model=list[m.PnlPoint], responses=_responses(401, 404, 422),
+             summary="Equity and P&L series, oldest first")
+    async def pnl(
+        strategy_id: StrategyId = None,
+        limit: Annotated[int, Query(ge=1, le=10_000, description="The last `limit` points per strategy.")] = 1000,
+    ) -> Any:
+        return backend.pnl(strategy_id=strategy_id, limit=limit)
+
+    @api.get("/risk", tags=["risk"], response_model=m.RiskState, responses=_responses(401, 422),
+             summary="Trading state, each engine's risk controls and breaker history")
+    async def risk(limit: Annotated[int, Query(ge=1, le=1000, description="History entries (newest first).")] = 100) -> Any:
+        return backend.risk(limit=limit)
+
+    @api.get("/alerts", tags=["risk"], response_model=list[m.Alert], responses=_responses(401, 422),
+             summary="Alerts raised, newest first")
+    async def alerts(limit: Limit = 100, offset: Offset = 0) -> Any:
+        return backend.alerts(limit=limit, offset=offset)
+
+    @api.get("/events", tags=["risk"], response_model=list[m.Event], responses=_responses(401, 404, 422),
+             summary="Journal events, oldest first (page with after_seq)")
+    async def events(
+        limit: Limit = 100,
+        after_seq: Annotated[int, Query(ge=0, le=2**62, description="Only events after this sequence number.")] = 0,
+        kind_prefix: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_.]+$",
+                                                 description="Only kinds starting with this, e.g. `order.`.")] = None,
+        strategy_id: StrategyId = None,
+    ) -> Any:
+        return backend.events(kind_prefix=kind_prefix, strategy_id=strategy_id, after_seq=after_seq, limit=limit)
+
+    @api.post("/actions/kill", tags=["actions"], response_model=m.TradingStateResult,
+              responses=_responses(401, 403, 409, 422, 502), summary="Halt trading (kill switch)")
+    async def kill(body: Annotated[m.KillRequest, Body()], scope: Operator) -> Any:
+        actor = _actor(scope)
+        _audit("kill", actor, body.reason, flatten=body.flatten)
+        return await backend.kill(actor=actor, reason=body.reason, flatten=body.flatten)
+
+    @api.post("/actions/resume", tags=["actions"], response_model=m.TradingStateResult,
+              responses=_responses(401, 403, 409, 422, 502), summary="Resume trading (back to ACTIVE)")
+    async def resume(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
+        actor = _actor(scope)
+        _audit("resume", actor, body.reason)
+        return await backend.resume(actor=actor, reason=body.reason)
+
+    @api.post("/actions/cancel-all", tags=["actions"], response_model=m.CancelAllResult,
+              responses=_responses(401, 403, 409, 422, 502), summary="Cancel every open order")
+    async def cancel_all(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
+        actor = _actor(scope)
+        _audit("cancel_all", actor, body.reason)
+        return await backend.cancel_all(actor=actor)
+
+    @api.post("/actions/flatten", tags=["actions"], response_model=m.TradingStateResult,
+              responses=_responses(401, 403, 409, 422, 502), summary="Halt and close every position at market")
+    async def flatten(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
+        actor = _actor(scope)
+        _audit("flatten", actor, body.reason)
+        return await backend.flatten(actor=actor)
+
+    metrics_doc: dict[str, Any] = {
+        "tags": ["monitoring"],
+        "response_class": Response,
+        "summary": "Prometheus metrics (text exposition format; scrape with a read token)",
+        "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                            "description": "The metrics listed in docs/observability.md.",
+                            "headers": dict(_CID_DOC)},
+                      401: _ERRORS[401]},
+    }
+
+    async def metrics(_scope: Scoped) -> Response:
+        return Response(backend.metrics(), media_type=CONTENT_TYPE)
+
+    api.add_api_route("/metrics", metrics, methods=["GET"], name="metrics", **metrics_doc)
+    app.include_router(api)
+    # Prometheus looks at /metrics unless told otherwise; serve it there too.
+    app.add_api_route("/metrics", metrics, methods=["GET"], name="metrics_root", **metrics_doc)
+
+    @app.websocket(f"{API_PREFIX}/stream", name="stream")
+    async def stream(websocket: WebSocket) -> None:
+        token = websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))
+        granted = auth.scope_of(token)
+        # Accept first, then close with an application code: a refused handshake would only show
+        # the client an HTTP 403 without saying why.
+        await websocket.accept()
+        if granted is None:
+            await websocket.close(code=WS_CLOSE_UNAUTHORIZED, reason="missing or unknown bearer token")
+            return
+        if granted not in (READ, OPERATE):  # pragma: no cover - every scope reads today
+            await websocket.close(code=WS_CLOSE_FORBIDDEN, reason="token lacks the read scope")
+            return
+        with correlation() as cid:
+            logger.info("stream subscriber connected", extra={"scope": granted, "stream_id": cid})
+            ended = await _forward(backend.subscribe(), websocket)
+            logger.info("stream subscriber gone", extra={"stream_id": cid, "service_stopped": ended})
+
+    return app
+
+
+def _audit(action: str, actor: str, reason: str, **fields: Any) -> None:
+    logger.warning("operator action", extra={"action": action, "actor": actor, "reason": reason, **fields})
+
+
+async def _forward(messages: AsyncIterator[dict[str, Any]], websocket: WebSocket) -> bool:
+    """Send each message as a JSON text frame until the client leaves or the stream ends.
+
+    Returns whether the stream ended (the service is stopping); the socket is then closed with
+    1001. A slow client makes ``send_text`` wait; meanwhile the backend's bounded queue for this
+    subscriber drops the oldest messages, so the engines never wait for a client.
+    """
+
+    async def pump() -> None:
+        async for message in messages:
+            await websocket.send_text(json.dumps(message, default=str, separators=(",", ":")))
+
+    async def watch() -> None:
+        # Clients do not send anything meaningful; reading notices when they leave.
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                incoming = await websocket.receive()
+                if incoming["type"] == "websocket.disconnect":
+                    return
+
+    sender, watcher = asyncio.create_task(pump()), asyncio.create_task(watch())
+    try:
+        done, _ = await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, watcher):
+            task.cancel()
+        for task in (sender, watcher):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                await task
+        closer = getattr(messages, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+    ended = sender in done and sender.exception() is None
+    if ended and websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=WS_CLOSE_GOING_AWAY, reason="service stopping")
+    return ended

@@ -1,0 +1,170 @@
+"""Bearer tokens of the HTTP API: a *read* scope and an *operate* scope, from the environment.
+
+The tokens follow the same rules as exchange credentials (docs/configuration.md): they come only
+from environment variables or from files named by ``…_FILE`` twins, never from a TOML file or a
+flag, and they never reach a log, an API response or an error message.
+
+==================================  ===========================================================
+``TRADEPULSE_API_READ_TOKEN``       may call every ``GET`` route, ``/metrics`` and the stream
+``TRADEPULSE_API_OPERATE_TOKEN``    may also call the operator actions (kill, resume, ...)
+``…_FILE``                          a path to a file holding the value instead
+==================================  ===========================================================
+
+A variable may hold several tokens separated by commas, so a token can be rotated without a
+window in which no token works. An operate token also reads. With no token configured at all
+:meth:`ApiAuth.from_environ` raises :class:`~tradepulse.errors.ConfigError`: the service refuses
+to serve its API without authentication rather than start open.
+
+Tokens are compared in constant time (SHA-256 digests through :func:`hmac.compare_digest`, so
+neither the content nor the length of a configured token leaks through timing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from tradepulse.errors import ConfigError
+from tradepulse.execution.venues.credentials import Secret, _read_variable
+from tradepulse.obs.redaction import register_secret
+from tradepulse.service.contract import OPERATE, READ
+
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "OPERATE_TOKEN_VARIABLE",
+    "READ_TOKEN_VARIABLE",
+    "ApiAuth",
+    "bearer_token",
+]
+
+READ_TOKEN_VARIABLE = "TRADEPULSE_API_READ_TOKEN"
+OPERATE_TOKEN_VARIABLE = "TRADEPULSE_API_OPERATE_TOKEN"
+
+#: Shorter tokens are refused: a token is a password that a script can try millions of times.
+MIN_TOKEN_LENGTH = 16
+
+# RFC 6750 ``b64token``: what can travel in an ``Authorization: Bearer`` header unquoted.
+_TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_BEARER_HEADER = re.compile(r"Bearer[ \t]+(?P<token>\S+)[ \t]*", re.IGNORECASE)
+
+_GENERATE_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, or ``None``.
+
+    Examples
+    --------
+    >>> bearer_token("Bearer abc.def"), bearer_token("bearer  abc"), bearer_token("Basic abc")
+    ('abc.def', 'abc', None)
+    """
+    if not authorization:
+        return None
+    match = _BEARER_HEADER.fullmatch(authorization)
+    return match.group("token") if match else None
+
+
+class ApiAuth:
+    """Which scope, if any, a bearer token grants.
+
+    Parameters
+    ----------
+    read_tokens
+        Tokens granting the ``read`` scope.
+    operate_tokens
+        Tokens granting the ``operate`` scope (which includes ``read``).
+
+    Raises
+    ------
+    ConfigError
+        A token is shorter than :data:`MIN_TOKEN_LENGTH` characters or holds characters a bearer
+        token cannot (spaces, quotes, commas, non-ASCII). The message never quotes the token.
+
+    Examples
+    --------
+    >>> auth = ApiAuth(read_tokens=["r" * 20], operate_tokens=[Secret("o" * 20)])
+    >>> auth.scope_of("r" * 20), auth.scope_of("o" * 20), auth.scope_of("x" * 20), auth.scope_of(None)
+    ('read', 'operate', None, None)
+    """
+
+    def __init__(self, read_tokens: Iterable[Secret | str] = (), operate_tokens: Iterable[Secret | str] = ()) -> None:
+        self._tokens: list[tuple[bytes, str]] = []
+        for scope, tokens in ((OPERATE, operate_tokens), (READ, read_tokens)):
+            for index, token in enumerate(tokens, start=1):
+                value = token.reveal() if isinstance(token, Secret) else token
+                if not isinstance(value, str):
+                    raise TypeError("an API token is a str or a Secret")
+                _check_token(value, f"{scope} token #{index}")
+                register_secret(value)
+                self._tokens.append((_digest(value), scope))
+
+    @property
+    def configured(self) -> bool:
+        """Whether any token is configured (an instance without one lets nobody in)."""
+        return bool(self._tokens)
+
+    def __repr__(self) -> str:
+        counts = {scope: sum(1 for _, s in self._tokens if s == scope) for scope in (READ, OPERATE)}
+        return f"ApiAuth(read_tokens={counts[READ]}, operate_tokens={counts[OPERATE]})"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ApiAuth:
+        """Read the tokens from ``TRADEPULSE_API_READ_TOKEN`` / ``TRADEPULSE_API_OPERATE_TOKEN``.
+
+        Parameters
+        ----------
+        environ
+            Where to read variables; ``os.environ`` by default (tests pass a dict).
+
+        Raises
+        ------
+        ConfigError
+            No token is configured, a variable and its ``_FILE`` twin are both set, a file cannot
+            be read or is empty, or a token is malformed or too short.
+        """
+        env = os.environ if environ is None else environ
+        found: dict[str, list[str]] = {}
+        for variable in (READ_TOKEN_VARIABLE, OPERATE_TOKEN_VARIABLE):
+            raw = _read_variable(variable, env)
+            tokens = [part.strip() for part in (raw or "").split(",") if part.strip()]
+            for token in tokens:
+                _check_token(token, variable)
+            found[variable] = tokens
+        if not found[READ_TOKEN_VARIABLE] and not found[OPERATE_TOKEN_VARIABLE]:
+            raise ConfigError(
+                f"no API token configured: set {READ_TOKEN_VARIABLE} and/or {OPERATE_TOKEN_VARIABLE} "
+                f"(or their _FILE twins naming files that hold them), since the service refuses to serve "
+                f"its API without authentication; {_GENERATE_HINT}"
+            )
+        return cls(read_tokens=found[READ_TOKEN_VARIABLE], operate_tokens=found[OPERATE_TOKEN_VARIABLE])
+
+    def scope_of(self, token: str | None) -> str | None:
+        """``"operate"``, ``"read"`` or ``None`` (no token, or one that is not configured).
+
+        Every configured token is compared, in constant time, whatever the outcome.
+        """
+        if not token or not isinstance(token, str):
+            return None
+        digest = _digest(token)
+        granted: str | None = None
+        for stored, scope in self._tokens:
+            if hmac.compare_digest(stored, digest) and granted != OPERATE:
+                granted = scope
+        return granted
+
+
+def _check_token(value: str, where: str) -> None:
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"{where} is too short to be an API token (fewer than {MIN_TOKEN_LENGTH} characters); {_GENERATE_HINT}")
+    if not _TOKEN_SYNTAX.fullmatch(value):
+        raise ConfigError(
+            f"{where} holds characters a bearer token cannot (only letters, digits and -._~+/ with trailing =); "
+            f"{_GENERATE_HINT}"
+        )

@@ -1,0 +1,398 @@
+"""The service host: runs every configured strategy's engine, and is what the API talks to.
+
+Lifecycle (docs/operations.md has the operator's view):
+
+* **Start.** Take the state directory's lock (one service per state directory), open the
+  service journal, build one :class:`~tradepulse.service.slots.EngineSlot` per strategy, start
+  each engine (connect, rebuild the OMS and risk state from its journal). A **cold** start
+  journals the venue's balances as the baseline before any order; a **warm** start reconciles
+  the journal with the venue (open orders, fills missed while down, balances). If anything stays
+  unexplained, that engine is HALTED and a ``reconciliation_mismatch`` alert goes out: it does
+  not trade until an operator looks and resumes.
+* **Run.** Each engine runs as a task; a journal listener turns every event into metrics, log
+  lines (correlation id = client order id) and messages for WebSocket subscribers; risk state
+  changes and breaker trips raise alerts. A watchdog notices a feed silent for longer than
+  ``watchdog_seconds`` and an event loop that stalls.
+* **Stop** (SIGTERM, ``tradepulse live stop``): cancel open orders if configured, stop the feeds
+  so the engines finish their current event, journal the stop, close everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tradepulse.errors import ConfigError
+from tradepulse.obs.alerts import AlertSender
+from tradepulse.obs.json_logs import correlation
+from tradepulse.obs.metrics import TradingMetrics
+from tradepulse.service.config import ServiceConfig
+from tradepulse.service.events import EquityBook, EventBus, MetricsRecorder, event_message
+from tradepulse.service.slots import EngineSlot, build_slot
+from tradepulse.service.views import ServiceViews
+from tradepulse.store import Journal
+from tradepulse.store.journal import JournalEvent
+
+__all__ = ["ServiceHost"]
+
+logger = logging.getLogger("tradepulse.service")
+
+_SERVICE_ACTOR = "system:service"
+_STATE_RANK = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ServiceHost(ServiceViews):
+    """Host the configured strategies; implements :class:`~tradepulse.service.contract.ServiceBackend`.
+
+    Parameters
+    ----------
+    config
+        The validated configuration (:func:`~tradepulse.service.config.load_config`).
+    environ
+        Where venue credentials and the alert webhook URL come from; ``os.environ`` by default.
+    metrics
+        A metrics registry to record into; a new one by default.
+
+    Examples
+    --------
+    >>> host = ServiceHost(load_config("live.toml"))   # doctest: +SKIP
+    >>> await host.start(); ...; await host.stop()     # doctest: +SKIP
+    """
+
+    def __init__(self, config: ServiceConfig, *, environ: Mapping[str, str] | None = None,
+                 metrics: TradingMetrics | None = None) -> None:
+        self.config = config
+        self.environ = os.environ if environ is None else environ
+        self.metrics_registry = metrics or TradingMetrics()
+        self.slots: dict[str, EngineSlot] = {}
+        self.bus = EventBus()
+        self.equities = EquityBook()
+        self._reconnects_seen: dict[str, int] = {}
+        self.started_at: datetime | None = None
+        self._started_monotonic = time.monotonic()
+        self.start_mode = "cold"
+        self.service_journal: Journal | None = None
+        self._lock_file: Any = None
+        self._tasks: list[asyncio.Task] = []
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self.loop_lag_seconds = 0.0
+        self.alert_sender = (
+            AlertSender(config.alerts.webhook_url.reveal(), format=config.alerts.format,
+                        timeout=config.alerts.timeout_seconds, service=config.service.name)
+            if config.alerts.webhook_url is not None else None
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Lock the state directory, build and start every engine, reconcile, begin trading."""
+        state_dir = self.config.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock(state_dir / "service.lock")
+        self.service_journal = Journal(state_dir / "service.sqlite", durability=self.config.service.durability)
+        self.started_at = _utc_now()
+        self._started_monotonic = time.monotonic()
+        try:
+            for entry in self.config.strategies:
+                slot = build_slot(self.config, entry, self.environ)
+                self.slots[entry.id] = slot
+                slot.journal.add_listener(self._listener_for(slot))
+            for slot in self.slots.values():
+                await self._start_slot(slot)
+        except BaseException:
+            await self._close_all()
+            raise
+        self.start_mode = "warm" if any(slot.start_mode == "warm" for slot in self.slots.values()) else "cold"
+        self.service_journal.append("service.started", {
+            "pid": os.getpid(), "mode": self.start_mode, "config": str(self.config.path) if self.config.path else None,
+            "strategies": [slot.strategy_id for slot in self.slots.values()],
+        })
+        for slot in self.slots.values():
+            slot.task = asyncio.create_task(self._run_slot(slot), name=f"engine:{slot.strategy_id}")
+            slot.outcome = "running"
+        self._tasks = [asyncio.create_task(self._watchdog(), name="watchdog"),
+                       asyncio.create_task(self._publish_status(), name="status")]
+        logger.info("service started", extra={"mode": self.start_mode, "strategies": list(self.slots)})
+
+    async def _start_slot(self, slot: EngineSlot) -> None:
+        engine = slot.engine
+        await engine.start()
+        self._refresh_metrics(slot)
+        base, quote = slot.symbol.split("/")
+        baseline = slot.journal.events(kinds=["service.baseline"], limit=1)
+        ever_ordered = bool(slot.journal.events(kind_prefix="order.", limit=1))
+        if not baseline and not ever_ordered:
+            # Before the first order: whatever the account holds now is not this engine's doing.
+            balances = await slot.venue.balances()
+            slot.journal.append("service.baseline", {
+                "symbol": slot.symbol, "base_asset": base, "quote_asset": quote,
+                "base_total": balances[base].total if base in balances else 0,
+                "quote_total": balances[quote].total if quote in balances else 0,
+            })
+            baseline = slot.journal.events(kinds=["service.baseline"], limit=1)
+        if slot.start_mode == "warm":
+            await self._reconcile(slot, baseline[0].payload if baseline else None)
+
+    async def _reconcile(self, slot: EngineSlot, baseline: Mapping[str, Any] | None) -> None:
+        from decimal import Decimal
+
+        from tradepulse.execution.reconcile import reconcile
+
+        engine = slot.engine
+        first = slot.journal.events(kinds=["engine.started"], limit=1)
+        since = first[0].ts if first else None
+        oms, router = engine.oms, engine.router
+        assert oms is not None and router is not None
+        result = await reconcile(
+            oms=oms, venue=slot.venue, journal=slot.journal, instrument=oms.instrument(slot.symbol),
+            strategy_id=slot.strategy_id, baseline_base=Decimal(str(baseline["base_total"])) if baseline else None,
+            since=since, router=router,
+        )
+        slot.reconciliation = result.to_payload()
+        if not result.ok:
+            reason = "reconciliation with the venue left differences unexplained: " + "; ".join(result.unexplained)
+            await engine.halt(reason[:1000], _SERVICE_ACTOR)
+            self.alert("reconciliation_mismatch", "critical",
+                       f"{slot.strategy_id} ({slot.symbol}) is HALTED after a warm start: {reason}. "
+                       "Check the venue account, then resume with `tradepulse live resume`.",
+                       {"strategy_id": slot.strategy_id, "reconciliation": slot.reconciliation})
+
+    async def _run_slot(self, slot: EngineSlot) -> None:
+        try:
+            await slot.engine.run()
+        except asyncio.CancelledError:
+            slot.outcome = "stopped"
+            raise
+        except Exception as error:  # noqa: BLE001 - one engine failing must not take the others down
+            slot.outcome, slot.error = "failed", f"{type(error).__name__}: {error}"
+            logger.error("engine %s stopped on an error: %s", slot.strategy_id, slot.error)
+            self._journal_service("service.engine_failed", {"strategy_id": slot.strategy_id, "error": slot.error})
+            self.alert("feed_loss", "critical", f"engine {slot.strategy_id} stopped: {slot.error}",
+                       {"strategy_id": slot.strategy_id})
+            return
+        slot.outcome = "stopped" if self._stopping else "completed"
+        if not self._stopping:
+            # A replay source ran out (paper) or the feed ended: the engine is done, the service stays up.
+            self._journal_service("service.engine_completed", {"strategy_id": slot.strategy_id})
+
+    async def stop(self, *, cancel_orders: bool | None = None) -> None:
+        """Stop gracefully: cancel open orders (as configured), stop feeds and engines, flush, close."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        cancel = self.config.service.cancel_orders_on_stop if cancel_orders is None else cancel_orders
+        cancelled: list[str] = []
+        for slot in self.slots.values():
+            if cancel and slot.running and slot.engine.router is not None:
+                with contextlib.suppress(Exception):
+                    cancelled += await asyncio.wait_for(slot.engine.cancel_open_orders(), timeout=15)
+            slot.engine.stop()
+            slot.feed.stop()
+        for slot in self.slots.values():
+            if slot.task is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(slot.task), timeout=20)
+                except (TimeoutError, asyncio.TimeoutError):
+                    slot.task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await slot.task
+                except Exception:  # noqa: BLE001 - already recorded by _run_slot
+                    pass
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        self._journal_service("service.stopped", {"cancelled_orders": cancelled})
+        self.bus.close()
+        await self._close_all()
+        self._stopped.set()
+        logger.info("service stopped", extra={"cancelled_orders": len(cancelled)})
+
+    async def wait(self) -> None:
+        """Wait until :meth:`stop` has finished."""
+        await self._stopped.wait()
+
+    async def _close_all(self) -> None:
+        for slot in self.slots.values():
+            if slot.task is None:
+                with contextlib.suppress(Exception):
+                    await slot.venue.close()
+            close_feed = getattr(slot.feed.inner, "aclose", None)
+            if close_feed is not None:
+                with contextlib.suppress(Exception):
+                    await close_feed()
+            slot.close()
+        if self.service_journal is not None:
+            self.service_journal.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _take_lock(self, path: Path) -> None:
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ConfigError(f"another service is running on state directory {path.parent} (it holds {path.name})") from None
+        self._lock_file = handle
+
+    # -- operator actions ------------------------------------------------------------------------
+
+    async def kill(self, *, actor: str, reason: str, flatten: bool = False) -> dict[str, Any]:
+        for slot in self._live_slots():
+            await slot.engine.halt(reason, actor, flatten)
+        self.alert("kill", "critical", f"trading HALTED by {actor}: {reason}", {"flatten": flatten})
+        return self._states()
+
+    async def resume(self, *, actor: str, reason: str) -> dict[str, Any]:
+        for slot in self._live_slots():
+            await slot.engine.resume(actor, reason)
+        return self._states()
+
+    async def cancel_all(self, *, actor: str) -> dict[str, Any]:
+        cancelled: list[str] = []
+        for slot in self._live_slots():
+            cancelled += await slot.engine.cancel_open_orders()
+        self._journal_service("service.cancel_all", {"actor": actor, "cancelled": cancelled})
+        return {"cancelled": cancelled}
+
+    async def flatten(self, *, actor: str) -> dict[str, Any]:
+        return await self.kill(actor=actor, reason="operator flatten: close every position", flatten=True)
+
+    def _live_slots(self) -> list[EngineSlot]:
+        return [slot for slot in self.slots.values() if slot.engine.router is not None and slot.outcome in ("running", "starting")]
+
+    def _states(self) -> dict[str, Any]:
+        return {"trading_state": self.trading_state(),
+                "engines": [{"strategy_id": slot.strategy_id, "trading_state": slot.trading_state()} for slot in self.slots.values()]}
+
+    def trading_state(self) -> str:
+        states = [slot.trading_state() for slot in self.slots.values()] or ["HALTED"]
+        return max(states, key=lambda state: _STATE_RANK.get(state, 2))
+
+    # -- alerts ----------------------------------------------------------------------------------
+
+    def alert(self, kind: str, severity: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        """Record an alert in the service journal and post it to the webhook (in the background)."""
+        record = {"kind": kind, "severity": severity, "title": message.split(": ")[0][:200], "detail": message,
+                  "details": dict(details or {}), "delivered": None}
+        event = self._journal_service("service.alert", record)
+        log = logger.critical if severity == "critical" else logger.warning
+        log("alert %s: %s", kind, message, extra={"alert_kind": kind})
+        if self.alert_sender is not None:
+            sender, seq = self.alert_sender, event.seq if event else None
+
+            async def deliver() -> None:
+                outcome = await asyncio.to_thread(sender.send, kind, severity, message, details)
+                self._journal_service("service.alert_delivery", {"alert_seq": seq, "delivered": outcome.delivered,
+                                                                 "status": getattr(outcome, "status", None)})
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(deliver())
+
+    def _journal_service(self, kind: str, payload: Mapping[str, Any]) -> JournalEvent | None:
+        if self.service_journal is None:
+            return None
+        event = self.service_journal.append(kind, payload)
+        self.bus.publish(event_message("service", event))
+        return event
+
+    # -- observing -------------------------------------------------------------------------------
+
+    def _listener_for(self, slot: EngineSlot) -> Any:
+        recorder = MetricsRecorder(self.metrics_registry, slot, self.equities)
+
+        def on_event(event: JournalEvent) -> None:
+            recorder.record(event)
+            self._log_event(slot, event)
+            self.bus.publish(event_message(slot.strategy_id, event))
+            if event.kind == "risk.state_change" and event.payload.get("new") in ("HALTED", "REDUCING"):
+                actor = str(event.payload.get("actor", ""))
+                if not actor.startswith("operator:"):
+                    self.alert("breaker_trip", "critical" if event.payload.get("new") == "HALTED" else "warning",
+                               f"{slot.strategy_id} ({slot.symbol}) is {event.payload.get('new')}: {event.payload.get('reason')}",
+                               {"strategy_id": slot.strategy_id, "actor": actor})
+        return on_event
+
+    def _log_event(self, slot: EngineSlot, event: JournalEvent) -> None:
+        kind = event.kind
+        if not (kind.startswith("order.") or kind in ("strategy.target", "risk.state_change", "risk.breaker_trip")):
+            return
+        with correlation(event.correlation_id or f"{slot.strategy_id}-{event.seq}"):
+            order = event.payload.get("order") or {}
+            logger.info("%s %s", kind, slot.strategy_id, extra={
+                "strategy_id": slot.strategy_id, "symbol": slot.symbol, "event_kind": kind, "seq": event.seq,
+                "status": order.get("status"), "side": order.get("side"), "quantity": order.get("quantity"),
+                "signal_seq": slot.last_signal_seq if kind == "order.submitted" else None,
+            })
+        if kind == "strategy.target":
+            slot.last_signal_seq = event.seq
+
+    def _refresh_metrics(self, slot: EngineSlot) -> None:
+        metrics = self.metrics_registry
+        metrics.set_trading_state(self.trading_state())
+        if slot.engine.oms is not None:
+            metrics.set_position(slot.symbol, slot.engine.oms.position(slot.symbol).quantity)
+
+    async def _watchdog(self) -> None:
+        interval = 1.0
+        limit = self.config.service.watchdog_seconds
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(interval)
+            self.loop_lag_seconds = max(0.0, time.monotonic() - before - interval)
+            if self.loop_lag_seconds > limit:
+                self.alert("feed_loss", "critical", f"the event loop stalled for {self.loop_lag_seconds:.1f} s", {})
+            worst = 0.0
+            for slot in self.slots.values():
+                if not slot.running:
+                    continue
+                silent = slot.feed.silent_seconds()
+                worst = max(worst, silent)
+                if silent > limit and not slot.stalled:
+                    slot.stalled = True
+                    self._journal_service("service.feed_stalled", {"strategy_id": slot.strategy_id, "silent_seconds": round(silent, 1)})
+                    self.alert("feed_loss", "critical",
+                               f"{slot.strategy_id} ({slot.symbol}) has had no market data for {silent:.0f} s",
+                               {"strategy_id": slot.strategy_id, "limit_seconds": limit})
+                elif silent <= limit and slot.stalled:
+                    slot.stalled = False
+                    self._journal_service("service.feed_recovered", {"strategy_id": slot.strategy_id})
+                reconnects = int(getattr(slot.feed.inner, "stats", {}).get("reconnects", 0))
+                for _ in range(reconnects - self._reconnects_seen.get(slot.strategy_id, 0)):
+                    self.metrics_registry.reconnected("market_data")
+                self._reconnects_seen[slot.strategy_id] = reconnects
+            self.metrics_registry.set_feed_staleness(worst)
+            # Journal writes are synchronous (durable before they return); what can lag is delivery
+            # of journaled events to live subscribers.
+            self.metrics_registry.set_journal_lag(self.bus.backlog())
+
+    async def _publish_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.service.status_interval_seconds)
+            if self.bus.subscribers:
+                self.bus.publish({"type": "status", **self.status()})
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        return self.bus.subscribe()
+
+    def metrics(self) -> bytes:
+        self.metrics_registry.set_trading_state(self.trading_state())
+        return self.metrics_registry.render()
+
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self._started_monotonic

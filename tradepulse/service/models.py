@@ -1,0 +1,289 @@
+"""Request and response models of the HTTP API, so the OpenAPI document says exactly what travels.
+
+The shapes follow :class:`tradepulse.service.contract.ServiceBackend`. Conventions:
+
+* money and quantities are decimal **strings** (``"10000.5"``), exact as the journal holds them;
+* times are ISO-8601 strings in UTC;
+* response objects allow fields beyond the documented ones (a newer service may add some; a
+  client must ignore what it does not know); request bodies do not (a typo such as
+  ``"flaten": true`` is a 422, not a kill that silently keeps the position).
+
+Numbers handed over where a string is documented are turned into strings
+(``coerce_numbers_to_str``) rather than failing the response.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradepulse.execution.orders import OrderStatus
+
+__all__ = [
+    "ActionRequest",
+    "Alert",
+    "CancelAllResult",
+    "EngineStatus",
+    "ErrorBody",
+    "ErrorResponse",
+    "Event",
+    "Fill",
+    "Health",
+    "KillRequest",
+    "Order",
+    "PnlPoint",
+    "Position",
+    "RiskState",
+    "Status",
+    "StrategyInfo",
+    "StreamMessage",
+    "TradingStateResult",
+]
+
+TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
+Money = Annotated[str, Field(description="Decimal string, exact (e.g. `\"10000.5\"`).", examples=["10000.5"])]
+Timestamp = Annotated[str, Field(description="ISO-8601 time in UTC.", examples=["2026-11-22T04:13:18.123000+00:00"])]
+
+#: Strategy ids, as the configuration allows them.
+STRATEGY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code: `unauthorized`, `forbidden`, `not_found`, "
+                                  "`method_not_allowed`, `validation_error`, `rejected`, `venue_error`, "
+                                  "`internal_error`.", examples=["unauthorized"])
+    message: str = Field(description="One human sentence; never contains a token or a secret.")
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="For `validation_error`: where and why, as `[{\"loc\": [...], \"msg\": ...}]`."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API answers with."""
+
+    error: ErrorBody
+
+
+# -- health and status -------------------------------------------------------------------------
+
+
+class Health(_Response):
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded` when an engine stopped unexpectedly, the venue is disconnected or a feed is stale."
+    )
+    uptime_seconds: float
+    trading_state: TradingStateName
+
+
+class ServiceInfo(_Response):
+    version: str
+    pid: int
+    started_at: Timestamp | None = None
+    uptime_seconds: float
+    start_mode: Literal["cold", "warm"] = Field(description="`warm` when the service resumed from its journals.")
+    config_path: str | None = None
+
+
+class VenueStatus(_Response):
+    name: str
+    kind: str = Field(description="`paper` or `ccxt`.")
+    connected: bool
+
+
+class EngineStatus(_Response):
+    strategy_id: str
+    strategy: str
+    symbol: str
+    running: bool
+    trading_state: TradingStateName
+    last_bar_end: Timestamp | None = Field(default=None, description="End of the last closed bar the engine saw.")
+    last_event_at: Timestamp | None = None
+    feed_stale_seconds: float | None = Field(default=None, description="Seconds since the last market-data event.")
+    reconnects: int = 0
+
+
+class Reconciliation(_Response):
+    strategy_id: str
+    ok: bool
+    adopted: list[Any] = Field(default_factory=list, description="Venue orders adopted at start-up.")
+    unexplained: list[Any] = Field(default_factory=list, description="Differences reconciliation could not explain.")
+
+
+class Watchdog(_Response):
+    stalled: list[str] = Field(description="Strategy ids whose engine made no progress within the limit.")
+    limit_seconds: float
+
+
+class Status(_Response):
+    service: ServiceInfo
+    trading_state: TradingStateName = Field(description="The most restrictive state of the engines.")
+    venue: VenueStatus
+    engines: list[EngineStatus]
+    reconciliation: list[Reconciliation]
+    watchdog: Watchdog
+
+
+# -- trading data ------------------------------------------------------------------------------
+
+
+class StrategyInfo(_Response):
+    strategy_id: str
+    strategy: str = Field(description="The strategy's registered name, e.g. `sma_cross`.")
+    symbol: str
+    params: dict[str, Any]
+    bar_seconds: float
+    capital: Money | None = None
+    target: Any = Field(default=None, description="The position the strategy wants now.")
+    trading_state: TradingStateName
+    position: Any = Field(default=None, description="The position held now (base-asset units).")
+
+
+class Position(_Response):
+    strategy_id: str
+    symbol: str
+    quantity: Money
+    average_cost: Money | None = None
+    mark_price: Money | None = None
+    realized_pnl: Money
+    unrealized_pnl: Money
+    fees_quote: Money
+    net_pnl: Money
+    equity: Money | None = None
+
+
+class Order(_Response):
+    strategy_id: str
+    client_order_id: str
+    symbol: str
+    side: Literal["BUY", "SELL"]
+    order_type: str = Field(examples=["MARKET", "LIMIT"])
+    quantity: Money
+    limit_price: Money | None = None
+    time_in_force: str
+    status: OrderStatus
+    venue_order_id: str | None = None
+    filled_quantity: Money
+    average_fill_price: Money | None = None
+    filled_notional: Money
+    fees: Money
+    created_at: Timestamp
+    updated_at: Timestamp | None = None
+    strategy: str
+    reason: str = Field(description="Why the order exists.")
+    status_reason: str = Field(description="Why it was denied, rejected or cancelled; empty otherwise.")
+    trade_ids: list[str]
+    journaled_at: Timestamp
+    last_seq: int = Field(description="Journal sequence number of the order's latest event.")
+
+
+class Fill(_Response):
+    strategy_id: str
+    seq: int
+    journaled_at: Timestamp
+    client_order_id: str
+    symbol: str
+    side: Literal["BUY", "SELL"]
+    strategy: str
+    trade_id: str
+    fill_quantity: Money
+    fill_price: Money
+    fee: Money
+    fee_currency: str | None = None
+    fee_quote: Money
+    filled_at: Timestamp | None = None
+    venue_order_id: str | None = None
+    is_maker: bool | None = None
+    order_status: OrderStatus
+
+
+class PnlPoint(_Response):
+    ts: Timestamp
+    strategy_id: str
+    equity: Money
+    realized_pnl: Money
+    unrealized_pnl: Money
+    fees_quote: Money
+    net_pnl: Money
+
+
+class EngineRisk(_Response):
+    strategy_id: str
+    symbol: str
+    status: dict[str, Any] = Field(description="The engine's risk controls: state, tripped breakers, throttle usage.")
+
+
+class RiskHistoryEntry(_Response):
+    strategy_id: str
+    seq: int
+    ts: Timestamp
+    kind: str = Field(examples=["risk.state_change"])
+    payload: dict[str, Any]
+
+
+class RiskState(_Response):
+    trading_state: TradingStateName
+    engines: list[EngineRisk]
+    history: list[RiskHistoryEntry] = Field(description="State changes and breaker trips, newest first.")
+
+
+class Alert(_Response):
+    ts: Timestamp
+    kind: str = Field(examples=["breaker_trip", "kill", "reconciliation_mismatch", "feed_loss"])
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    detail: Any = None
+    delivered: bool | None = None
+
+
+class Event(_Response):
+    strategy_id: str
+    seq: int
+    ts: Timestamp
+    kind: str = Field(examples=["order.submitted"])
+    correlation_id: str | None = None
+    payload: dict[str, Any]
+
+
+# -- operator actions --------------------------------------------------------------------------
+
+
+class ActionRequest(BaseModel):
+    """Why the operator acts; recorded with the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1, max_length=500, pattern=r"\S",
+        description="Why (1 to 500 characters, not only spaces); journaled and logged with the action.",
+        examples=["exchange maintenance at 04:00"],
+    )
+
+
+class KillRequest(ActionRequest):
+    flatten: bool = Field(default=False, description="Also close every position at market after cancelling orders.")
+
+
+class TradingStateResult(_Response):
+    trading_state: TradingStateName
+    engines: list[dict[str, Any]] = Field(description="Each engine's state after the action.")
+
+
+class CancelAllResult(_Response):
+    cancelled: list[str] = Field(description="Client order ids of the orders cancelled.")
+
+
+# -- WebSocket ---------------------------------------------------------------------------------
+
+
+class StreamMessage(_Response):
+    """One text frame of ``/api/v1/stream`` (see docs/api/asyncapi.yaml)."""
+
+    type: Literal["event", "status"]

@@ -1,0 +1,222 @@
+"""One hosted strategy: its journal, venue connection, feed and engine (an :class:`EngineSlot`).
+
+Each ``[[strategies]]`` entry gets a slot with its own journal file
+(``<state_dir>/journals/<id>.sqlite``), its own venue connection and its own feed. Separate
+journals keep the OMS's "one journal, one writer" rule and let each engine be rebuilt and
+reconciled on its own; the API merges them for reading.
+
+A paper account lives in the service process and cannot outlive it, so every start of a paper
+service is a cold start: an earlier paper journal is kept, renamed with its time, and a new one
+begins. Against a real venue (ccxt) an existing journal means a warm start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradepulse.backtest.costs import Costs
+from tradepulse.live.engine import EngineConfig, LiveEngine
+from tradepulse.live.events import MarketEvent
+from tradepulse.risk import RiskControls
+from tradepulse.service.config import ServiceConfig, StrategyConfig
+from tradepulse.store import Journal
+
+__all__ = ["EngineSlot", "WatchedFeed", "build_slot", "journal_path"]
+
+
+def journal_path(state_dir: Path, strategy_id: str) -> Path:
+    """Where a strategy's journal lives."""
+    return state_dir / "journals" / f"{strategy_id}.sqlite"
+
+
+class WatchedFeed:
+    """Wrap a feed so the service can stop it at any moment and see when it last spoke.
+
+    ``last_event_monotonic`` and ``last_event_at`` feed the watchdog and the status page;
+    ``last_received_monotonic`` timestamps the event being handled, which is how tick-to-order
+    latency is measured (the engine submits while handling the event that triggered the order).
+    """
+
+    def __init__(self, inner: Any, on_event: Callable[[MarketEvent], None] | None = None) -> None:
+        self.inner = inner
+        self.on_event = on_event
+        self.started_monotonic = time.monotonic()
+        self.last_event_monotonic: float | None = None
+        self.last_event_at: datetime | None = None
+        self.events = 0
+        self._stop = asyncio.Event()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        inner_stop = getattr(self.inner, "stop", None)
+        if callable(inner_stop):
+            inner_stop()
+
+    def silent_seconds(self) -> float:
+        """Seconds since the last event (since start when there was none)."""
+        return time.monotonic() - (self.last_event_monotonic or self.started_monotonic)
+
+    async def __aiter__(self) -> AsyncIterator[MarketEvent]:
+        iterator = self.inner.__aiter__()
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            while not self._stop.is_set():
+                next_event = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait({next_event, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if next_event not in done:
+                    next_event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await next_event
+                    break
+                try:
+                    event = next_event.result()
+                except StopAsyncIteration:
+                    break
+                self.events += 1
+                self.last_event_monotonic = time.monotonic()
+                self.last_event_at = datetime.now(UTC)
+                if self.on_event is not None:
+                    self.on_event(event)
+                yield event
+        finally:
+            stop_wait.cancel()
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+
+@dataclass
+class EngineSlot:
+    """Everything one hosted strategy is made of, plus what the service tracks about it."""
+
+    config: StrategyConfig
+    journal: Journal
+    reader: Journal | None
+    venue: Any
+    feed: WatchedFeed
+    engine: LiveEngine
+    risk: RiskControls
+    clock: Any
+    start_mode: str
+    archived_journal: Path | None = None
+    task: asyncio.Task | None = None
+    outcome: str = "starting"  # starting | running | completed | stopped | failed
+    error: str | None = None
+    reconciliation: dict[str, Any] | None = None
+    stalled: bool = False
+    last_signal_seq: int | None = None
+    submitted_monotonic: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def strategy_id(self) -> str:
+        return self.config.id
+
+    @property
+    def symbol(self) -> str:
+        return self.config.symbol
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == "running"
+
+    def trading_state(self) -> str:
+        return str(self.risk.state.mode.value)
+
+    def open_reader(self) -> Journal:
+        """A read-only connection for the API (WAL lets it read while the engine writes)."""
+        if self.reader is None:
+            self.reader = Journal(self.journal.path, read_only=True)
+        return self.reader
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        self.journal.close()
+
+
+def _has_started(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with Journal(path, read_only=True) as journal:
+        return bool(journal.events(kinds=["engine.started"], limit=1))
+
+
+def _archive(path: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.stem}.{stamp}.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(Path(f"{target}{suffix}"))
+    return target
+
+
+def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[str, str]) -> EngineSlot:
+    """Build (not start) the slot of one strategy entry: journal, venue, feed, risk and engine."""
+    from tradepulse.live.clock import SimulatedClock, WallClock
+
+    path = journal_path(config.state_dir, entry.id)
+    archived = None
+    if config.venue.kind == "paper":
+        if _has_started(path):
+            archived = _archive(path)
+        start_mode = "cold"
+    else:
+        start_mode = "warm" if _has_started(path) else "cold"
+
+    if config.venue.kind == "paper":
+        from tradepulse.execution.venues.paper import FeeSchedule, LatencyModel, PaperVenue
+        from tradepulse.live.feeds import open_feed
+
+        inner = open_feed(entry.feed, symbol=entry.symbol)
+        first = next(iter(inner.events())).at
+        clock: Any = SimulatedClock(first, speed=entry.speed)
+        instrument = inner.instrument
+        fees = FeeSchedule(maker_bps=config.venue.fees_bps, taker_bps=config.venue.fees_bps)
+        venue: Any = PaperVenue(
+            [instrument], clock=clock.now, balances={instrument.quote: config.venue.init_cash}, fees=fees,
+            latency=LatencyModel(fixed_ms=config.venue.latency_ms) if config.venue.latency_ms else None,
+            allow_short=config.venue.allow_short, name="paper",
+        )
+        costs = Costs(fees_bps=float(config.venue.fees_bps))
+        bar_period = entry.bar if inner.kind == "ticks" else None
+    else:
+        from tradepulse.execution.venues.ccxt_retry import RetryPolicy
+        from tradepulse.execution.venues.ccxt_venue import CcxtVenue
+        from tradepulse.live.ccxt_feed import CcxtFeed
+
+        clock = WallClock()
+        options = dict(config.venue.options)
+        venue = CcxtVenue.create(config.venue.exchange, environ=environ, symbols=[entry.symbol], retry=RetryPolicy(),
+                                 config=options or None)
+        inner = CcxtFeed.create(config.venue.exchange, entry.symbol, environ=environ, config=options or None)
+        costs = Costs(fees_bps=10.0)
+        bar_period = entry.bar
+
+    journal = Journal(path, durability=config.service.durability, clock=clock.now)
+    risk = RiskControls(config.risk, clock=clock.now, symbols=[entry.symbol], currency=entry.symbol.split("/")[1])
+    feed = WatchedFeed(inner)
+    engine_config = EngineConfig(
+        symbol=entry.symbol, strategy_id=entry.id, capital=entry.capital if entry.capital is not None else
+        (config.venue.init_cash if config.venue.kind == "paper" else None),
+        bar_period=bar_period, window_bars=entry.window_bars, sizing_costs=costs,
+        cash_reserve_fraction=entry.cash_reserve_fraction if config.venue.kind == "ccxt" else Decimal(0) if bar_period is None else Decimal("0.001"),
+        heartbeat_seconds=1.0,
+    )
+    engine = LiveEngine(entry.strategy, feed, venue, journal, risk=risk, clock=clock, config=engine_config)
+    return EngineSlot(config=entry, journal=journal, reader=None, venue=venue, feed=feed, engine=engine, risk=risk,
+                      clock=clock, start_mode=start_mode, archived_journal=archived)
