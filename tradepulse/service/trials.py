@@ -1,0 +1,327 @@
+"""Crash trials: kill -9 the service at random moments while it trades, warm-start it, audit.
+
+One trial set (``tradepulse trials crash``, or :func:`run_crash_trials`):
+
+1. Start the local venue (``tradepulse venue serve``) replaying the recorded BTCUSDT market
+   faster than real time, with an account funded in USDT and some BTC (so the baseline matters).
+2. Repeat ``runs`` times: start the service (``tradepulse serve``, ccxt against the venue, a
+   strategy that trades every few seconds); once it answers, read its reconciliation (every run
+   after the first is a warm start and must reconcile cleanly); switch the venue's faults on
+   (random REST errors and latency, plus at a random moment one of: an order placed whose answer
+   is lost, a burst of REST errors, dropped WebSocket connections); wait a random time; kill -9.
+3. Start once more, check the reconciliation, stop gracefully (open orders cancelled).
+4. Audit against the venue with ccxt's own client: every venue trade of the account is journaled
+   exactly once and nothing else is; no client order id was ever sent twice; the position the
+   journal rebuilds equals the venue's base balance minus the baseline, net of base-asset fees.
+
+Randomness comes from ``seed``; the venue's fault decisions from its own seed. The venue runs as
+a separate process so that killing the service never touches it, as with a real exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tradepulse.errors import TradePulseError
+
+__all__ = ["CrashTrialReport", "run_crash_trials"]
+
+SYMBOL = "BTC/USDT"
+_FAULTS = ("lose_order_response", "rest_error_burst", "drop_user_stream", "drop_market_stream", "none")
+
+
+class TrialFailure(TradePulseError):
+    """The trial set could not run (a process did not start): not a verdict on the service."""
+
+
+@dataclass
+class CrashTrialReport:
+    """What the trials saw; ``ok`` when every check held on every run."""
+
+    runs: int
+    seed: int
+    kills: list[dict[str, Any]] = field(default_factory=list)
+    reconciliations: list[dict[str, Any]] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "runs": self.runs, "seed": self.seed, "kills": self.kills,
+                "reconciliations": self.reconciliations, "audit": self.audit, "problems": self.problems}
+
+
+def _config_text(state_dir: Path) -> str:
+    return f"""
+[service]
+state_dir = "{state_dir.as_posix()}"
+cancel_orders_on_stop = true
+watchdog_seconds = 30
+
+[api]
+port = 0
+
+[venue]
+kind = "ccxt"
+exchange = "binance"
+
+[[strategies]]
+id = "crash"
+strategy = "sma_cross"
+symbol = "{SYMBOL}"
+params = {{ fast = 2, slow = 3 }}
+bar = "1s"
+capital = 1500
+
+[risk]
+max_daily_loss_fraction = 0.5
+max_drawdown_fraction = 0.5
+max_orders_per_window = 1000
+max_venue_errors = 100000
+max_venue_error_fraction = 1.0
+max_rejects = 100000
+"""
+
+
+class _Processes:
+    """The venue and the current service process; everything is killed on exit, whatever happens."""
+
+    def __init__(self, work: Path, env: dict[str, str]) -> None:
+        self.work, self.env = work, env
+        self.venue: subprocess.Popen | None = None
+        self.service: subprocess.Popen | None = None
+
+    def start_venue(self, speed: float, seed: int) -> dict[str, Any]:
+        log = (self.work / "venue.log").open("ab")
+        self.venue = subprocess.Popen(
+            [sys.executable, "-m", "tradepulse.cli", "venue", "serve", "--port", "0", "--speed", str(speed), "--json",
+             "--seed", str(seed), "--balance", "USDT=3000", "--balance", "BTC=0.02", "--balance", "ETH=0"],
+            stdout=subprocess.PIPE, stderr=log, env=self.env, text=True,
+        )
+        line = self.venue.stdout.readline() if self.venue.stdout else ""
+        if not line:
+            raise TrialFailure(f"the venue did not start; see {self.work / 'venue.log'}")
+        return json.loads(line)
+
+    def start_service(self, config: Path, state_dir: Path, timeout_s: float = 90.0) -> dict[str, Any]:
+        log = (self.work / "service.log").open("ab")
+        self.service = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", str(config)],
+                                        stdout=log, stderr=log, env=self.env)
+        advertised = state_dir / "service.json"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.service.poll() is not None:
+                raise TrialFailure(f"the service exited with {self.service.returncode} while starting; see {self.work / 'service.log'}")
+            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+                info = json.loads(advertised.read_text(encoding="utf-8"))
+                if info.get("pid") == self.service.pid:
+                    return info
+            time.sleep(0.05)
+        raise TrialFailure(f"the service did not answer within {timeout_s:.0f} s; see {self.work / 'service.log'}")
+
+    def kill_service(self) -> None:
+        if self.service is not None and self.service.poll() is None:
+            self.service.send_signal(signal.SIGKILL)
+            self.service.wait(timeout=30)
+
+    def stop_service(self) -> int:
+        assert self.service is not None
+        self.service.send_signal(signal.SIGTERM)
+        return self.service.wait(timeout=60)
+
+    def close(self) -> None:
+        for process in (self.service, self.venue):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def _processes(work: Path, env: dict[str, str]) -> Iterator[_Processes]:
+    processes = _Processes(work, env)
+    try:
+        yield processes
+    finally:
+        processes.close()
+
+
+def _api(info: dict[str, Any], token: str) -> httpx.Client:
+    return httpx.Client(base_url=info["url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def _control(venue: dict[str, Any], path: str, body: dict[str, Any] | None = None, method: str = "POST") -> None:
+    with httpx.Client(timeout=10) as client:
+        response = client.request(method, f"{venue['control']}/{path}", json=body)
+        response.raise_for_status()
+
+
+def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: float = 2.0, max_seconds: float = 7.0,
+                     speed: float = 10.0, say: Callable[[str], None] = lambda _line: None) -> CrashTrialReport:
+    """Run ``runs`` kill -9 / warm-start cycles in ``work`` (a new directory) and audit; see the module docstring."""
+    if runs < 1:
+        raise TrialFailure("runs must be at least 1")
+    work.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    state_dir = work / "state"
+    config = work / "live.toml"
+    config.write_text(_config_text(state_dir), encoding="utf-8")
+    key, secret, token = (f"trial-{secrets.token_hex(8)}" for _ in range(3))
+    env = {**os.environ, "TRADEPULSE_VENUE_API_KEY": key, "TRADEPULSE_VENUE_API_SECRET": secret,
+           "TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
+           "TRADEPULSE_API_OPERATE_TOKEN": token, "PYTHONWARNINGS": "ignore"}
+    for name in ("TRADEPULSE_API_READ_TOKEN", "TRADEPULSE_API_READ_TOKEN_FILE", "TRADEPULSE_API_OPERATE_TOKEN_FILE",
+                 "TRADEPULSE_ALERT_WEBHOOK_URL", "TRADEPULSE_ALERT_WEBHOOK_URL_FILE"):
+        env.pop(name, None)
+    report = CrashTrialReport(runs=runs, seed=seed)
+    with _processes(work, env) as processes:
+        venue = processes.start_venue(speed, seed)
+        env["TRADEPULSE_BINANCE_URL"] = venue["rest"].rsplit("/api/v3", 1)[0]
+        for number in range(1, runs + 1):
+            _control(venue, "faults", method="DELETE")
+            info = processes.start_service(config, state_dir)
+            _check_reconciliation(info, token, number, report)
+            hold = rng.uniform(min_seconds, max_seconds)
+            fault = rng.choice(_FAULTS)
+            _control(venue, "faults", {"rest_error_rate": 0.03, "latency_ms": 15})
+            fault_at = rng.uniform(0.0, hold)
+            time.sleep(fault_at)
+            _inject(venue, fault)
+            time.sleep(hold - fault_at)
+            orders = _count_orders(info, token)
+            processes.kill_service()
+            report.kills.append({"run": number, "after_seconds": round(hold, 2), "fault": fault, "fault_at": round(fault_at, 2),
+                                 "orders_journaled": orders})
+            say(f"run {number:2d}/{runs}: killed -9 after {hold:4.1f} s ({fault} at {fault_at:.1f} s), {orders} orders journaled so far")
+        _control(venue, "faults", method="DELETE")
+        info = processes.start_service(config, state_dir)
+        _check_reconciliation(info, token, runs + 1, report)
+        code = processes.stop_service()
+        if code != 0:
+            report.problems.append(f"the final graceful stop exited with {code}, not 0")
+        report.audit = asyncio.run(_audit(state_dir, env))
+        report.problems += report.audit.pop("problems")
+    say(f"audit: {json.dumps(report.audit)}")
+    return report
+
+
+def _inject(venue: dict[str, Any], fault: str) -> None:
+    if fault == "lose_order_response":
+        _control(venue, "faults", {"lose_order_response_next": 1})
+    elif fault == "rest_error_burst":
+        _control(venue, "faults", {"rest_error_next": 3})
+    elif fault == "drop_user_stream":
+        _control(venue, "ws/drop", {"target": "user"})
+    elif fault == "drop_market_stream":
+        _control(venue, "ws/drop", {"target": "market"})
+
+
+def _count_orders(info: dict[str, Any], token: str) -> int:
+    with contextlib.suppress(httpx.HTTPError), _api(info, token) as api:
+        return len(api.get("/orders", params={"limit": 1000}).json())
+    return -1
+
+
+def _check_reconciliation(info: dict[str, Any], token: str, number: int, report: CrashTrialReport) -> None:
+    with _api(info, token) as api:
+        status = api.get("/status").json()
+    entries = status.get("reconciliation") or []
+    if number == 1:
+        if status["service"]["start_mode"] != "cold":
+            report.problems.append("run 1: the first start was not a cold start")
+        return
+    if status["service"]["start_mode"] != "warm":
+        report.problems.append(f"run {number}: a restart was not a warm start")
+    if not entries:
+        report.problems.append(f"run {number}: a warm start reported no reconciliation")
+    for entry in entries:
+        summary = {"run": number, "ok": entry.get("ok"), "resolved": len(entry.get("resolved") or []),
+                   "missed_fills": len(entry.get("missed_fills") or []), "adopted": len(entry.get("adopted") or []),
+                   "unexplained": entry.get("unexplained") or [], "balance": entry.get("balance")}
+        report.reconciliations.append(summary)
+        if not entry.get("ok"):
+            report.problems.append(f"run {number}: reconciliation left differences unexplained: {summary['unexplained']}")
+    if status["trading_state"] != "ACTIVE":
+        report.problems.append(f"run {number}: trading state after the warm start is {status['trading_state']}")
+
+
+async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    from tradepulse.execution.venues.ccxt_exchange import create_exchange
+    from tradepulse.execution.venues.credentials import load_credentials
+    from tradepulse.store import Journal
+
+    problems: list[str] = []
+    exchange = create_exchange("binance", credentials=load_credentials("binance", env), environ=env)
+    try:
+        await exchange.load_markets()
+        trades = await exchange.fetch_my_trades(SYMBOL, limit=1000)
+        orders = await exchange.fetch_orders(SYMBOL, limit=1000)
+        balance = await exchange.fetch_balance()
+    finally:
+        await exchange.close()
+    journal_file = state_dir / "journals" / "crash.sqlite"
+    with Journal(journal_file, read_only=True) as journal:
+        filled = [event.payload for event in journal.iter_events(kinds=["order.filled"])]
+        submitted = [event.payload["client_order_id"] for event in journal.iter_events(kinds=["order.submitted"])]
+        baseline = journal.events(kinds=["service.baseline"], limit=1)
+    journaled_trades = Counter(str(payload["fill"]["trade_id"]) for payload in filled)
+    venue_trades = {str(trade["id"]): trade for trade in trades}
+    duplicates_journaled = sorted(trade for trade, count in journaled_trades.items() if count > 1)
+    missing = sorted(set(venue_trades) - set(journaled_trades))
+    extra = sorted(set(journaled_trades) - set(venue_trades))
+    venue_client_ids = Counter(str(order.get("clientOrderId")) for order in orders)
+    duplicate_orders = sorted(cid for cid, count in venue_client_ids.items() if count > 1)
+    unknown_orders = sorted(set(venue_client_ids) - set(submitted))
+    open_left = [order["clientOrderId"] for order in orders if order.get("status") == "open"]
+    if duplicates_journaled:
+        problems.append(f"fills journaled twice: {duplicates_journaled}")
+    if missing:
+        problems.append(f"venue trades never journaled (lost fills): {missing}")
+    if extra:
+        problems.append(f"journaled fills the venue does not have: {extra}")
+    if duplicate_orders:
+        problems.append(f"client order ids placed more than once at the venue: {duplicate_orders}")
+    if unknown_orders:
+        problems.append(f"venue orders the journal never submitted: {unknown_orders}")
+    if open_left:
+        problems.append(f"orders left open after the graceful stop: {open_left}")
+    position = _journal_position(journal_file)
+    base_fees = sum((Decimal(repr(trade["fee"]["cost"])) for trade in trades if trade["fee"]["currency"] == "BTC"), Decimal(0))
+    venue_btc = Decimal(repr(balance["total"].get("BTC", 0)))
+    baseline_btc = Decimal(str(baseline[0].payload["base_total"])) if baseline else None
+    if baseline_btc is None:
+        problems.append("the journal has no baseline balance")
+    elif venue_btc - baseline_btc != position - base_fees:
+        problems.append(f"position {position} (less {base_fees} BTC fees) != venue BTC {venue_btc} - baseline {baseline_btc}")
+    return {"venue_trades": len(venue_trades), "journaled_fills": sum(journaled_trades.values()), "venue_orders": len(orders),
+            "journaled_orders": len(submitted), "position": str(position), "base_fees": str(base_fees),
+            "venue_btc": str(venue_btc), "baseline_btc": str(baseline_btc), "problems": problems}
+
+
+def _journal_position(journal_file: Path) -> Decimal:
+    """The position the OMS rebuilds from the journal (a replay, as a warm start does)."""
+    from tradepulse.store import Journal
+
+    with Journal(journal_file, read_only=True) as journal:
+        positions = [event.payload.get("position") for event in journal.iter_events(kinds=["order.filled"])]
+    last = next((position for position in reversed(positions) if position), None)
+    return Decimal(str(last["quantity"])) if last else Decimal(0)
