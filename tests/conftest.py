@@ -43,15 +43,15 @@ class CommandResult:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> CommandResult:
-    """Run the real ``tradepulse`` command in a subprocess, as a user would."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None) -> CommandResult:
+    """Run the real ``tradepulse`` command in a subprocess, as a user would (``env`` adds variables)."""
     completed = subprocess.run(
         [sys.executable, "-m", "tradepulse.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
     )
     return CommandResult(completed.returncode, completed.stdout, completed.stderr)
 

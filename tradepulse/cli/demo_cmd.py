@@ -26,13 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Validate the embedded Binance data, print the latest TradePulse indicator readings and market\n"
             "phase, backtest the composite strategy with fees and slippage, and write an HTML report."
         ),
-        epilog="Example: tradepulse demo --output-dir reports",
+        epilog="Examples:\n  tradepulse demo --output-dir reports\n  tradepulse demo --output-dir reports --seconds 60   # plus one minute of live trading",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--output-dir", default="reports", help="where the HTML report goes (default: reports)")
     parser.add_argument("--indicator-source", default=DEMO_INDICATOR_SOURCE, help="data for the indicator readings")
     parser.add_argument("--backtest-source", default=DEMO_BACKTEST_SOURCE, help="data for the composite backtest")
     parser.add_argument("--fees-bps", type=float, default=4.0, help="taker fee in basis points (default 4)")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="then run the live stack (local venue, service trading through ccxt, dashboard) for N seconds; "
+                             "0 runs it until Ctrl-C; omitted: research part only")
+    parser.add_argument("--no-dashboard", action="store_true", help="live part without the Voila dashboard")
     add_json_flag(parser)
     parser.set_defaults(handler=_demo)
 
@@ -93,6 +97,12 @@ def _demo(args: argparse.Namespace) -> int:
     summary["report"] = str(report_path)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     say(f"\nReport written to {report_path.resolve()} ({summary['seconds']} s)")
+    if args.seconds is not None:
+        from tradepulse.cli.live_demo import run_live_demo
+
+        if args.seconds < 0:
+            raise DataError("--seconds must be 0 (until Ctrl-C) or positive")
+        summary["live"] = run_live_demo(output_dir, args.seconds, say=say, dashboard=not args.no_dashboard)
     if args.json:
         print_json(summary)
     return 0
