@@ -27,6 +27,7 @@ from tradepulse.execution.orders import (
     next_status,
 )
 from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
+from tradepulse.execution.reconcile import Reconciliation, reconcile
 
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",
@@ -49,9 +50,11 @@ __all__ = [
     "PnlSummary",
     "Portfolio",
     "Position",
+    "Reconciliation",
     "Side",
     "TimeInForce",
     "UnknownOrder",
     "make_client_order_id",
     "next_status",
+    "reconcile",
 ]

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from tradepulse.errors import InsufficientFunds, OrderRejected
-from tradepulse.execution.ids import ClientOrderIds
+from tradepulse.errors import ConfigError, InsufficientFunds, OrderRejected
+from tradepulse.execution.ids import ClientOrderIds, make_client_order_id
 from tradepulse.execution.instruments import Instrument
 from tradepulse.execution.orders import (
     ZERO,
@@ -35,6 +35,7 @@ from tradepulse.execution.orders import (
     OrderEvent,
     OrderIntent,
     OrderType,
+    Side,
     TimeInForce,
     UnknownOrder,
     parse_decimal,
@@ -181,6 +182,23 @@ class OMS:
             raise InvalidOrder(f"no instrument definition for {symbol}; add it to the OMS instruments") from None
 
     @property
+    def client_order_id_prefix(self) -> str:
+        """First segment of this OMS's client order ids (``tp``)."""
+        return self._ids.prefix
+
+    def client_order_sequence_of(self, client_order_id: str, strategy: str) -> int | None:
+        """The sequence number of ``client_order_id`` if it is an id this OMS would give ``strategy``, else ``None``."""
+        head, _, tail = client_order_id.rpartition("-")
+        if not head or not (tail.isascii() and tail.isdigit()) or int(tail) < 1:
+            return None
+        sequence = int(tail)
+        try:
+            expected = make_client_order_id(strategy, sequence, self._ids.prefix)
+        except (ValueError, ConfigError):  # a sequence too long to fit: not an id this OMS makes
+            return None
+        return sequence if expected == client_order_id else None
+
+    @property
     def last_client_order_sequence(self) -> int:
         """The highest client order id sequence number used so far."""
         return self._ids.last_sequence
@@ -294,6 +312,51 @@ class OMS:
         """Journal the cancel request (:meth:`request_cancel`), then ``await send(order)``; the caller applies the answer."""
         order = self.request_cancel(client_order_id, at=at)
         return order, await send(order)
+
+    def adopt(
+        self,
+        client_order_id: str,
+        *,
+        strategy: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        venue_order_id: str | None,
+        order_type: OrderType = OrderType.LIMIT,
+        limit_price: Decimal | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> Order:
+        """Start tracking a venue order that carries one of our ids but is missing from the journal (``order.adopted``).
+
+        Reconciliation calls this for an order working at the venue under an id this OMS would
+        give ``strategy`` (a journal that lost its last commits, or one restored from a backup).
+        The order is ``ACCEPTED`` with nothing filled; apply its fills with :meth:`apply_fill`
+        afterwards. Its sequence number counts as used, so the id is never handed out again.
+        ``limit_price`` may be ``None`` when the venue's answer does not carry it.
+
+        Raises
+        ------
+        InvalidOrder
+            The id is not one this OMS would give ``strategy``, is already tracked, the symbol has
+            no instrument, or the quantity is not positive.
+        """
+        require_decimal("quantity", quantity)
+        require_decimal("limit_price", limit_price, optional=True)
+        sequence = self.client_order_sequence_of(client_order_id, strategy)
+        if sequence is None:
+            raise InvalidOrder(f"{client_order_id} is not a client order id this OMS gives strategy {strategy!r}")
+        self.instrument(symbol)
+        adopted = {
+            "strategy": strategy, "side": Side(side), "quantity": quantity, "order_type": OrderType(order_type),
+            "limit_price": limit_price, "time_in_force": TimeInForce(time_in_force), "reason": reason,
+        }
+        payload = {
+            "symbol": symbol, "client_order_id": client_order_id, "client_order_sequence": sequence,
+            "adopted": adopted, "venue_order_id": venue_order_id, "at": at or self._clock(),
+        }
+        return self._record(K.ORDER_ADOPTED, payload, client_order_id)[0].order
 
     def mark_to_market(self, prices: Mapping[str, Decimal], *, at: datetime | None = None) -> dict[str, Position]:
         """Value positions at ``prices`` (symbol -> price) and journal ``portfolio.marked``; call it on each bar close."""
@@ -421,7 +484,7 @@ class OMS:
 
     def _change_for(self, kind: K, payload: Mapping[str, Any]) -> _Change:
         """The pure heart of the OMS: the change one journaled payload makes to the current state."""
-        if kind in (K.ORDER_SUBMITTED, K.ORDER_DENIED):
+        if kind in (K.ORDER_SUBMITTED, K.ORDER_DENIED, K.ORDER_ADOPTED):
             return self._opened(kind, payload)
         if kind is K.PORTFOLIO_MARKED:
             prices = {symbol: parse_decimal(price) for symbol, price in payload["prices"].items()}
@@ -456,6 +519,18 @@ class OMS:
         if client_order_id in self._orders:
             raise InvalidOrder(f"client order id {client_order_id} is already in use")
         at = parse_time(payload["at"])
+        if kind is K.ORDER_ADOPTED:
+            adopted = payload["adopted"]
+            if parse_decimal(adopted["quantity"]) <= 0:
+                raise InvalidOrder(f"adopted order {client_order_id} needs a positive quantity (got {adopted['quantity']})")
+            order = Order(
+                client_order_id=client_order_id, symbol=payload["symbol"], side=Side(adopted["side"]),
+                order_type=OrderType(adopted["order_type"]), quantity=parse_decimal(adopted["quantity"]), created_at=at,
+                limit_price=parse_decimal(adopted.get("limit_price")), time_in_force=TimeInForce(adopted["time_in_force"]),
+                strategy=adopted["strategy"], reason=adopted.get("reason") or "",
+            )
+            order = order.apply(OrderEvent.SUBMIT, at).apply(OrderEvent.ACCEPT, at, venue_order_id=payload.get("venue_order_id"))
+            return _Change(order=order, sequence=int(payload["client_order_sequence"]))
         order = Order.from_intent(client_order_id, OrderIntent.from_payload(payload["intent"]), at)
         if kind is K.ORDER_DENIED:
             order = order.apply(OrderEvent.DENY, at, status_reason=payload.get("reason") or "")
@@ -486,6 +561,7 @@ class OMS:
             trade_ids=(*order.trade_ids, fill.trade_id),
             venue_order_id=order.venue_order_id or fill.venue_order_id,
         )
-        position = self._portfolio.after_fill(order.symbol, order.side, fill.fill_quantity, fill.fill_price, fee_quote)
+        fee_base = fill.fee if fill.fee_currency == instrument.base else ZERO
+        position = self._portfolio.after_fill(order.symbol, order.side, fill.fill_quantity, fill.fill_price, fee_quote, fee_base)
         return _Change(order=updated, positions=(position,), trade_key=trade_key, fee_quote=fee_quote)
 

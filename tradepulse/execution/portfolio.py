@@ -134,13 +134,23 @@ def fee_in_quote(instrument: Instrument, fill: Fill) -> Decimal:
 
 
 def position_after_fill(
-    position: Position, instrument: Instrument, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal
+    position: Position, instrument: Instrument, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal,
+    fee_base: Decimal = ZERO,
 ) -> Position:
-    """Return ``position`` after a fill (see the module docstring for the rules)."""
+    """Return ``position`` after a fill (see the module docstring for the rules).
+
+    ``fee_base`` is a fee the venue took in the base asset (Binance charges a buyer's commission
+    so): those units never reach the account, so they leave the position as if sold at the fill
+    price, and the proceeds are the fee (``fee_quote`` already values it). Without this the
+    position would exceed the balance and every full sell would be refused for lack of funds.
+    """
     with localcontext() as context:
         # Sums and products of on-grid amounts must never round: give them room beyond the default 28 digits.
         context.prec = _PRECISION
-        return _position_after_fill(position, instrument, side, fill_quantity, fill_price, fee_quote)
+        after = _position_after_fill(position, instrument, side, fill_quantity, fill_price, fee_quote)
+        if fee_base:
+            after = _position_after_fill(after, instrument, Side.SELL, fee_base, fill_price, ZERO)
+        return after
 
 
 def _position_after_fill(
@@ -208,13 +218,16 @@ class Portfolio:
         """Every position ever opened, by symbol (flat ones included: they carry realised P&L)."""
         return dict(self._positions)
 
-    def after_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal) -> Position:
-        """Return the position in ``symbol`` after a fill, without storing it."""
-        return position_after_fill(self.position(symbol), self._instrument(symbol), side, fill_quantity, fill_price, fee_quote)
+    def after_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal,
+                   fee_base: Decimal = ZERO) -> Position:
+        """Return the position in ``symbol`` after a fill, without storing it (see :func:`position_after_fill`)."""
+        return position_after_fill(self.position(symbol), self._instrument(symbol), side, fill_quantity, fill_price, fee_quote,
+                                   fee_base)
 
-    def apply_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal) -> Position:
+    def apply_fill(self, symbol: str, side: Side, fill_quantity: Decimal, fill_price: Decimal, fee_quote: Decimal,
+                   fee_base: Decimal = ZERO) -> Position:
         """Book one fill and return the new position."""
-        updated = self.after_fill(symbol, side, fill_quantity, fill_price, fee_quote)
+        updated = self.after_fill(symbol, side, fill_quantity, fill_price, fee_quote, fee_base)
         self._positions[symbol] = updated
         return updated
 

@@ -310,8 +310,9 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     baseline_btc = Decimal(str(baseline[0].payload["base_total"])) if baseline else None
     if baseline_btc is None:
         problems.append("the journal has no baseline balance")
-    elif venue_btc - baseline_btc != position - base_fees:
-        problems.append(f"position {position} (less {base_fees} BTC fees) != venue BTC {venue_btc} - baseline {baseline_btc}")
+    elif venue_btc - baseline_btc != position:
+        # Base-asset fees are already out of the journal's position (portfolio.position_after_fill).
+        problems.append(f"position {position} != venue BTC {venue_btc} - baseline {baseline_btc} ({base_fees} BTC paid in fees)")
     return {"venue_trades": len(venue_trades), "journaled_fills": sum(journaled_trades.values()), "venue_orders": len(orders),
             "journaled_orders": len(submitted), "position": str(position), "base_fees": str(base_fees),
             "venue_btc": str(venue_btc), "baseline_btc": str(baseline_btc), "problems": problems}

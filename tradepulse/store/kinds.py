@@ -18,6 +18,7 @@ class OmsEventKind(enum.StrEnum):
 
     ORDER_SUBMITTED = "order.submitted"  # intent journaled; the venue call follows
     ORDER_DENIED = "order.denied"  # the risk gate said no; never sent
+    ORDER_ADOPTED = "order.adopted"  # a venue order with one of our ids that the journal lacked (reconciliation)
     ORDER_SUBMIT_FAILED = "order.submit_failed"  # the venue call raised; outcome unknown until asked
     ORDER_ACCEPTED = "order.accepted"
     ORDER_REJECTED = "order.rejected"
@@ -34,5 +35,7 @@ class OmsEventKind(enum.StrEnum):
 
 
 ORDER_KIND_PREFIX = "order."
+RECONCILE_COMPLETED = "reconcile.completed"
+"""Written once per warm-start reconciliation (:func:`tradepulse.execution.reconcile.reconcile`)."""
 RISK_KIND_PREFIX = "risk."
 """Risk decisions, trading-state changes and breaker trips: ``risk.<what>`` (written by the engine)."""
