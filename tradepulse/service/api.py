@@ -28,8 +28,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Security, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -66,6 +67,7 @@ WS_CLOSE_FORBIDDEN = 4403
 WS_CLOSE_GOING_AWAY = 1001
 
 _PUBLIC_PATHS = frozenset({OPENAPI_PATH})
+_QUERY_TOKEN = "tradepulse_query_token"
 _CLIENT_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _REALM = 'Bearer realm="tradepulse"'
 
@@ -127,7 +129,8 @@ _ACTION_ERRORS = {
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     table = {**_ERRORS, **_ACTION_ERRORS}
-    return {200: {"headers": dict(_CID_DOC)}, **{code: table[code] for code in codes}}
+    # Every route may answer 401 (no token) and 422 (an unknown or invalid parameter).
+    return {200: {"headers": dict(_CID_DOC)}, **{code: table[code] for code in sorted({401, 422, *codes})}}
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -158,6 +161,10 @@ def _forbidden() -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot even decode (not UTF-8); like malformed JSON, a 422.
+        return _error(422, "invalid request (body)", details=[
+            {"loc": ["body"], "msg": "the body cannot be decoded as JSON", "type": "json_invalid"}])
     messages = {404: "no such route", 405: "method not allowed on this route"}
     message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else messages.get(
         exc.status_code, "request failed")
@@ -197,6 +204,8 @@ class _Gatekeeper:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            _take_query_token(scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -226,7 +235,6 @@ class _Gatekeeper:
                 if scope["method"] == "POST" and path.startswith(ACTIONS_PREFIX) and granted != OPERATE:
                     await _forbidden()(scope, receive, send_tagged)
                     return
-                scope.setdefault("state", {})["api_scope"] = granted
             start = time.perf_counter()
             try:
                 await self.app(scope, receive, send_tagged)
@@ -242,6 +250,22 @@ class _Gatekeeper:
                                                    "duration_seconds": round(time.perf_counter() - start, 6)})
 
 
+def _take_query_token(scope: Scope) -> None:
+    """Move ``?token=`` out of a WebSocket's query string, in place, before anyone logs the URL.
+
+    The server logs the path with its query string when it accepts the socket; the token is kept
+    in ``scope["state"]`` for the stream handler instead.
+    """
+    raw = scope.get("query_string", b"")
+    if b"token" not in raw:
+        return
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    tokens = [value for name, value in pairs if name == "token"]
+    if tokens:
+        scope["query_string"] = urlencode([(name, value) for name, value in pairs if name != "token"]).encode("latin-1")
+        scope.setdefault("state", {})[_QUERY_TOKEN] = tokens[0]
+
+
 # -- dependencies ------------------------------------------------------------------------------
 
 
@@ -255,6 +279,26 @@ def _token_scope(request: Request, _credentials: Annotated[Any, Security(_bearer
 
 
 Scoped = Annotated[str, Depends(_token_scope)]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _known_query_only(request: Request) -> None:
+    """Refuse query parameters a route does not take: a typo (``?limt=5``) must not be silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted({name for name in request.query_params.keys() if name not in allowed})  # noqa: SIM118
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name), "msg": "unknown query parameter", "type": "extra_forbidden"}
+                                      for name in unknown])
 
 
 def _operate_scope(scope: Scoped) -> str:
@@ -319,7 +363,7 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
     app.add_exception_handler(VenueError, _venue_error)
     app.add_exception_handler(TradePulseError, _refused)
 
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_token_scope)], route_class=APIRoute)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_token_scope), Depends(_known_query_only)], route_class=APIRoute)
 
     @api.get("/health", tags=["monitoring"], response_model=m.Health, responses=_responses(401),
              summary="Liveness and the trading state")
@@ -424,7 +468,7 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
         "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                             "description": "The metrics listed in docs/observability.md.",
                             "headers": dict(_CID_DOC)},
-                      401: _ERRORS[401]},
+                      401: _ERRORS[401], 422: _ERRORS[422]},
     }
 
     async def metrics(_scope: Scoped) -> Response:
@@ -433,11 +477,13 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
     api.add_api_route("/metrics", metrics, methods=["GET"], name="metrics", **metrics_doc)
     app.include_router(api)
     # Prometheus looks at /metrics unless told otherwise; serve it there too.
-    app.add_api_route("/metrics", metrics, methods=["GET"], name="metrics_root", **metrics_doc)
+    app.add_api_route("/metrics", metrics, methods=["GET"], name="metrics_root", dependencies=[Depends(_known_query_only)],
+                      **metrics_doc)
 
     @app.websocket(f"{API_PREFIX}/stream", name="stream")
     async def stream(websocket: WebSocket) -> None:
-        token = websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))
+        token = (websocket.scope.get("state", {}).get(_QUERY_TOKEN) or websocket.query_params.get("token")
+                 or bearer_token(websocket.headers.get("authorization")))
         granted = auth.scope_of(token)
         # Accept first, then close with an application code: a refused handshake would only show
         # the client an HTTP 403 without saying why.
@@ -450,18 +496,23 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
             return
         with correlation() as cid:
             logger.info("stream subscriber connected", extra={"scope": granted, "stream_id": cid})
-            ended = await _forward(backend.subscribe(), websocket)
+            ended = await _forward(backend.subscribe(), websocket, backend.status)
             logger.info("stream subscriber gone", extra={"stream_id": cid, "service_stopped": ended})
 
     return app
+
+
+def _frame(message: dict[str, Any]) -> str:
+    return json.dumps(message, default=str, separators=(",", ":"))
 
 
 def _audit(action: str, actor: str, reason: str, **fields: Any) -> None:
     logger.warning("operator action", extra={"action": action, "actor": actor, "reason": reason, **fields})
 
 
-async def _forward(messages: AsyncIterator[dict[str, Any]], websocket: WebSocket) -> bool:
-    """Send each message as a JSON text frame until the client leaves or the stream ends.
+async def _forward(messages: AsyncIterator[dict[str, Any]], websocket: WebSocket,
+                   snapshot: Callable[[], dict[str, Any]] | None = None) -> bool:
+    """Send a status snapshot, then each message, as JSON text frames until the client leaves or the stream ends.
 
     Returns whether the stream ended (the service is stopping); the socket is then closed with
     1001. A slow client makes ``send_text`` wait; meanwhile the backend's bounded queue for this
@@ -469,8 +520,22 @@ async def _forward(messages: AsyncIterator[dict[str, Any]], websocket: WebSocket
     """
 
     async def pump() -> None:
-        async for message in messages:
-            await websocket.send_text(json.dumps(message, default=str, separators=(",", ":")))
+        iterator = aiter(messages)
+        pending = asyncio.ensure_future(anext(iterator))
+        try:
+            # Let the subscription register before the snapshot, so nothing falls between the two.
+            await asyncio.sleep(0)
+            if snapshot is not None:
+                await websocket.send_text(_frame({"type": "status", **snapshot()}))
+            while True:
+                try:
+                    message = await pending
+                except StopAsyncIteration:
+                    return
+                await websocket.send_text(_frame(message))
+                pending = asyncio.ensure_future(anext(iterator))
+        finally:
+            pending.cancel()
 
     async def watch() -> None:
         # Clients do not send anything meaningful; reading notices when they leave.
@@ -486,14 +551,15 @@ async def _forward(messages: AsyncIterator[dict[str, Any]], websocket: WebSocket
     finally:
         for task in (sender, watcher):
             task.cancel()
-        for task in (sender, watcher):
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                await task
+        outcomes = await asyncio.gather(sender, watcher, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, OSError, RuntimeError)):
+                logger.warning("stream forwarding failed", exc_info=outcome)
         closer = getattr(messages, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):
                 await closer()
-    ended = sender in done and sender.exception() is None
+    ended = sender in done and not sender.cancelled() and sender.exception() is None
     if ended and websocket.application_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
             await websocket.close(code=WS_CLOSE_GOING_AWAY, reason="service stopping")

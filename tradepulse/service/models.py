@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradepulse.execution.orders import OrderStatus
+from tradepulse.execution.orders import OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = [
     "ActionRequest",
@@ -43,7 +43,8 @@ __all__ = [
 
 TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
 Money = Annotated[str, Field(description="Decimal string, exact (e.g. `\"10000.5\"`).", examples=["10000.5"])]
-Timestamp = Annotated[str, Field(description="ISO-8601 time in UTC.", examples=["2026-11-22T04:13:18.123000+00:00"])]
+Timestamp = Annotated[str, Field(description="ISO-8601 time in UTC (`Z` or `+00:00`).",
+                                 examples=["2026-11-22T04:13:18.123000Z"])]
 
 #: Strategy ids, as the configuration allows them.
 STRATEGY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -141,9 +142,9 @@ class StrategyInfo(_Response):
     params: dict[str, Any]
     bar_seconds: float
     capital: Money | None = None
-    target: Any = Field(default=None, description="The position the strategy wants now.")
+    target: float | None = Field(default=None, description="The strategy's target: fraction of equity to hold (0 = flat).")
     trading_state: TradingStateName
-    position: Any = Field(default=None, description="The position held now (base-asset units).")
+    position: Money | None = Field(default=None, description="The position held now (base-asset units).")
 
 
 class Position(_Response):
@@ -163,23 +164,23 @@ class Order(_Response):
     strategy_id: str
     client_order_id: str
     symbol: str
-    side: Literal["BUY", "SELL"]
-    order_type: str = Field(examples=["MARKET", "LIMIT"])
+    side: Side
+    order_type: OrderType
     quantity: Money
     limit_price: Money | None = None
-    time_in_force: str
+    time_in_force: TimeInForce
     status: OrderStatus
     venue_order_id: str | None = None
     filled_quantity: Money
     average_fill_price: Money | None = None
-    filled_notional: Money
+    filled_notional: Money = "0"
     fees: Money
     created_at: Timestamp
     updated_at: Timestamp | None = None
     strategy: str
-    reason: str = Field(description="Why the order exists.")
-    status_reason: str = Field(description="Why it was denied, rejected or cancelled; empty otherwise.")
-    trade_ids: list[str]
+    reason: str = Field(default="", description="Why the order exists.")
+    status_reason: str = Field(default="", description="Why it was denied, rejected or cancelled; empty otherwise.")
+    trade_ids: list[str] = Field(default_factory=list)
     journaled_at: Timestamp
     last_seq: int = Field(description="Journal sequence number of the order's latest event.")
 
@@ -190,7 +191,7 @@ class Fill(_Response):
     journaled_at: Timestamp
     client_order_id: str
     symbol: str
-    side: Literal["BUY", "SELL"]
+    side: Side
     strategy: str
     trade_id: str
     fill_quantity: Money
@@ -235,6 +236,7 @@ class RiskState(_Response):
 
 
 class Alert(_Response):
+    seq: int | None = Field(default=None, description="Sequence number in the service journal.")
     ts: Timestamp
     kind: str = Field(examples=["breaker_trip", "kill", "reconciliation_mismatch", "feed_loss"])
     severity: Literal["info", "warning", "critical"]
@@ -258,7 +260,7 @@ class Event(_Response):
 class ActionRequest(BaseModel):
     """Why the operator acts; recorded with the action."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: str = Field(
         min_length=1, max_length=500, pattern=r"\S",

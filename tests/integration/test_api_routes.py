@@ -1,0 +1,370 @@
+"""The service API over real HTTP and WebSocket, in front of a real service host trading on paper.
+
+One :class:`RunningService` per module: a :class:`~tradepulse.service.host.ServiceHost` replaying
+a recorded BTC/USDT feed into the paper venue, and uvicorn serving :func:`create_app` in the same
+event loop (as ``tradepulse serve`` does), on a background thread. Tests talk to it as clients do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import uvicorn
+import yaml
+from polling import eventually
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tradepulse.service.api import create_app
+from tradepulse.service.auth import ApiAuth
+
+READ_TOKEN = "read-token-for-tests-0123456789"
+OPERATE_TOKEN = "operate-token-for-tests-0123456789"
+
+CONFIG = """\
+[service]
+state_dir = "state"
+status_interval_seconds = 0.5
+
+[api]
+port = 0
+
+[venue]
+kind = "paper"
+init_cash = 10000
+fees_bps = 10
+
+[[strategies]]
+id = "btc-sma"
+strategy = "sma_cross"
+symbol = "BTC/USDT"
+params = { fast = 3, slow = 8 }
+feed = "recording:binance:BTC/USDT"
+bar = "10s"
+speed = 20
+"""
+
+
+class RunningService:
+    """A service host and its API on 127.0.0.1, run in an event loop on a background thread."""
+
+    def __init__(self, directory: Path) -> None:
+        self.config_path = directory / "service.toml"
+        self.config_path.write_text(CONFIG)
+        self.auth = ApiAuth.from_environ({"TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
+                                          "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="api-service", daemon=True)
+        self.host: Any = None
+        self.server: uvicorn.Server | None = None
+        self.serving: asyncio.Future | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> RunningService:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=60)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            self.loop.close()
+
+    async def _start(self) -> None:
+        from tradepulse.service.config import load_config
+        from tradepulse.service.host import ServiceHost
+
+        self.host = ServiceHost(load_config(self.config_path))
+        await self.host.start()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        # No log_config: uvicorn's records go to the root logger, where pytest can read them.
+        config = uvicorn.Config(create_app(self.host, self.auth), log_config=None, log_level="info", access_log=False,
+                                lifespan="off", ws="websockets-sansio")
+        self.server = uvicorn.Server(config)
+        self.serving = asyncio.ensure_future(self.server.serve(sockets=[listener]))
+        while not self.server.started:
+            if self.serving.done():
+                self.serving.result()
+            await asyncio.sleep(0.01)
+
+    async def _stop(self) -> None:
+        if self.server is not None and self.serving is not None:
+            self.server.should_exit = True
+            await self.serving
+        if self.host is not None:
+            await self.host.stop()
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/api/v1/stream"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    with RunningService(tmp_path_factory.mktemp("api-service")) as running:
+        yield running
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def reader(service: RunningService) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.base_url, headers=bearer(READ_TOKEN), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def operator(service: RunningService) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.base_url, headers=bearer(OPERATE_TOKEN), timeout=30) as client:
+        yield client
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    return error
+
+
+def wait_for_orders(client: httpx.Client, count: int) -> list[dict[str, Any]]:
+    return eventually(lambda: (rows := client.get("/api/v1/orders").json()) and len(rows) >= count and rows, 60)
+
+
+# -- monitoring --------------------------------------------------------------------------------
+
+
+def test_health_and_status_describe_the_running_service(reader: httpx.Client) -> None:
+    health = reader.get("/api/v1/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["trading_state"] == "ACTIVE"
+    assert health.json()["uptime_seconds"] >= 0
+    assert len(health.headers["X-Correlation-ID"]) == 32
+
+    status = reader.get("/api/v1/status").json()
+    assert status["trading_state"] == "ACTIVE"
+    assert status["service"]["start_mode"] == "cold" and status["service"]["pid"] > 0
+    assert status["venue"] == {"name": "paper", "kind": "paper", "connected": True}
+    (engine,) = status["engines"]
+    assert engine["strategy_id"] == "btc-sma" and engine["symbol"] == "BTC/USDT" and engine["running"] is True
+    assert status["watchdog"]["stalled"] == []
+
+
+def test_a_client_correlation_id_is_echoed_and_a_malformed_one_replaced(reader: httpx.Client) -> None:
+    assert reader.get("/api/v1/health", headers={"X-Correlation-ID": "desk-42"}).headers["X-Correlation-ID"] == "desk-42"
+    replaced = reader.get("/api/v1/health", headers={"X-Correlation-ID": "x" * 200}).headers["X-Correlation-ID"]
+    assert replaced != "x" * 200 and len(replaced) == 32
+
+
+def test_strategies_and_positions(reader: httpx.Client) -> None:
+    (strategy,) = reader.get("/api/v1/strategies").json()
+    assert strategy["strategy_id"] == "btc-sma" and strategy["strategy"] == "sma_cross"
+    assert strategy["params"]["fast"] == 3 and strategy["params"]["slow"] == 8
+    assert strategy["bar_seconds"] == 10 and strategy["capital"] == "10000"
+    (position,) = reader.get("/api/v1/positions").json()
+    assert position["strategy_id"] == "btc-sma" and position["symbol"] == "BTC/USDT"
+    assert all(isinstance(position[key], str) for key in ("quantity", "realized_pnl", "fees_quote", "net_pnl"))
+
+
+def test_metrics_need_a_token_and_serve_the_prometheus_text(service: RunningService, reader: httpx.Client) -> None:
+    for path in ("/metrics", "/api/v1/metrics"):
+        response = reader.get(path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert 'tradepulse_trading_state{state="ACTIVE"} 1.0' in response.text
+        assert_error(httpx.get(service.base_url + path), 401, "unauthorized")
+
+
+# -- trading data ------------------------------------------------------------------------------
+
+
+def test_orders_fills_and_paging(reader: httpx.Client) -> None:
+    orders = wait_for_orders(reader, 2)
+    assert all(order["strategy_id"] == "btc-sma" and order["symbol"] == "BTC/USDT" for order in orders)
+    assert [order["journaled_at"] for order in orders] == sorted((o["journaled_at"] for o in orders), reverse=True)
+
+    first, second = (reader.get("/api/v1/orders", params={"limit": 1, "offset": n}).json() for n in (0, 1))
+    assert len(first) == len(second) == 1 and first[0]["client_order_id"] != second[0]["client_order_id"]
+
+    filled = reader.get("/api/v1/orders", params={"status": "FILLED"}).json()
+    assert filled and {order["status"] for order in filled} == {"FILLED"}
+    several = reader.get("/api/v1/orders", params=[("status", "FILLED"), ("status", "CANCELED")]).json()
+    assert {order["status"] for order in several} <= {"FILLED", "CANCELED"}
+    assert reader.get("/api/v1/orders", params={"symbol": "ETH/USDT"}).json() == []
+    assert reader.get("/api/v1/orders", params={"strategy_id": "btc-sma", "limit": 1}).json()[0]["strategy_id"] == "btc-sma"
+
+    fills = eventually(lambda: reader.get("/api/v1/fills").json(), 60)
+    assert {fill["client_order_id"] for fill in fills} <= {order["client_order_id"] for order in reader.get(
+        "/api/v1/orders", params={"limit": 1000}).json()}
+    assert all(fill["fill_quantity"] and fill["fill_price"] for fill in fills)
+
+
+def test_invalid_parameters_are_422_in_the_error_shape(reader: httpx.Client) -> None:
+    for path, params in [("/api/v1/orders", {"limit": 0}), ("/api/v1/orders", {"limit": 1001}),
+                         ("/api/v1/orders", {"offset": -1}), ("/api/v1/orders", {"status": "LOST"}),
+                         ("/api/v1/fills", {"limit": "many"}), ("/api/v1/events", {"after_seq": -5}),
+                         ("/api/v1/events", {"kind_prefix": "ORDER; DROP"}), ("/api/v1/pnl", {"strategy_id": "../etc"})]:
+        error = assert_error(reader.get(path, params=params), 422, "validation_error")
+        assert error["details"] and error["details"][0]["loc"][0] == "query"
+
+
+def test_an_unknown_strategy_is_404(reader: httpx.Client) -> None:
+    for path in ("/api/v1/orders", "/api/v1/fills", "/api/v1/pnl", "/api/v1/events"):
+        error = assert_error(reader.get(path, params={"strategy_id": "no-such"}), 404, "not_found")
+        assert "no-such" in error["message"]
+    assert_error(reader.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(reader.delete("/api/v1/health"), 405, "method_not_allowed")
+
+
+def test_pnl_series_risk_and_events(reader: httpx.Client) -> None:
+    points = eventually(lambda: reader.get("/api/v1/pnl").json(), 60)
+    assert [point["ts"] for point in points] == sorted(point["ts"] for point in points)
+    assert reader.get("/api/v1/pnl", params={"strategy_id": "btc-sma", "limit": 2}).json() == points[-2:] or len(points) < 2
+
+    risk = reader.get("/api/v1/risk").json()
+    assert risk["trading_state"] == "ACTIVE"
+    assert risk["engines"][0]["strategy_id"] == "btc-sma" and risk["engines"][0]["status"]["state"]["mode"] == "ACTIVE"
+
+    events = reader.get("/api/v1/events", params={"limit": 5}).json()
+    assert len(events) == 5 and [event["seq"] for event in events] == sorted(event["seq"] for event in events)
+    later = reader.get("/api/v1/events", params={"after_seq": events[-1]["seq"], "limit": 5}).json()
+    assert later and min(event["seq"] for event in later) > events[-1]["seq"]
+    orders_only = reader.get("/api/v1/events", params={"kind_prefix": "order.", "limit": 20}).json()
+    assert orders_only and all(event["kind"].startswith("order.") for event in orders_only)
+
+
+# -- auth --------------------------------------------------------------------------------------
+
+
+GET_ROUTES = ["/api/v1/health", "/api/v1/status", "/api/v1/strategies", "/api/v1/positions", "/api/v1/orders",
+              "/api/v1/fills", "/api/v1/pnl", "/api/v1/risk", "/api/v1/alerts", "/api/v1/events", "/api/v1/metrics",
+              "/metrics"]
+ACTIONS = ["kill", "resume", "cancel-all", "flatten"]
+
+
+def test_every_route_needs_a_known_token(service: RunningService) -> None:
+    with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
+        for path in GET_ROUTES:
+            missing = anonymous.get(path)
+            assert_error(missing, 401, "unauthorized")
+            assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+            unknown = anonymous.get(path, headers=bearer("not-a-configured-token-000"))
+            assert_error(unknown, 401, "unauthorized")
+            assert 'error="invalid_token"' in unknown.headers["WWW-Authenticate"]
+            assert_error(anonymous.get(path, headers={"Authorization": f"Basic {READ_TOKEN}"}), 401, "unauthorized")
+        for action in ACTIONS:
+            assert_error(anonymous.post(f"/api/v1/actions/{action}", json={"reason": "test"}), 401, "unauthorized")
+            # Even a body that is not JSON is refused for the missing token first.
+            assert_error(anonymous.post(f"/api/v1/actions/{action}", content=b"{not json",
+                                        headers={"Content-Type": "application/json"}), 401, "unauthorized")
+        assert anonymous.get("/api/v1/openapi.json").status_code == 200
+        assert anonymous.get("/docs").status_code == 401
+
+
+def test_a_read_token_may_not_act(service: RunningService, reader: httpx.Client) -> None:
+    for action in ACTIONS:
+        response = reader.post(f"/api/v1/actions/{action}", json={"reason": "a reader tries", "flatten": False}
+                               if action == "kill" else {"reason": "a reader tries"})
+        assert_error(response, 403, "forbidden")
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert reader.get("/api/v1/health").json()["trading_state"] == "ACTIVE"
+
+
+def test_action_bodies_are_validated(operator: httpx.Client) -> None:
+    for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}, {"reason": "ok", "flaten": True},
+                 {"reason": 5}, ["reason"]):
+        assert_error(operator.post("/api/v1/actions/kill", json=body), 422, "validation_error")
+    assert operator.get("/api/v1/health").json()["trading_state"] == "ACTIVE"
+
+
+# -- operator actions and the stream -----------------------------------------------------------
+
+
+EVENT_SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "api" / "asyncapi.yaml").read_text())[
+    "components"]["schemas"]["EventMessage"]
+
+
+def stream_messages(url: str, **kwargs: Any) -> Any:
+    return connect(url, open_timeout=10, close_timeout=5, **kwargs)
+
+
+def receive_until(websocket: Any, predicate: Any, limit: int = 500) -> dict[str, Any]:
+    for _ in range(limit):
+        message = json.loads(websocket.recv(timeout=30))
+        if message["type"] == "event":
+            jsonschema.validate(message, EVENT_SCHEMA)
+        if predicate(message):
+            return message
+    raise AssertionError("the expected stream message did not arrive")
+
+
+def test_the_stream_needs_a_token(service: RunningService) -> None:
+    for url, headers in [(service.ws_url, None), (service.ws_url + "?token=wrong-token-0000000000", None),
+                         (service.ws_url, bearer("wrong-token-0000000000"))]:
+        with stream_messages(url, additional_headers=headers) as websocket:
+            with pytest.raises(ConnectionClosed) as closed:
+                websocket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_a_query_token_stays_out_of_the_server_log(service: RunningService, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        with stream_messages(f"{service.ws_url}?token={READ_TOKEN}&since=now") as websocket:
+            assert json.loads(websocket.recv(timeout=30))["type"] == "status"
+    accepted = [record.getMessage() for record in caplog.records if "[accepted]" in record.getMessage()]
+    assert accepted and "since=now" in accepted[-1]
+    assert all(READ_TOKEN not in line for line in accepted)
+
+
+def test_operator_actions_over_http_show_up_in_the_stream(service: RunningService, operator: httpx.Client,
+                                                          reader: httpx.Client) -> None:
+    with stream_messages(f"{service.ws_url}?token={READ_TOKEN}") as websocket:
+        first = json.loads(websocket.recv(timeout=30))
+        assert first["type"] == "status" and first["trading_state"] == "ACTIVE"
+
+        killed = operator.post("/api/v1/actions/kill", json={"reason": "API test: kill", "flatten": True})
+        assert killed.status_code == 200, killed.text
+        assert killed.json()["trading_state"] == "HALTED"
+        change = receive_until(websocket, lambda m: m["type"] == "event" and m["kind"] == "risk.state_change")
+        assert change["strategy_id"] == "btc-sma" and change["payload"]["new"] == "HALTED"
+        assert change["payload"]["actor"] == "operator:operate@api" and change["payload"]["reason"] == "API test: kill"
+        status = receive_until(websocket, lambda m: m["type"] == "status")
+        assert status["trading_state"] == "HALTED"
+
+    history = reader.get("/api/v1/risk", params={"limit": 5}).json()["history"]
+    assert history[0]["kind"] == "risk.state_change" and history[0]["payload"]["new"] == "HALTED"
+    alerts = reader.get("/api/v1/alerts").json()
+    assert alerts[0]["kind"] == "kill" and alerts[0]["severity"] == "critical"
+    assert OPERATE_TOKEN not in json.dumps(alerts) and OPERATE_TOKEN not in json.dumps(history)
+
+    cancelled = operator.post("/api/v1/actions/cancel-all", json={"reason": "API test: cancel"})
+    assert cancelled.status_code == 200 and isinstance(cancelled.json()["cancelled"], list)
+
+    with stream_messages(service.ws_url, additional_headers=bearer(OPERATE_TOKEN)) as websocket:
+        assert json.loads(websocket.recv(timeout=30))["type"] == "status"
+        resumed = operator.post("/api/v1/actions/resume", json={"reason": "API test: resume"})
+        assert resumed.status_code == 200 and resumed.json()["trading_state"] == "ACTIVE"
+        change = receive_until(websocket, lambda m: m["type"] == "event" and m["kind"] == "risk.state_change")
+        assert change["payload"]["new"] == "ACTIVE"
+
+    flattened = operator.post("/api/v1/actions/flatten", json={"reason": "API test: flatten"})
+    assert flattened.status_code == 200 and flattened.json()["trading_state"] == "HALTED"
+    assert operator.post("/api/v1/actions/resume", json={"reason": "API test: back"}).json()["trading_state"] == "ACTIVE"
+    assert reader.get("/api/v1/health").json()["trading_state"] == "ACTIVE"
