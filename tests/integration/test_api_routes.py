@@ -250,10 +250,21 @@ def test_pnl_series_risk_and_events(reader: httpx.Client) -> None:
     assert orders_only and all(event["kind"].startswith("order.") for event in orders_only)
 
 
+def test_the_service_journal_is_readable_as_strategy_service(reader: httpx.Client) -> None:
+    events = reader.get("/api/v1/events", params={"strategy_id": "service", "limit": 50}).json()
+    assert events and {event["strategy_id"] for event in events} == {"service"}
+    assert events[0]["kind"] == "service.started"
+
+
 # -- auth --------------------------------------------------------------------------------------
 
 
-GET_ROUTES = ["/api/v1/health", "/api/v1/status", "/api/v1/strategies", "/api/v1/positions", "/api/v1/orders",
+def test_a_client_can_ask_the_scope_of_its_token(reader: httpx.Client, operator: httpx.Client) -> None:
+    assert reader.get("/api/v1/token").json() == {"scope": "read"}
+    assert operator.get("/api/v1/token").json() == {"scope": "operate"}
+
+
+GET_ROUTES = ["/api/v1/health", "/api/v1/token", "/api/v1/status", "/api/v1/strategies", "/api/v1/positions", "/api/v1/orders",
               "/api/v1/fills", "/api/v1/pnl", "/api/v1/risk", "/api/v1/alerts", "/api/v1/events", "/api/v1/metrics",
               "/metrics"]
 ACTIONS = ["kill", "resume", "cancel-all", "flatten"]

@@ -196,6 +196,7 @@ def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue,
         text = api.get("/metrics").text
     assert metric(text, "tradepulse_orders_submitted_total") >= 1
     assert metric(text, "tradepulse_fills_total") >= 1
+    assert metric(text, "tradepulse_fill_quantity_total") > 0
     assert metric(text, "tradepulse_tick_to_order_seconds_count") >= 1
     assert metric(text, "tradepulse_order_to_ack_seconds_count") >= 1
     assert metric(text, 'tradepulse_trading_state{state="ACTIVE"}') == 1

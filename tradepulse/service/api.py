@@ -370,6 +370,11 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
     async def health() -> Any:
         return backend.health()
 
+    @api.get("/token", tags=["monitoring"], response_model=m.TokenInfo, responses=_responses(401),
+             summary="The scope of the token sent (dashboards show operator controls only for operate)")
+    async def token(scope: Scoped) -> Any:
+        return {"scope": scope}
+
     @api.get("/status", tags=["monitoring"], response_model=m.Status, responses=_responses(401),
              summary="Service, venue, engines, reconciliation and watchdog")
     async def status() -> Any:

@@ -13,7 +13,7 @@ Example (docs/configuration.md has every key)::
     state_dir = "live-state"        # journals and the pid file; relative to this file
 
     [api]
-    port = 8765                     # binds 127.0.0.1 unless host is set and allow_remote = true
+    port = 8780                     # binds 127.0.0.1 unless host is set and allow_remote = true
 
     [venue]
     kind = "ccxt"                   # or "paper"
@@ -86,7 +86,7 @@ class ApiConfig:
     """``[api]``: where the REST/WebSocket API listens. Tokens come from the environment."""
 
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = 8780  # not 8765: that is the local venue's default
     allow_remote: bool = False
 
 
@@ -217,7 +217,7 @@ def _api(table: Mapping[str, Any], name: str) -> ApiConfig:
     where = f"{name}: [api]"
     _only(table, {"host", "port", "allow_remote"}, where)
     host = _str(table, "host", where, "127.0.0.1")
-    port = table.get("port", 8765)
+    port = table.get("port", 8780)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"{where} port must be an integer 0..65535 (0 picks a free port), got {port!r}")
     allow_remote = _bool(table, "allow_remote", where, False)

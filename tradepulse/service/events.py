@@ -142,7 +142,7 @@ class MetricsRecorder:
             if kind == "order.rejected":
                 metrics.rejected(symbol)
             elif kind == "order.filled":
-                quantity = _decimal((payload.get("fill") or {}).get("quantity"))
+                quantity = _decimal((payload.get("fill") or {}).get("fill_quantity"))
                 metrics.fill(symbol, quantity if quantity is not None else Decimal(0))
                 position = (payload.get("position") or {}).get("quantity")
                 if position is not None:

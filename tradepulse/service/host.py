@@ -88,6 +88,7 @@ class ServiceHost(ServiceViews):
         self._tasks: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._running = False
         self.loop_lag_seconds = 0.0
         self.alert_sender = (
             AlertSender(config.alerts.webhook_url.reveal(), format=config.alerts.format,
@@ -123,6 +124,7 @@ class ServiceHost(ServiceViews):
         for slot in self.slots.values():
             slot.task = asyncio.create_task(self._run_slot(slot), name=f"engine:{slot.strategy_id}")
             slot.outcome = "running"
+        self._running = True
         self._tasks = [asyncio.create_task(self._watchdog(), name="watchdog"),
                        asyncio.create_task(self._publish_status(), name="status")]
         logger.info("service started", extra={"mode": self.start_mode, "strategies": list(self.slots)})
@@ -190,6 +192,8 @@ class ServiceHost(ServiceViews):
 
     async def stop(self, *, cancel_orders: bool | None = None) -> None:
         """Stop gracefully: cancel open orders (as configured), stop feeds and engines, flush, close."""
+        if not self._running:
+            return  # never started, or a failed start already closed everything
         if self._stopping:
             await self._stopped.wait()
             return
@@ -254,14 +258,24 @@ class ServiceHost(ServiceViews):
     # -- operator actions ------------------------------------------------------------------------
 
     async def kill(self, *, actor: str, reason: str, flatten: bool = False) -> dict[str, Any]:
-        for slot in self._live_slots():
-            await slot.engine.halt(reason, actor, flatten)
+        for slot in self._started_slots():
+            if slot.running:
+                await slot.engine.halt(reason, actor, flatten)
+            else:
+                # A finished engine has no venue connection left to cancel on; its state still changes,
+                # so a restart from this journal comes back HALTED.
+                change = slot.risk.halt(reason, actor, flatten)
+                slot.journal.append(change.kind, change.to_payload())
         self.alert("kill", "critical", f"trading HALTED by {actor}: {reason}", {"flatten": flatten})
         return self._states()
 
     async def resume(self, *, actor: str, reason: str) -> dict[str, Any]:
-        for slot in self._live_slots():
-            await slot.engine.resume(actor, reason)
+        for slot in self._started_slots():
+            if slot.running:
+                await slot.engine.resume(actor, reason)
+            else:
+                change = slot.risk.resume(actor, reason)
+                slot.journal.append(change.kind, change.to_payload())
         return self._states()
 
     async def cancel_all(self, *, actor: str) -> dict[str, Any]:
@@ -273,6 +287,9 @@ class ServiceHost(ServiceViews):
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
         return await self.kill(actor=actor, reason="operator flatten: close every position", flatten=True)
+
+    def _started_slots(self) -> list[EngineSlot]:
+        return [slot for slot in self.slots.values() if slot.engine.router is not None]
 
     def _live_slots(self) -> list[EngineSlot]:
         return [slot for slot in self.slots.values() if slot.engine.router is not None and slot.outcome in ("running", "starting")]

@@ -84,6 +84,10 @@ class Health(_Response):
     trading_state: TradingStateName
 
 
+class TokenInfo(_Response):
+    scope: Literal["read", "operate"] = Field(description="`operate` may also call /actions/*; it never echoes the token.")
+
+
 class ServiceInfo(_Response):
     version: str
     pid: int

@@ -180,8 +180,14 @@ class ServiceViews:
 
     def events(self, *, kind_prefix: str | None = None, strategy_id: str | None = None, after_seq: int = 0,
                limit: int = 100) -> list[dict[str, Any]]:
+        """Journal events; ``strategy_id="service"`` selects the service's own journal (starts, stops, alerts)."""
         rows: list[dict[str, Any]] = []
-        for slot in self._selected(strategy_id):
+        if strategy_id in (None, "service") and self.service_journal is not None:
+            found = self.service_journal.events(after_seq=after_seq, kind_prefix=kind_prefix, limit=limit)
+            rows += [_event_row("service", event) for event in found]
+        for slot in self._selected(None if strategy_id == "service" else strategy_id):
+            if strategy_id == "service":
+                break
             found = slot.open_reader().events(after_seq=after_seq, kind_prefix=kind_prefix, limit=limit)
             rows += [_event_row(slot.strategy_id, event) for event in found]
         rows.sort(key=lambda row: (row["ts"], row["strategy_id"], row["seq"]))
