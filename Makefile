@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser demo test test-unit bench lock clean
+.PHONY: setup browser promtool demo test test-unit bench lock clean
 
 setup: $(STAMP)
 
@@ -31,14 +31,21 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
 
+# promtool checks the Prometheus configuration and alert rules in deploy/; it comes with Debian's
+# prometheus package (on a host running systemd the package also enables a local Prometheus server).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
+
 # Three runs: the suite in parallel; every notebook under nbval; the browser tests on their own, since
 # Playwright's sync API keeps an event loop running in its worker and Chromium wants the CPU to itself.
-test: setup browser
+test: setup browser promtool
 	$(PY) -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
 	$(PY) -m pytest tests/browser
 
-test-unit: setup
+test-unit: setup promtool
 	$(PY) -m pytest -n 2 tests/unit
 
 bench: setup

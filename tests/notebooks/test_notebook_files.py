@@ -24,6 +24,7 @@ EXPECTED_NOTEBOOKS = {
     "indicators_tour.ipynb",
     "backtest_explorer.ipynb",
     "indicators_dashboard.ipynb",
+    "live_dashboard.ipynb",
     "sweeps_and_walkforward.ipynb",
     "reports/backtest_report.ipynb",
 }

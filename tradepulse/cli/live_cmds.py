@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tradepulse.cli import service_cmds
 from tradepulse.cli._common import add_json_flag, parse_key_values, print_json
 from tradepulse.errors import ConfigError
 
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument("--no-short", action="store_true", help="a cash account: sells cannot exceed the base balance")
     add_json_flag(replay)
     replay.set_defaults(handler=_replay)
+    service_cmds.register_live_service(commands)
 
 
 def _speed(text: str) -> float | None:

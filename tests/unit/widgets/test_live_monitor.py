@@ -1,0 +1,239 @@
+"""LiveMonitor against a real `tradepulse serve` process trading on paper, through the real client."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ipywidgets as widgets
+import pytest
+from polling import eventually
+
+from tradepulse.client import LiveClient
+from tradepulse.widgets import LiveMonitor
+from tradepulse.widgets.live_monitor import execution_quality
+
+READ_TOKEN = "monitor-read-token-0123456789"
+OPERATE_TOKEN = "monitor-operate-token-0123456789"
+
+# speed 10: the recording replays in about a minute, long enough to act while the engine still runs.
+CONFIG = """\
+[service]
+state_dir = "state"
+
+[api]
+port = 0
+
+[venue]
+kind = "paper"
+init_cash = 10000
+fees_bps = 10
+
+[[strategies]]
+id = "btc-sma"
+strategy = "sma_cross"
+symbol = "BTC/USDT"
+params = { fast = 3, slow = 8 }
+feed = "recording:binance:BTC/USDT"
+bar = "10s"
+speed = 10
+"""
+
+
+@contextlib.contextmanager
+def running_service(directory: Path) -> Iterator[Path]:
+    """`python -m tradepulse.cli serve` in ``directory``; yields its state directory once service.json is there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "live.toml"
+    config.write_text(CONFIG)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEPULSE_API_")}
+    env.update(TRADEPULSE_API_READ_TOKEN=READ_TOKEN, TRADEPULSE_API_OPERATE_TOKEN=OPERATE_TOKEN)
+    state_dir = directory / "state"
+    with open(directory / "service.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", str(config)],
+                                   cwd=directory, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def advertised() -> bool:
+            assert process.poll() is None, (directory / "service.log").read_text(errors="replace")[-3000:]
+            return (state_dir / "service.json").is_file()
+
+        eventually(advertised, 90)
+        yield state_dir
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Path]:
+    with running_service(tmp_path / "service") as state_dir:
+        yield state_dir
+
+
+@pytest.fixture
+def monitors() -> Iterator[list[LiveMonitor]]:
+    made: list[LiveMonitor] = []
+    yield made
+    for monitor in made:
+        monitor.close()
+
+
+@pytest.fixture
+def monitor_of(service, monitors) -> Iterator[Callable[[str], LiveMonitor]]:
+    """A monitor of the service through a LiveClient holding ``token``, refreshing twice a second."""
+    clients: list[LiveClient] = []
+
+    def make(token: str) -> LiveMonitor:
+        clients.append(LiveClient.from_state_dir(service, token=token))
+        monitors.append(LiveMonitor(clients[-1], refresh_seconds=0.5))
+        return monitors[-1]
+
+    yield make
+    for monitor in monitors:
+        monitor.stop()
+    for client in clients:
+        client.close()
+
+
+def all_text(widget: widgets.Widget) -> str:
+    """Every HTML value and text box of a widget tree (what a reader could see)."""
+    parts = []
+    if isinstance(widget, widgets.HTML | widgets.Text):
+        parts.append(str(widget.value))
+    if isinstance(widget, widgets.Button):
+        parts.append(widget.description)
+    for child in getattr(widget, "children", ()):
+        parts.append(all_text(child))
+    return "\n".join(parts)
+
+
+def test_read_token_monitor_shows_state_positions_and_orders_from_the_service_and_no_operator_buttons(service, monitor_of):
+    monitor = monitor_of(READ_TOKEN)
+    # The background thread picks up orders as the strategy trades.
+    shown = eventually(lambda: (snap := monitor.snapshot())["orders"] and snap["fills"] and snap["pnl"] and snap, 90)
+
+    with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
+        service_orders = {o["client_order_id"]: o for o in reader.orders(limit=100)}
+        status = reader.status()
+    assert shown["connected"] is True and shown["message"] is None
+    assert shown["trading_state"] == status["trading_state"] == "ACTIVE"
+    assert shown["status"]["venue"]["kind"] == "paper"
+    assert [e["strategy_id"] for e in shown["status"]["engines"]] == ["btc-sma"]
+    (position,) = shown["positions"]
+    assert position["strategy_id"] == "btc-sma" and position["symbol"] == "BTC/USDT"
+    for order in shown["orders"]:
+        assert order["client_order_id"] in service_orders
+        assert order["symbol"] == "BTC/USDT" and order["status"] in {"SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "FILLED"}
+    first = shown["orders"][-1]
+    assert service_orders[first["client_order_id"]]["quantity"] == first["quantity"]
+    assert {p["strategy_id"] for p in shown["pnl"]} == {"btc-sma"}
+
+    # What was rendered is what the snapshot holds.
+    assert 'class="tp-live-state" data-state="ACTIVE"' in monitor.header.value
+    assert first["client_order_id"] in monitor.orders_view.value
+    assert f'data-status="{first["status"]}"' in monitor.orders_view.value
+    assert "btc-sma" in monitor.positions_view.value and "BTC/USDT" in monitor.engines_view.value
+    equity = [trace for trace in monitor.figure.data if trace.name == "equity · btc-sma"]
+    assert equity and len(equity[0].y) >= 1
+    quality = shown["execution"]
+    assert quality["orders"] == len(shown["orders"]) and 0 < quality["fill_ratio"] <= 1
+    assert quality["acks"] >= 1 and quality["fills_with_reference"] >= 1
+    assert 'data-stat="fill_ratio"' in monitor.quality_view.value
+
+    # Read scope: no operator panel, every button disabled, and a click sends nothing.
+    assert shown["can_operate"] is False and monitor.can_operate is False
+    assert monitor.operator_panel.layout.display == "none"
+    assert all(button.disabled for button in monitor.buttons.values())
+    assert 'data-scope="read"' in monitor.access_note.value
+    monitor.reason.value = "should not be sent"
+    monitor.kill_button.click()
+    assert monitor.snapshot()["last_action"]["ok"] is False
+    with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
+        assert reader.status()["trading_state"] == "ACTIVE"
+        assert not [a for a in reader.alerts() if a["kind"] == "kill"]
+    text = all_text(monitor) + repr(monitor.snapshot())
+    assert READ_TOKEN not in text and OPERATE_TOKEN not in text
+
+
+def test_operate_token_kill_button_halts_the_service_and_resume_brings_it_back(service, monitor_of):
+    monitor = monitor_of(OPERATE_TOKEN)
+    eventually(lambda: monitor.snapshot()["connected"], 30)
+    assert monitor.can_operate is True and monitor.snapshot()["can_operate"] is True
+    assert monitor.operator_panel.layout.display is None
+    assert not any(button.disabled for button in monitor.buttons.values())
+    assert 'data-scope="operate"' in monitor.access_note.value
+    assert OPERATE_TOKEN not in all_text(monitor)
+    eventually(lambda: monitor.snapshot()["status"]["engines"][0]["running"], 30)
+
+    monitor.kill_button.click()  # no reason typed: refused in the widget, nothing sent
+    refused = monitor.snapshot()["last_action"]
+    assert refused["action"] == "kill" and refused["ok"] is False and "reason" in refused["message"]
+    assert monitor.snapshot()["trading_state"] == "ACTIVE"
+
+    monitor.reason.value = "unit test: halt from the dashboard"
+    monitor.kill_button.click()
+    after = monitor.snapshot()
+    assert after["last_action"]["ok"] is True and after["last_action"]["answer"]["trading_state"] == "HALTED"
+    assert after["trading_state"] == "HALTED"
+    assert 'data-state="HALTED"' in monitor.header.value
+    with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
+        assert reader.status()["trading_state"] == "HALTED"
+        assert reader.health()["trading_state"] == "HALTED"
+    # The risk panel and the alerts list show the halt once the service has journaled it.
+    eventually(lambda: any(a["kind"] == "kill" for a in monitor.snapshot()["alerts"]), 30)
+    engine_risk = monitor.snapshot()["risk"]["engines"][0]["status"]["state"]
+    assert engine_risk["mode"] == "HALTED" and engine_risk["reason"] == "unit test: halt from the dashboard"
+    assert "unit test: halt from the dashboard" in monitor.risk_view.value
+
+    monitor.reason.value = "unit test: resume"
+    monitor.resume_button.click()
+    assert monitor.snapshot()["trading_state"] == "ACTIVE"
+    with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
+        assert reader.status()["trading_state"] == "ACTIVE"
+
+
+def test_without_a_service_the_monitor_says_so_and_connects_once_one_starts(tmp_path, monitors):
+    directory = tmp_path / "later"
+    monitor = LiveMonitor.connect(state_dir=directory / "state", token=READ_TOKEN, refresh_seconds=0.5)
+    monitors.append(monitor)
+    shown = monitor.snapshot()
+    assert shown["connected"] is False
+    assert shown["title"] == f"No TradePulse service at {directory / 'state'}"
+    assert "No TradePulse service at" in monitor.banner.value and "tp-live-no-service" in monitor.banner.value
+    assert monitor.body.layout.display == "none" and monitor.operator_panel.layout.display == "none"
+
+    with running_service(directory):
+        eventually(lambda: monitor.snapshot()["connected"], 60)
+        assert monitor.banner.value == "" and monitor.body.layout.display is None
+        assert monitor.snapshot()["trading_state"] in {"ACTIVE", "REDUCING", "HALTED"}
+    # Stopped: the panel comes back, with the last data kept on the page.
+    eventually(lambda: not monitor.snapshot()["connected"], 60)
+    assert "No TradePulse service at" in monitor.banner.value and monitor.body.layout.display is None
+
+
+def test_execution_quality_from_order_and_fill_records():
+    orders = [{"client_order_id": "a", "quantity": "2", "filled_quantity": "2", "status": "FILLED",
+               "created_at": "2024-01-01T00:00:00+00:00"},
+              {"client_order_id": "b", "quantity": "2", "filled_quantity": "1", "status": "PARTIALLY_FILLED",
+               "created_at": "2024-01-01T00:00:01+00:00"}]
+    fills = [{"client_order_id": "a", "side": "buy", "fill_price": "101", "fill_quantity": "2"},
+             {"client_order_id": "b", "side": "sell", "fill_price": "99", "fill_quantity": "1"}]
+    timing = {"a": {"reference_price": "100", "submitted_at": "2024-01-01T00:00:00Z", "accepted_at": "2024-01-01T00:00:00.250Z"},
+              "b": {"reference_price": "100", "submitted_at": "2024-01-01T00:00:01Z", "accepted_at": "2024-01-01T00:00:01.050Z"}}
+    quality = execution_quality(orders, fills, timing)
+    assert quality["fill_ratio"] == pytest.approx(0.75) and quality["orders_filled"] == 1
+    # Both fills paid 100 bps against the price decided at: the buy above it, the sell below it.
+    assert quality["slippage_bps"] == pytest.approx(100.0)
+    assert quality["ack_ms_median"] == pytest.approx(150.0) and quality["ack_ms_max"] == pytest.approx(250.0)
+    assert execution_quality([], [])["fill_ratio"] is None
+
