@@ -32,7 +32,7 @@ _FILL_NOTE = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     live = subparsers.add_parser(
         "live",
-        help="run strategies through the live engine (offline replay against the paper venue)",
+        help="the live engine: offline replay, and start/stop/inspect/control the live service",
         description="The live engine: feed -> bars -> strategy -> risk gate -> OMS -> venue, journaled to SQLite.",
     )
     commands = live.add_subparsers(dest="live_command", metavar="SUBCOMMAND")

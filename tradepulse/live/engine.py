@@ -144,6 +144,7 @@ class LiveEngine:
         self.report: ReplayReport | None = None
         self.target = 0.0  # the account starts flat, as in the backtest
         self._pending_target: float | None = None
+        self._deferring = False
         self._last_price: Decimal | None = None
         self._best_ask: Decimal | None = None
         self._stopping = False
@@ -363,6 +364,19 @@ class LiveEngine:
         router = self._router()
         target, self._pending_target = self._pending_target, None
         assert target is not None
+        unresolved = await router.unresolved_orders()
+        if unresolved:
+            # Keep the target: it is acted on at the first price after the venue has answered.
+            self._pending_target = target
+            if not self._deferring:
+                self._deferring = True
+                self.journal.append("engine.order_deferred", {
+                    "symbol": self.symbol, "target": target,
+                    "waiting_for": [order.client_order_id for order in unresolved],
+                    "reason": "an earlier submission's outcome is unknown; nothing new is sent until the venue answers",
+                })
+            return
+        self._deferring = False
         intent = router.intent_for_target(target, price, self.window.last, best_ask=self._best_ask)
         if intent is None:
             position = self._oms().position(self.symbol).quantity

@@ -16,7 +16,7 @@ The order router is the engine's half that touches money. For one symbol it:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tradepulse.backtest.costs import Costs
@@ -85,6 +85,13 @@ class OrderRouter:
         self._on_fill = on_fill
         self._targets: dict[str, float] = {}  # client order id -> the target the order serves
         self._flatten_pending = False
+        # Orders whose submission outcome is unknown (the venue call failed without a definite
+        # answer): nothing new is sent until the venue has said what became of them.
+        self._unknown_outcome: set[str] = set()
+        self._next_settle_at: datetime | None = None
+
+    #: How often a still-unknown submission is looked up again while new orders wait.
+    SETTLE_INTERVAL = timedelta(seconds=1)
 
     # -- money -----------------------------------------------------------------------------------
 
@@ -157,6 +164,7 @@ class OrderRouter:
             await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
             pending = self.oms.open_orders(self.symbol)
             if pending:
+                self._unknown_outcome.add(pending[-1].client_order_id)
                 await self.resolve_unknown(pending[-1])
             return None
         if target is not None:
@@ -165,6 +173,28 @@ class OrderRouter:
         await self.apply_updates(self.venue.updates().drain_nowait())
         await self.apply_updates([answer])
         return self.oms.order(order.client_order_id)
+
+    async def unresolved_orders(self) -> list[Order]:
+        """Orders whose submission outcome is still unknown, after asking the venue (at most once a second).
+
+        Sizing counts open orders as working; counting one that never reached the venue would make
+        the next order undo a trade that did not happen (a sell of coins never bought). So while
+        any outcome is unknown, the engine sends nothing new (design decision 4).
+        """
+        def still_unknown() -> list[Order]:
+            orders = [self.oms.orders.get(cid) for cid in sorted(self._unknown_outcome)]
+            unknown = [order for order in orders if order is not None and order.status is OrderStatus.SUBMITTED]
+            self._unknown_outcome = {order.client_order_id for order in unknown}
+            return unknown
+
+        pending = still_unknown()
+        now = self._clock()
+        if pending and (self._next_settle_at is None or now >= self._next_settle_at):
+            self._next_settle_at = now + self.SETTLE_INTERVAL
+            for order in pending:
+                await self.resolve_unknown(order)
+            pending = still_unknown()
+        return pending
 
     async def resolve_unknown(self, order: Order) -> None:
         """Settle an order whose submission outcome is unknown by asking the venue by client order id."""
