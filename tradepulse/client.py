@@ -257,6 +257,10 @@ class LiveClient(_Base):
         """``{"status": "ok"|"degraded", "uptime_seconds", "trading_state"}``."""
         return self._send(Calls.get("/health"))
 
+    def scope(self) -> str:
+        """The scope of this client's token: ``"read"`` or ``"operate"`` (operate may also act)."""
+        return str(self._send(Calls.get("/token"))["scope"])
+
     def status(self) -> dict[str, Any]:
         """Service, trading state, venue, engines, reconciliation and watchdog."""
         return self._send(Calls.get("/status"))
@@ -397,6 +401,10 @@ class AsyncLiveClient(_Base):
     async def health(self) -> dict[str, Any]:
         """See :meth:`LiveClient.health`."""
         return await self._send(Calls.get("/health"))
+
+    async def scope(self) -> str:
+        """See :meth:`LiveClient.scope`."""
+        return str((await self._send(Calls.get("/token")))["scope"])
 
     async def status(self) -> dict[str, Any]:
         """See :meth:`LiveClient.status`."""

@@ -122,6 +122,7 @@ def test_async_client_reads_streams_and_operates(config: Path):
     async def scenario() -> dict[str, str]:
         async with AsyncLiveClient.from_config(config, token=READ_TOKEN) as reader:
             assert (await reader.health())["status"] == "ok"
+            assert await reader.scope() == "read"
             assert [p["strategy_id"] for p in await reader.positions()] == ["btc-sma"]
             with pytest.raises(ServiceForbidden):
                 await reader.kill("read tokens cannot act")
@@ -192,14 +193,14 @@ def test_the_token_comes_from_the_environment_and_never_shows(config: Path, no_t
     no_token_env.setenv("TRADEPULSE_API_READ_TOKEN", READ_TOKEN)
     client = LiveClient.from_state_dir(config.parent / "state")
     assert client.token_source == "the token in TRADEPULSE_API_READ_TOKEN"
-    assert client.health()["status"] == "ok"
+    assert client.health()["status"] == "ok" and client.scope() == "read"
     with pytest.raises(ServiceForbidden) as refused:
         client.kill("should not happen")
     client.close()
     no_token_env.setenv("TRADEPULSE_API_TOKEN", OPERATE_TOKEN)  # the client's own variable wins
     with LiveClient.from_config(config) as operator:
         assert operator.token_source == "the token in TRADEPULSE_API_TOKEN"
-        assert operator.health()["trading_state"] == "ACTIVE"
+        assert operator.health()["trading_state"] == "ACTIVE" and operator.scope() == "operate"
         _hides_tokens(repr(operator), str(operator.__dict__))
     _hides_tokens(repr(client), str(refused.value), repr(refused.value), caplog.text)
     assert "operate token" in str(refused.value) and "TRADEPULSE_API_READ_TOKEN" in str(refused.value)

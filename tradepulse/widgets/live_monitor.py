@@ -6,11 +6,9 @@ and P&L; positions; recent orders and fills; execution quality; risk state and b
 alerts. A background thread refreshes it every ``refresh_seconds`` by *setting widget traits*
 (HTML values, the chart's data), never with ``with output:`` from the thread, which Voila drops.
 
-It is read-only unless the client's token has the operate scope. The service has no route that
-names a token's scope, so the widget asks it once per connection with a request that cannot act:
-an action with an empty body, which the service answers 403 for a read token and 422 (invalid
-body, nothing done) for an operate token. Only then are the operator buttons (kill with a reason,
-resume, cancel all, flatten) shown and enabled. The token itself is never displayed.
+It is read-only unless the client's token has the operate scope, which the widget asks the service
+once per connection (``GET /api/v1/token``). Only then are the operator buttons (kill with a
+reason, resume, cancel all, flatten) shown and enabled. The token itself is never displayed.
 
 When no service answers, the widget shows one clear "No TradePulse service at …" panel and keeps
 retrying; built with :meth:`LiveMonitor.connect` it also finds a service restarted on another port.
@@ -490,23 +488,8 @@ class LiveMonitor(widgets.VBox):
                 logger.debug("closing the live client failed", exc_info=True)
 
     def _probe_scope(self) -> bool:
-        """Whether the token may act: an empty action body gets 403 (read scope) or 422 (operate, nothing done)."""
-        for name in ("scope", "token_scope"):  # a client that can tell is asked directly
-            method = getattr(self._client, name, None)
-            if callable(method):
-                return str(self._call(method)) == "operate"
-        from tradepulse._client_base import Call, ServiceForbidden, ServiceInvalidRequest, ServiceUnauthorized
-
-        send = getattr(self._client, "_send", None)
-        if send is None:
-            return False  # a client that cannot be asked: stay read-only
-        try:
-            self._call(send, Call("POST", "/actions/resume", body={}))
-        except ServiceInvalidRequest:
-            return True
-        except (ServiceForbidden, ServiceUnauthorized):
-            return False
-        return False  # pragma: no cover - the service never accepts an empty action body
+        """Whether the token may act (``GET /token`` names its scope; the token is never shown)."""
+        return str(self._call(self._client.scope)) == "operate"
 
     def _follow_order_events(self, strategy_ids: Iterable[str]) -> None:
         """Read new ``order.submitted``/``order.accepted`` events: reference price and ack times per order."""
