@@ -22,8 +22,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# DEMO_SECONDS of live trading after the research part (0: until Ctrl-C).
+DEMO_SECONDS ?= 60
+
 demo: setup
-	$(VENV)/bin/tradepulse demo --output-dir reports
+	$(VENV)/bin/tradepulse demo --output-dir reports --seconds $(DEMO_SECONDS)
 
 # Browser tests drive Debian's Chromium through Playwright (browsers cannot be downloaded by Playwright here).
 browser:

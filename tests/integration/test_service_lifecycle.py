@@ -180,12 +180,23 @@ def metric(text: str, name: str) -> float:
     return total
 
 
-def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue, webhook):
+@pytest.fixture
+def services() -> Iterator[list]:
+    """Every Service the test makes; a process still running at the end (a failed assert) is killed."""
+    made: list[Service] = []
+    yield made
+    for service in made:
+        if service.process is not None and service.process.poll() is None:
+            service.kill()
+
+
+def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue, webhook, services):
     env = {**os.environ, "PYTHONWARNINGS": "ignore",
            "TRADEPULSE_BINANCE_API_KEY": VENUE_KEY, "TRADEPULSE_BINANCE_API_SECRET": VENUE_SECRET,
            "TRADEPULSE_BINANCE_URL": venue["base"], "TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
            "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN, "TRADEPULSE_ALERT_WEBHOOK_URL": webhook}
     service = Service(tmp_path, env)
+    services.append(service)
 
     # Cold start: it trades, and the metrics say so.
     assert service.start()["mode"] == "cold"

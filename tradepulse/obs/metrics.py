@@ -80,7 +80,7 @@ class TradingMetrics:
             "feed_staleness_seconds", "Seconds since the last market-data event.", **common
         )
         self._journal_lag = Gauge(
-            "journal_lag_events", "Events accepted but not yet durable in the journal.", **common
+            "journal_lag_events", "Journaled events not yet delivered to the slowest live subscriber.", **common
         )
         # Every state gets a series from the start, so `== 1` alert rules never see a gap.
         self.set_trading_state("ACTIVE")
