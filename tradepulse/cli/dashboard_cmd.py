@@ -194,6 +194,7 @@ class DashboardServer:
     ) -> None:
         self.notebooks_dir = Path(notebooks_dir)
         self.host = host
+        self._any_port = port == 0
         self.port = free_port(host) if port == 0 else int(port)
         self.preheat = preheat
         self.verbose = verbose
@@ -217,6 +218,11 @@ class DashboardServer:
 
     def start(self, timeout: float = _STARTUP_LIMIT_SECONDS) -> DashboardServer:
         """Start Voila and return once it answers HTTP; raise ConfigError if it cannot start."""
+        for _ in range(5):
+            if _port_is_free(self.host, self.port) or not self._any_port:
+                break
+            # "Any free port" was picked earlier and another socket has taken it since: pick again.
+            self.port = free_port(self.host)
         if not _port_is_free(self.host, self.port):
             raise ConfigError(
                 f"port {self.port} on {self.host} is already in use; pick another with --port (0 = any free port)"
