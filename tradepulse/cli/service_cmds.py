@@ -140,12 +140,12 @@ def register_live_service(commands: argparse._SubParsersAction) -> None:
         description=f"Show orders as they are now, newest first.\n\n{_TOKENS_NOTE}",
         epilog=("Examples:\n"
                 "  tradepulse live orders --config live.toml\n"
-                "  tradepulse live orders --config live.toml --status NEW --status PARTIALLY_FILLED --limit 50\n"
+                "  tradepulse live orders --config live.toml --status ACCEPTED --status PARTIALLY_FILLED --limit 50\n"
                 "  tradepulse live orders --url http://127.0.0.1:8765/api/v1 --strategy btc-sma --json"),
         formatter_class=raw)
     _add_target(orders)
     orders.add_argument("--status", action="append", metavar="STATE",
-                        help="only orders in this state, e.g. NEW, FILLED, CANCELED (repeatable)")
+                        help="only orders in this state: SUBMITTED, ACCEPTED, PARTIALLY_FILLED, FILLED, PENDING_CANCEL, CANCELED, REJECTED, EXPIRED, DENIED (repeatable)")
     orders.add_argument("--symbol", help="only this symbol, e.g. BTC/USDT")
     orders.add_argument("--strategy", metavar="ID", help="only this strategy id")
     orders.add_argument("--limit", type=_limit, default=20, help="how many (1-1000, default 20)")
