@@ -30,7 +30,7 @@ def _token() -> str:
 
 
 def main() -> int:
-    url = os.environ.get("TRADEPULSE_HEALTHCHECK_URL", "http://127.0.0.1:8765/api/v1/health")
+    url = os.environ.get("TRADEPULSE_HEALTHCHECK_URL", "http://127.0.0.1:8780/api/v1/health")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {_token()}"})
     try:
         with urllib.request.urlopen(request, timeout=4) as response:
