@@ -3,16 +3,13 @@ real `tradepulse serve` process trading on paper, with a read token, as a manage
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
 
 from tradepulse.cli.dashboard_cmd import DashboardServer
 from tradepulse.client import LiveClient
@@ -21,32 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts"
 #: The page's kernel imports TradePulse and runs the notebook when the page is opened (no preheat).
 PAGE_READY_MS = 120_000
-READ_TOKEN = "dashboard-read-token-0123456789"
-OPERATE_TOKEN = "dashboard-operate-token-0123456789"
 PAGE = "live_dashboard.ipynb"
-
-# state_dir "live-state" beside the notebook: the page's default parameters find this service.
-CONFIG = """\
-[service]
-state_dir = "live-state"
-
-[api]
-port = 0
-
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 20
-"""
 
 
 @pytest.fixture
@@ -55,30 +27,11 @@ def site(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "site"
     folder.mkdir()
     shutil.copy(REPO_ROOT / "notebooks" / PAGE, folder / PAGE)
-    (folder / "live.toml").write_text(CONFIG)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEPULSE_API_")}
-    env.update(TRADEPULSE_API_READ_TOKEN=READ_TOKEN, TRADEPULSE_API_OPERATE_TOKEN=OPERATE_TOKEN)
-    log_path = tmp_path / "service.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", "live.toml"],
-                                   cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        def advertised() -> bool:
-            assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            return (folder / "live-state" / "service.json").is_file()
-
-        eventually(advertised, 90)
-        with LiveClient.from_state_dir(folder / "live-state", token=READ_TOKEN) as reader:
+    # state_dir "live-state" beside the notebook: the page's default parameters find this service.
+    with PaperService(folder, state_dir="live-state", speed=20, log_path=tmp_path / "service.log") as service:
+        with LiveClient.from_state_dir(service.state_dir, token=READ_TOKEN) as reader:
             eventually(lambda: reader.orders(), 90)
         yield folder
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
 @pytest.fixture

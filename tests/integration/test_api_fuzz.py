@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 
 from tradepulse.service.auth import bearer_token
 
-# The running service (a real host on paper, uvicorn in its event loop) comes from the routes test.
-from test_api_routes import OPERATE_TOKEN, READ_TOKEN, RunningService, bearer, service  # noqa: F401 - fixture
+# The running service (a real host on paper, uvicorn in its event loop), as in the routes test.
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, InProcessService, bearer, service  # noqa: F401 - fixture
 
 EXAMPLES = 10
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -33,7 +33,7 @@ DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
 schema = schemathesis.openapi.from_path(DOCUMENT)
 
 
-def test_the_service_serves_the_committed_document(service: RunningService) -> None:  # noqa: F811
+def test_the_service_serves_the_committed_document(service: InProcessService) -> None:  # noqa: F811
     served = httpx.get(f"{service.base_url}/api/v1/openapi.json", timeout=30)
     assert served.status_code == 200
     assert served.json() == json.loads(DOCUMENT.read_text()), "run: python tools/export_openapi.py"
@@ -67,21 +67,21 @@ def _check_auth(case: Any, response: Any, token: str) -> None:
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_with_an_operate_token_every_answer_conforms(case: Any, service: RunningService) -> None:  # noqa: F811
+def test_with_an_operate_token_every_answer_conforms(case: Any, service: InProcessService) -> None:  # noqa: F811
     response = case.call_and_validate(base_url=service.base_url, headers=bearer(OPERATE_TOKEN))
     _check_auth(case, response, OPERATE_TOKEN)
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_a_read_token_reads_but_never_acts(case: Any, service: RunningService) -> None:  # noqa: F811
+def test_a_read_token_reads_but_never_acts(case: Any, service: InProcessService) -> None:  # noqa: F811
     response = case.call_and_validate(base_url=service.base_url, headers=bearer(READ_TOKEN))
     _check_auth(case, response, READ_TOKEN)
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_without_a_token_every_route_is_401(case: Any, service: RunningService) -> None:  # noqa: F811
+def test_without_a_token_every_route_is_401(case: Any, service: InProcessService) -> None:  # noqa: F811
     response = case.call(base_url=service.base_url)
     assert response.status_code == 401, response.text
     assert _header(response, "WWW-Authenticate").startswith("Bearer")

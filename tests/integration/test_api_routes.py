@@ -1,17 +1,15 @@
 """The service API over real HTTP and WebSocket, in front of a real service host trading on paper.
 
-One :class:`RunningService` per module: a :class:`~tradepulse.service.host.ServiceHost` replaying
-a recorded BTC/USDT feed into the paper venue, and uvicorn serving :func:`create_app` in the same
-event loop (as ``tradepulse serve`` does), on a background thread. Tests talk to it as clients do.
+One :class:`~service_fixtures.InProcessService` per module (the ``service`` fixture): a
+:class:`~tradepulse.service.host.ServiceHost` replaying a recorded BTC/USDT feed into the paper venue,
+and uvicorn serving :func:`create_app` in the same event loop (as ``tradepulse serve`` does), on a
+background thread. Tests talk to it as clients do.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,119 +17,21 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-import uvicorn
 import yaml
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, InProcessService, bearer, service  # noqa: F401 - fixture
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tradepulse.service.api import create_app
-from tradepulse.service.auth import ApiAuth
-
-READ_TOKEN = "read-token-for-tests-0123456789"
-OPERATE_TOKEN = "operate-token-for-tests-0123456789"
-
-CONFIG = """\
-[service]
-state_dir = "state"
-status_interval_seconds = 0.5
-
-[api]
-port = 0
-
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 20
-"""
-
-
-class RunningService:
-    """A service host and its API on 127.0.0.1, run in an event loop on a background thread."""
-
-    def __init__(self, directory: Path) -> None:
-        self.config_path = directory / "service.toml"
-        self.config_path.write_text(CONFIG)
-        self.auth = ApiAuth.from_environ({"TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
-                                          "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="api-service", daemon=True)
-        self.host: Any = None
-        self.server: uvicorn.Server | None = None
-        self.serving: asyncio.Future | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> RunningService:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=60)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=60)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
-            self.loop.close()
-
-    async def _start(self) -> None:
-        from tradepulse.service.config import load_config
-        from tradepulse.service.host import ServiceHost
-
-        self.host = ServiceHost(load_config(self.config_path))
-        await self.host.start()
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        # No log_config: uvicorn's records go to the root logger, where pytest can read them.
-        config = uvicorn.Config(create_app(self.host, self.auth), log_config=None, log_level="info", access_log=False,
-                                lifespan="off", ws="websockets-sansio")
-        self.server = uvicorn.Server(config)
-        self.serving = asyncio.ensure_future(self.server.serve(sockets=[listener]))
-        while not self.server.started:
-            if self.serving.done():
-                self.serving.result()
-            await asyncio.sleep(0.01)
-
-    async def _stop(self) -> None:
-        if self.server is not None and self.serving is not None:
-            self.server.should_exit = True
-            await self.serving
-        if self.host is not None:
-            await self.host.stop()
-
-    @property
-    def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://") + "/api/v1/stream"
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    with RunningService(tmp_path_factory.mktemp("api-service")) as running:
-        yield running
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
 
 @pytest.fixture
-def reader(service: RunningService) -> Iterator[httpx.Client]:
+def reader(service: InProcessService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.base_url, headers=bearer(READ_TOKEN), timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def operator(service: RunningService) -> Iterator[httpx.Client]:
+def operator(service: InProcessService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.base_url, headers=bearer(OPERATE_TOKEN), timeout=30) as client:
         yield client
 
@@ -183,7 +83,7 @@ def test_strategies_and_positions(reader: httpx.Client) -> None:
     assert all(isinstance(position[key], str) for key in ("quantity", "realized_pnl", "fees_quote", "net_pnl"))
 
 
-def test_metrics_need_a_token_and_serve_the_prometheus_text(service: RunningService, reader: httpx.Client) -> None:
+def test_metrics_need_a_token_and_serve_the_prometheus_text(service: InProcessService, reader: httpx.Client) -> None:
     for path in ("/metrics", "/api/v1/metrics"):
         response = reader.get(path)
         assert response.status_code == 200
@@ -270,7 +170,7 @@ GET_ROUTES = ["/api/v1/health", "/api/v1/token", "/api/v1/status", "/api/v1/stra
 ACTIONS = ["kill", "resume", "cancel-all", "flatten"]
 
 
-def test_every_route_needs_a_known_token(service: RunningService) -> None:
+def test_every_route_needs_a_known_token(service: InProcessService) -> None:
     with httpx.Client(base_url=service.base_url, timeout=30) as anonymous:
         for path in GET_ROUTES:
             missing = anonymous.get(path)
@@ -289,7 +189,7 @@ def test_every_route_needs_a_known_token(service: RunningService) -> None:
         assert anonymous.get("/docs").status_code == 401
 
 
-def test_a_read_token_may_not_act(service: RunningService, reader: httpx.Client) -> None:
+def test_a_read_token_may_not_act(service: InProcessService, reader: httpx.Client) -> None:
     for action in ACTIONS:
         response = reader.post(f"/api/v1/actions/{action}", json={"reason": "a reader tries", "flatten": False}
                                if action == "kill" else {"reason": "a reader tries"})
@@ -326,7 +226,7 @@ def receive_until(websocket: Any, predicate: Any, limit: int = 500) -> dict[str,
     raise AssertionError("the expected stream message did not arrive")
 
 
-def test_the_stream_needs_a_token(service: RunningService) -> None:
+def test_the_stream_needs_a_token(service: InProcessService) -> None:
     for url, headers in [(service.ws_url, None), (service.ws_url + "?token=wrong-token-0000000000", None),
                          (service.ws_url, bearer("wrong-token-0000000000"))]:
         with stream_messages(url, additional_headers=headers) as websocket:
@@ -335,7 +235,7 @@ def test_the_stream_needs_a_token(service: RunningService) -> None:
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
-def test_a_query_token_stays_out_of_the_server_log(service: RunningService, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_query_token_stays_out_of_the_server_log(service: InProcessService, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="uvicorn.error"):
         with stream_messages(f"{service.ws_url}?token={READ_TOKEN}&since=now") as websocket:
             assert json.loads(websocket.recv(timeout=30))["type"] == "status"
@@ -344,7 +244,7 @@ def test_a_query_token_stays_out_of_the_server_log(service: RunningService, capl
     assert all(READ_TOKEN not in line for line in accepted)
 
 
-def test_operator_actions_over_http_show_up_in_the_stream(service: RunningService, operator: httpx.Client,
+def test_operator_actions_over_http_show_up_in_the_stream(service: InProcessService, operator: httpx.Client,
                                                           reader: httpx.Client) -> None:
     with stream_messages(f"{service.ws_url}?token={READ_TOKEN}") as websocket:
         first = json.loads(websocket.recv(timeout=30))

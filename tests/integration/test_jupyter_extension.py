@@ -11,65 +11,27 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService, clean_env, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTENSIONS = REPO_ROOT / "extensions"
 sys.path.insert(0, str(EXTENSIONS))  # the extension is importable the way Jupyter imports it
 
 JUPYTER_TOKEN = secrets.token_hex(24)
-READ_TOKEN = f"read-{secrets.token_urlsafe(24)}"
-OPERATE_TOKEN = f"operate-{secrets.token_urlsafe(24)}"
-
-CONFIG = """\
-[service]
-state_dir = "state"
-[api]
-port = 0
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 5
-"""
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _clean_env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith(("TRADEPULSE_API_", "TRADEPULSE_ALERT_", "TRADEPULSE_SERVICE_", "TRADEPULSE_STATE_",
-                                   "JUPYTER_"))}
 
 
 @pytest.fixture(scope="module")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("jupyter-service")
-    (folder / "live.toml").write_text(CONFIG)
-    return folder / "state"
+    return tmp_path_factory.mktemp("jupyter-service") / "state"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +39,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory, state_dir: Path):
     """A real Jupyter server with the extension; yields its base URL."""
     home = tmp_path_factory.mktemp("jupyter-home")
     runtime = home / "runtime"
-    env = _clean_env()
+    env = clean_env("JUPYTER_")
     env.update({
         "PYTHONPATH": os.pathsep.join([str(EXTENSIONS), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
@@ -108,34 +70,15 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory, state_dir: Path):
         assert "tradepulse_jupyter | extension was successfully loaded" in (home / "jupyter.log").read_text()
         yield base
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
 @pytest.fixture
-def service(state_dir: Path):
-    """A real paper service in ``state_dir``; yields the process (the test may stop it)."""
-    env = _clean_env()
-    env.update({"PYTHONWARNINGS": "ignore", "TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
-                "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
-    log = (state_dir.parent / "service.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config",
-                                str(state_dir.parent / "live.toml")],
-                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-
-    def advertised() -> bool:
-        assert process.poll() is None, (state_dir.parent / "service.log").read_text()
-        try:
-            return json.loads((state_dir / "service.json").read_text()).get("pid") == process.pid
-        except (OSError, ValueError):
-            return False
-
-    try:
-        eventually(advertised, timeout_seconds=60)
-        yield process
-    finally:
-        _stop(process)
-        log.close()
+def service(state_dir: Path) -> Iterator[PaperService]:
+    """A real paper service in ``state_dir`` (the test may stop it)."""
+    with PaperService(state_dir.parent, speed=5) as running:
+        yield running
 
 
 def _get(base: str, path: str, token: str | None = JUPYTER_TOKEN) -> httpx.Response:
@@ -186,7 +129,7 @@ def test_service_status_while_running_then_503_once_stopped(jupyter, service):
     assert body["health"]["status"] in ("ok", "degraded")
     assert body["url"].startswith("http://127.0.0.1:") and body["url"].endswith("/api/v1")
 
-    _stop(service)
+    service.stop()
     response = eventually(lambda: (r := _get(jupyter, "/tradepulse/service")).status_code == 503 and r,
                           timeout_seconds=30, interval_seconds=0.2)
     _no_tokens(response)

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import socket
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
 from tradepulse.client import (
     AsyncLiveClient,
     LiveClient,
@@ -34,54 +33,15 @@ from tradepulse.client import (
 )
 from tradepulse.errors import ConfigError, TradePulseError
 
-READ_TOKEN = f"read-{secrets.token_urlsafe(24)}"
-OPERATE_TOKEN = f"operate-{secrets.token_urlsafe(24)}"
 TOKEN_VARIABLES = ("TRADEPULSE_API_TOKEN", "TRADEPULSE_API_OPERATE_TOKEN", "TRADEPULSE_API_READ_TOKEN")
-
-CONFIG = """\
-[service]
-state_dir = "state"
-[api]
-port = 0
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 4
-"""
 # Status snapshots arrive every few seconds, so a loop over the stream checks its deadline often.
 STREAM_LIMIT_SECONDS = 60
 
 
-def _service_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEPULSE_API_")}
-    env.update({"PYTHONWARNINGS": "ignore", "TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
-                "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
-    return env
-
-
-def _live(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tradepulse.cli", "live", *args], capture_output=True, text=True,
-                          env=_service_env(), timeout=180)
-
-
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("live-client") / "live.toml"
-    path.write_text(CONFIG)
-    try:
-        started = _live("start", "--config", str(path), "--json")
-        assert started.returncode == 0, started.stderr
-        yield path
-    finally:
-        _live("stop", "--config", str(path), "--timeout", "60", "--force")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with PaperService(tmp_path_factory.mktemp("live-client"), speed=4, launcher="live") as service:
+        yield service.config_path
 
 
 @pytest.fixture

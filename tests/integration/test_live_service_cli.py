@@ -13,49 +13,23 @@ import secrets
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService, paper_config, service_env
 from tradepulse.cli import main
 
-READ_TOKEN = f"read-{secrets.token_urlsafe(24)}"
-OPERATE_TOKEN = f"operate-{secrets.token_urlsafe(24)}"
-
-CONFIG = """\
-[service]
-state_dir = "state"
-[api]
-port = 0
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 4
-"""
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEPULSE_API_")}
-    env.update({"PYTHONWARNINGS": "ignore", "TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
-                "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
-    env.update(extra)
-    return env
+# The recorded BTC/USDT stream replayed at 4x.
+SPEED = 4
 
 
 def tp(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run the real command line; fail the test if a token shows up in what it prints."""
     result = subprocess.run([sys.executable, "-m", "tradepulse.cli", *args], capture_output=True, text=True,
-                            env=env if env is not None else _env(), timeout=timeout)
+                            env=env if env is not None else service_env(), timeout=timeout)
     for token in (READ_TOKEN, OPERATE_TOKEN):
         assert token not in result.stdout and token not in result.stderr, f"a token was printed by {args}"
     return result
@@ -68,19 +42,10 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
-@dataclass
-class Service:
-    config: Path
-    state_dir: Path
-    pid: int
-    url: str
-
-
-def _start(config: Path) -> Service:
+def _start(config: Path) -> int:
     started = tp("live", "start", "--config", str(config), "--json")
     assert started.returncode == 0, started.stderr
-    info = json.loads(started.stdout)
-    return Service(config=config, state_dir=config.parent / "state", pid=info["pid"], url=info["url"])
+    return json.loads(started.stdout)["pid"]
 
 
 def _stop(config: Path) -> subprocess.CompletedProcess[str]:
@@ -100,17 +65,13 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    config = tmp_path_factory.mktemp("live-cli") / "live.toml"
-    config.write_text(CONFIG)
-    try:
-        yield _start(config)
-    finally:
-        _stop(config)
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaperService]:
+    with PaperService(tmp_path_factory.mktemp("live-cli"), speed=SPEED, launcher="live") as running:
+        yield running
 
 
-def _status(service: Service) -> dict:
-    result = tp("live", "status", "--config", str(service.config), "--json")
+def _status(service: PaperService) -> dict:
+    result = tp("live", "status", "--config", str(service.config_path), "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -135,8 +96,8 @@ def test_start_writes_its_files_and_status_shows_an_active_running_engine(servic
 
 
 def test_kill_with_a_read_token_is_refused_with_one_clear_line(service):
-    refused = tp("live", "kill", "--config", str(service.config), "--reason", "should not happen",
-                 env=_env(TRADEPULSE_API_TOKEN=READ_TOKEN))
+    refused = tp("live", "kill", "--config", str(service.config_path), "--reason", "should not happen",
+                 env=service_env(TRADEPULSE_API_TOKEN=READ_TOKEN))
     assert refused.returncode != 0
     line = one_line(refused.stderr)
     assert "operate token" in line and "TRADEPULSE_API_TOKEN" in line and "read scope" in line
@@ -146,7 +107,7 @@ def test_kill_with_a_read_token_is_refused_with_one_clear_line(service):
 
 def test_a_wrong_token_is_refused_and_names_the_variable(service):
     wrong = f"wrong-{secrets.token_urlsafe(24)}"
-    refused = tp("live", "status", "--url", service.url, env=_env(TRADEPULSE_API_TOKEN=wrong))
+    refused = tp("live", "status", "--url", service.url, env=service_env(TRADEPULSE_API_TOKEN=wrong))
     assert refused.returncode != 0
     line = one_line(refused.stderr)
     assert "does not accept the token in TRADEPULSE_API_TOKEN" in line
@@ -154,11 +115,11 @@ def test_a_wrong_token_is_refused_and_names_the_variable(service):
 
 
 def test_kill_and_resume_with_the_operate_token(service):
-    killed = tp("live", "kill", "--config", str(service.config), "--reason", "integration test halt", "--json")
+    killed = tp("live", "kill", "--config", str(service.config_path), "--reason", "integration test halt", "--json")
     assert killed.returncode == 0, killed.stderr
     assert json.loads(killed.stdout)["trading_state"] == "HALTED"
     assert _status(service)["trading_state"] == "HALTED"
-    halted_table = tp("live", "status", "--config", str(service.config))
+    halted_table = tp("live", "status", "--config", str(service.config_path))
     assert "HALTED" in halted_table.stdout
 
     resumed = tp("live", "resume", "--url", service.url, "--reason", "integration test all clear")
@@ -170,7 +131,7 @@ def test_kill_and_resume_with_the_operate_token(service):
 
 
 def test_a_second_start_is_refused_while_the_first_runs(service):
-    again = tp("live", "start", "--config", str(service.config))
+    again = tp("live", "start", "--config", str(service.config_path))
     assert again.returncode != 0
     line = one_line(again.stderr)
     assert "already running" in line and str(service.pid) in line
@@ -180,7 +141,7 @@ def test_a_second_start_is_refused_while_the_first_runs(service):
 
 def test_positions_and_orders_show_what_the_engine_traded(service):
     def orders() -> list[dict]:
-        result = tp("live", "orders", "--config", str(service.config), "--json")
+        result = tp("live", "orders", "--config", str(service.config_path), "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
@@ -188,7 +149,7 @@ def test_positions_and_orders_show_what_the_engine_traded(service):
     assert {order["strategy_id"] for order in placed} == {"btc-sma"}
     assert all(order["symbol"] == "BTC/USDT" for order in placed)
 
-    positions = json.loads(tp("live", "positions", "--config", str(service.config), "--json").stdout)
+    positions = json.loads(tp("live", "positions", "--config", str(service.config_path), "--json").stdout)
     assert [(p["strategy_id"], p["symbol"]) for p in positions] == [("btc-sma", "BTC/USDT")]
 
     table = tp("live", "orders", "--url", service.url, "--limit", "1")
@@ -200,7 +161,7 @@ def test_positions_and_orders_show_what_the_engine_traded(service):
     assert created >= placed[0]["created_at"] and order_id.startswith(placed[0]["client_order_id"].rsplit("-", 1)[0])
     filtered = json.loads(tp("live", "orders", "--url", service.url, "--status", "FILLED", "--json").stdout)
     assert all(order["status"] == "FILLED" for order in filtered)
-    positions_table = tp("live", "positions", "--config", str(service.config))
+    positions_table = tp("live", "positions", "--config", str(service.config_path))
     assert "BTC/USDT" in positions_table.stdout and "NET P&L" in positions_table.stdout
 
 
@@ -240,7 +201,7 @@ def test_an_unreachable_or_malformed_target_gives_one_clear_line(tmp_path, run_h
     assert "not an http:// or https:// URL" in one_line(malformed.stderr)
 
     config = tmp_path / "live.toml"
-    config.write_text(CONFIG)
+    config.write_text(paper_config(speed=SPEED))
     not_started = run_here("live", "orders", "--config", str(config))
     assert not_started.returncode == 1
     assert "no TradePulse service is running" in one_line(not_started.stderr)
@@ -266,10 +227,10 @@ def test_every_command_has_help_with_an_example(run_here):
 
 def test_start_with_a_bad_config_or_no_token_fails_before_anything_runs(tmp_path, run_here):
     config = tmp_path / "live.toml"
-    config.write_text(CONFIG.replace('strategy = "sma_cross"', 'strategy = "no_such_strategy"'))
+    config.write_text(paper_config(speed=SPEED, strategy="no_such_strategy"))
     bad = run_here("live", "start", "--config", str(config))
     assert bad.returncode == 2 and "no_such_strategy" in one_line(bad.stderr)
-    config.write_text(CONFIG)
+    config.write_text(paper_config(speed=SPEED))
     no_token = run_here("live", "start", "--config", str(config), tokens=False)
     assert no_token.returncode == 2 and "TRADEPULSE_API_READ_TOKEN" in one_line(no_token.stderr)
     assert not (tmp_path / "state" / "service.pid").exists()
@@ -280,7 +241,7 @@ def test_a_service_that_dies_while_starting_is_reported_in_one_line(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         config = tmp_path / "live.toml"
-        config.write_text(CONFIG.replace("port = 0", f"port = {busy.getsockname()[1]}"))
+        config.write_text(paper_config(speed=SPEED, port=busy.getsockname()[1]))
         died = tp("live", "start", "--config", str(config))
     assert died.returncode == 1 and "Traceback" not in died.stderr
     progress, error = died.stderr.splitlines()
@@ -293,7 +254,7 @@ def test_a_service_that_dies_while_starting_is_reported_in_one_line(tmp_path):
 
 def test_stop_is_graceful_and_a_second_start_works(tmp_path):
     config = tmp_path / "live.toml"
-    config.write_text(CONFIG)
+    config.write_text(paper_config(speed=SPEED))
     state = tmp_path / "state"
     started = tp("live", "start", "--config", str(config))
     try:
@@ -311,12 +272,12 @@ def test_stop_is_graceful_and_a_second_start_works(tmp_path):
         again = tp("live", "stop", "--config", str(config))
         assert again.returncode == 0 and "nothing to stop" in again.stdout
 
-        restarted = _start(config)
-        assert restarted.pid != first_pid
+        restarted_pid = _start(config)
+        assert restarted_pid != first_pid
         assert tp("live", "status", "--config", str(config), "--json").returncode == 0
         stopped = tp("live", "stop", "--config", str(config), "--json")
         assert stopped.returncode == 0, stopped.stderr
-        assert json.loads(stopped.stdout) == {"stopped": True, "pid": restarted.pid, "forced": False,
+        assert json.loads(stopped.stdout) == {"stopped": True, "pid": restarted_pid, "forced": False,
                                               "state_dir": str(state)}
         assert not (state / "service.json").exists()
     finally:

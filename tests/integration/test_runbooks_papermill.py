@@ -9,12 +9,6 @@ service of their own.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,71 +16,24 @@ import papermill
 import pytest
 
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, PaperService
 from tradepulse.client import LiveClient
 from tradepulse.jobs import read_results
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 TOKEN_VARIABLE = "RUNBOOK_TEST_OPERATE_TOKEN"
-OPERATE_TOKEN = f"operate-{secrets.token_urlsafe(24)}"
-
-# The recorded BTC/USDT stream replayed at 5x: the engine trades for about two minutes.
-CONFIG = """\
-[service]
-state_dir = "state"
-[api]
-port = 0
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "5s"
-speed = 5
-"""
 
 
 @pytest.fixture
 def paper_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A real ``tradepulse serve`` on the paper venue; yields ``(state_dir, url, pid)``."""
-    config = tmp_path / "live.toml"
-    config.write_text(CONFIG)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRADEPULSE_API_", "TRADEPULSE_ALERT_"))}
-    env.update({"PYTHONWARNINGS": "ignore", "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN,
-                "TRADEPULSE_API_READ_TOKEN": f"read-{secrets.token_urlsafe(24)}"})
-    # The notebooks' kernels inherit this process's environment: the token reaches them by name only.
-    monkeypatch.setenv(TOKEN_VARIABLE, OPERATE_TOKEN)
-    for variable in ("TRADEPULSE_API_TOKEN", "TRADEPULSE_API_OPERATE_TOKEN", "TRADEPULSE_API_READ_TOKEN"):
-        monkeypatch.delenv(variable, raising=False)
-    log = (tmp_path / "service.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", str(config)],
-                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    state_dir = tmp_path / "state"
-
-    def advertised() -> dict | None:
-        assert process.poll() is None, (tmp_path / "service.log").read_text()
-        try:
-            document = json.loads((state_dir / "service.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return document if document.get("pid") == process.pid else None
-
-    try:
-        document = eventually(advertised, timeout_seconds=60)
-        yield state_dir, document["url"], process.pid
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    # The recorded BTC/USDT stream replayed at 5x: the engine trades for about two minutes.
+    with PaperService(tmp_path, speed=5, bar="5s") as service:
+        # The notebooks' kernels inherit this process's environment: the token reaches them by name only.
+        monkeypatch.setenv(TOKEN_VARIABLE, OPERATE_TOKEN)
+        for variable in ("TRADEPULSE_API_TOKEN", "TRADEPULSE_API_OPERATE_TOKEN", "TRADEPULSE_API_READ_TOKEN"):
+            monkeypatch.delenv(variable, raising=False)
+        yield service.state_dir, service.url, service.pid
 
 
 def run_runbook(name: str, output: Path, **parameters) -> dict:

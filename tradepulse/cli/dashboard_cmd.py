@@ -218,6 +218,8 @@ class DashboardServer:
 
     def start(self, timeout: float = _STARTUP_LIMIT_SECONDS) -> DashboardServer:
         """Start Voila and return once it answers HTTP; raise ConfigError if it cannot start."""
+        if self.process is not None and self.process.poll() is None:
+            return self  # already running: a second start must not launch (and leak) a second Voila
         for _ in range(5):
             if _port_is_free(self.host, self.port) or not self._any_port:
                 break

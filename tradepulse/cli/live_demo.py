@@ -153,7 +153,7 @@ def _dashboard(enabled: bool, work: Path, token_file: Path, say: Callable[[str],
     os.environ["TRADEPULSE_API_TOKEN_FILE"] = str(token_file)
     os.environ["TRADEPULSE_STATE_DIR"] = str(work / "state")
     try:
-        with DashboardServer(notebooks, port=0, preheat=False, log_file=work / "dashboard.log").start() as server:
+        with DashboardServer(notebooks, port=0, preheat=False, log_file=work / "dashboard.log") as server:
             say(f"  dashboard     {server.page_url('live_dashboard.ipynb')}")
             yield
     finally:

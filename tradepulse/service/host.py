@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -89,6 +90,9 @@ class ServiceHost(ServiceViews):
         self._stopped = asyncio.Event()
         self._stopping = False
         self._running = False
+        self._loop_watchdog: LoopWatchdog | None = None
+        self.loop_beat = time.monotonic()
+        self.loop_stalled = False
         self.loop_lag_seconds = 0.0
         self.alert_sender = (
             AlertSender(config.alerts.webhook_url.reveal(), format=config.alerts.format,
@@ -125,6 +129,9 @@ class ServiceHost(ServiceViews):
             slot.task = asyncio.create_task(self._run_slot(slot), name=f"engine:{slot.strategy_id}")
             slot.outcome = "running"
         self._running = True
+        self.loop_beat = time.monotonic()
+        self._loop_watchdog = LoopWatchdog(self)
+        self._loop_watchdog.start()
         self._tasks = [asyncio.create_task(self._watchdog(), name="watchdog"),
                        asyncio.create_task(self._publish_status(), name="status")]
         logger.info("service started", extra={"mode": self.start_mode, "strategies": list(self.slots)})
@@ -220,6 +227,8 @@ class ServiceHost(ServiceViews):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        if self._loop_watchdog is not None:
+            self._loop_watchdog.stop()
         self._journal_service("service.stopped", {"cancelled_orders": cancelled})
         self.bus.close()
         await self._close_all()
@@ -306,12 +315,25 @@ class ServiceHost(ServiceViews):
 
     def alert(self, kind: str, severity: str, message: str, details: Mapping[str, Any] | None = None) -> None:
         """Record an alert in the service journal and post it to the webhook (in the background)."""
+        self.record_alert(kind, severity, message, details)
+
+    def journal_service_event(self, kind: str, payload: Mapping[str, Any]) -> JournalEvent | None:
+        """Append to the service journal (any thread: the journal serialises writers)."""
+        return self._journal_service(kind, payload)
+
+    def record_alert(self, kind: str, severity: str, message: str, details: Mapping[str, Any] | None = None, *,
+                     deliver_now: bool = False) -> None:
+        """Journal and post one alert; ``deliver_now`` posts from the calling thread (the loop may be stuck)."""
         record = {"kind": kind, "severity": severity, "title": message.split(": ")[0][:200], "detail": message,
                   "details": dict(details or {}), "delivered": None}
         event = self._journal_service("service.alert", record)
         log = logger.critical if severity == "critical" else logger.warning
         log("alert %s: %s", kind, message, extra={"alert_kind": kind})
-        if self.alert_sender is not None:
+        if self.alert_sender is not None and deliver_now:
+            outcome = self.alert_sender.send(kind, severity, message, details)
+            self._journal_service("service.alert_delivery", {"alert_seq": event.seq if event else None,
+                                                             "delivered": outcome.delivered, "status": getattr(outcome, "status", None)})
+        elif self.alert_sender is not None:
             sender, seq = self.alert_sender, event.seq if event else None
 
             async def deliver() -> None:
@@ -371,9 +393,8 @@ class ServiceHost(ServiceViews):
         while True:
             before = time.monotonic()
             await asyncio.sleep(interval)
-            self.loop_lag_seconds = max(0.0, time.monotonic() - before - interval)
-            if self.loop_lag_seconds > limit:
-                self.alert("feed_loss", "critical", f"the event loop stalled for {self.loop_lag_seconds:.1f} s", {})
+            self.loop_beat = time.monotonic()
+            self.loop_lag_seconds = max(0.0, self.loop_beat - before - interval)
             worst = 0.0
             for slot in self.slots.values():
                 if not slot.running:
@@ -413,3 +434,38 @@ class ServiceHost(ServiceViews):
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self._started_monotonic
+
+
+class LoopWatchdog(threading.Thread):
+    """A thread that notices when the event loop itself stops turning.
+
+    The loop's own watchdog task cannot report a stall while the loop is stalled (a blocking call
+    in a strategy, a lock held across I/O): everything in the loop, the API included, waits. This
+    thread watches the loop's heartbeat and, once it is older than ``watchdog_seconds``, journals
+    ``service.loop_stalled`` and sends a ``feed_loss`` alert from outside the loop, once per stall.
+    """
+
+    def __init__(self, host: ServiceHost, poll_seconds: float = 0.5) -> None:
+        super().__init__(name="tradepulse-loop-watchdog", daemon=True)
+        self.host = host
+        self.poll_seconds = poll_seconds
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        host, limit = self.host, self.host.config.service.watchdog_seconds
+        while not self._stop_event.wait(self.poll_seconds):
+            silent = time.monotonic() - host.loop_beat
+            if silent > limit and not host.loop_stalled:
+                host.loop_stalled = True
+                message = f"the service's event loop has not turned for {silent:.0f} s: trading, the API and the feeds are stuck"
+                logger.critical(message)
+                with contextlib.suppress(Exception):
+                    host.record_alert("feed_loss", "critical", message, {"silent_seconds": round(silent, 1)}, deliver_now=True)
+            elif silent <= limit and host.loop_stalled:
+                host.loop_stalled = False
+                with contextlib.suppress(Exception):
+                    host.journal_service_event("service.loop_recovered", {})

@@ -2,82 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import ipywidgets as widgets
 import pytest
 from polling import eventually
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
 
 from tradepulse.client import LiveClient
 from tradepulse.widgets import LiveMonitor
 from tradepulse.widgets.live_monitor import execution_quality
 
-READ_TOKEN = "monitor-read-token-0123456789"
-OPERATE_TOKEN = "monitor-operate-token-0123456789"
-
 # speed 10: the recording replays in about a minute, long enough to act while the engine still runs.
-CONFIG = """\
-[service]
-state_dir = "state"
-
-[api]
-port = 0
-
-[venue]
-kind = "paper"
-init_cash = 10000
-fees_bps = 10
-
-[[strategies]]
-id = "btc-sma"
-strategy = "sma_cross"
-symbol = "BTC/USDT"
-params = { fast = 3, slow = 8 }
-feed = "recording:binance:BTC/USDT"
-bar = "10s"
-speed = 10
-"""
-
-
-@contextlib.contextmanager
-def running_service(directory: Path) -> Iterator[Path]:
-    """`python -m tradepulse.cli serve` in ``directory``; yields its state directory once service.json is there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "live.toml"
-    config.write_text(CONFIG)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRADEPULSE_API_")}
-    env.update(TRADEPULSE_API_READ_TOKEN=READ_TOKEN, TRADEPULSE_API_OPERATE_TOKEN=OPERATE_TOKEN)
-    state_dir = directory / "state"
-    with open(directory / "service.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", str(config)],
-                                   cwd=directory, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        def advertised() -> bool:
-            assert process.poll() is None, (directory / "service.log").read_text(errors="replace")[-3000:]
-            return (state_dir / "service.json").is_file()
-
-        eventually(advertised, 90)
-        yield state_dir
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+SPEED = 10
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Path]:
-    with running_service(tmp_path / "service") as state_dir:
-        yield state_dir
+    """`python -m tradepulse.cli serve` in ``tmp_path/service``; yields its state directory."""
+    with PaperService(tmp_path / "service", speed=SPEED) as running:
+        yield running.state_dir
 
 
 @pytest.fixture
@@ -212,7 +157,7 @@ def test_without_a_service_the_monitor_says_so_and_connects_once_one_starts(tmp_
     assert "No TradePulse service at" in monitor.banner.value and "tp-live-no-service" in monitor.banner.value
     assert monitor.body.layout.display == "none" and monitor.operator_panel.layout.display == "none"
 
-    with running_service(directory):
+    with PaperService(directory, speed=SPEED):
         eventually(lambda: monitor.snapshot()["connected"], 60)
         assert monitor.banner.value == "" and monitor.body.layout.display is None
         assert monitor.snapshot()["trading_state"] in {"ACTIVE", "REDUCING", "HALTED"}
