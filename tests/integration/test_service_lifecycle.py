@@ -257,7 +257,11 @@ def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue,
     records = [json.loads(line) for line in service.log.read_text().splitlines() if line.startswith("{")]
     submitted = {r["correlation_id"] for r in records if r.get("event_kind") == "order.submitted"}
     filled = {r["correlation_id"] for r in records if r.get("event_kind") == "order.filled"}
-    assert submitted & filled
+    signals = {r["correlation_id"] for r in records if r.get("event_kind") == "signal"}
+    followed = submitted & filled & signals
+    assert followed
+    one_order = [r["event_kind"] for r in records if r.get("correlation_id") == sorted(followed)[0]]
+    assert one_order.index("signal") < one_order.index("order.submitted") < one_order.index("order.filled")
 
     # No secret anywhere: logs, journal bytes, API answers, alert bodies.
     secrets = (VENUE_KEY, VENUE_SECRET, READ_TOKEN, OPERATE_TOKEN, HOOK_SECRET)

@@ -368,18 +368,31 @@ class ServiceHost(ServiceViews):
         return on_event
 
     def _log_event(self, slot: EngineSlot, event: JournalEvent) -> None:
+        """One JSON log line per order event, risk change and signal, correlated by client order id.
+
+        A signal (``strategy.target``) happens before its order exists, so it is logged again, under
+        the order's client order id, when the order is submitted: following one id in the logs gives
+        the signal, the submission, the venue's answer and every fill.
+        """
         kind = event.kind
+        if kind == "strategy.target":
+            slot.last_signal = (event.seq, dict(event.payload))
         if not (kind.startswith("order.") or kind in ("strategy.target", "risk.state_change", "risk.breaker_trip")):
             return
-        with correlation(event.correlation_id or f"{slot.strategy_id}-{event.seq}"):
+        correlation_id = event.correlation_id or f"{slot.strategy_id}-{event.seq}"
+        with correlation(correlation_id):
+            if kind == "order.submitted" and slot.last_signal is not None:
+                signal_seq, signal = slot.last_signal
+                logger.info("signal %s", slot.strategy_id, extra={
+                    "strategy_id": slot.strategy_id, "symbol": slot.symbol, "event_kind": "signal", "seq": signal_seq,
+                    "target": signal.get("target"), "previous_target": signal.get("previous"), "bar_end": signal.get("bar_end"),
+                })
             order = event.payload.get("order") or {}
             logger.info("%s %s", kind, slot.strategy_id, extra={
                 "strategy_id": slot.strategy_id, "symbol": slot.symbol, "event_kind": kind, "seq": event.seq,
                 "status": order.get("status"), "side": order.get("side"), "quantity": order.get("quantity"),
-                "signal_seq": slot.last_signal_seq if kind == "order.submitted" else None,
+                "signal_seq": slot.last_signal[0] if kind == "order.submitted" and slot.last_signal else None,
             })
-        if kind == "strategy.target":
-            slot.last_signal_seq = event.seq
 
     def _refresh_metrics(self, slot: EngineSlot) -> None:
         metrics = self.metrics_registry

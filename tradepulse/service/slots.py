@@ -117,7 +117,7 @@ class EngineSlot:
     error: str | None = None
     reconciliation: dict[str, Any] | None = None
     stalled: bool = False
-    last_signal_seq: int | None = None
+    last_signal: tuple[int, dict[str, Any]] | None = None  # (journal seq, payload) of the last strategy.target
     submitted_monotonic: dict[str, float] = field(default_factory=dict)
 
     @property
