@@ -293,7 +293,10 @@ class OrderRouter:
 
     async def flatten_if_due(self, last_price: Decimal | None = None, at: datetime | None = None) -> None:
         """Once a halt's cancels are done, close the position with reduce-only market orders."""
-        if not self._flatten_pending or self.oms.open_orders(self.symbol):
+        if not self._flatten_pending:
+            return
+        # The position to close is known only once every submission's outcome is: look them up first.
+        if await self.unresolved_orders() or self.oms.open_orders(self.symbol):
             return
         self._flatten_pending = False
         price = last_price or self.oms.position(self.symbol).mark_price
