@@ -32,6 +32,7 @@ from tradepulse.errors import ConfigError
 
 __all__ = [
     "DASHBOARD_PAGES",
+    "LIVE_PAGES",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "TEMPLATE",
@@ -47,6 +48,9 @@ DEFAULT_PORT = 8866
 DEFAULT_HOST = "127.0.0.1"
 #: The pages a manager opens; each gets a preheated kernel (the other notebooks are served on demand).
 DASHBOARD_PAGES = ("backtest_explorer.ipynb", "indicators_dashboard.ipynb")
+#: Pages of the running service: listed, never preheated (a warm kernel would hold a connection
+#: made before anyone opened the page, to whatever service was up then).
+LIVE_PAGES = ("live_dashboard.ipynb",)
 TEMPLATE = "tradepulse"  # Voila's lab template without CDN links (tradepulse/widgets/jupyter_data)
 _JUPYTER_DATA = Path(__file__).resolve().parents[1] / "widgets" / "jupyter_data"
 _STARTUP_LIMIT_SECONDS = 120.0
@@ -214,7 +218,7 @@ class DashboardServer:
     @property
     def pages(self) -> dict[str, str]:
         """The main pages that exist in the folder, by notebook name."""
-        return {page: self.page_url(page) for page in DASHBOARD_PAGES if (self.notebooks_dir / page).is_file()}
+        return {page: self.page_url(page) for page in (*DASHBOARD_PAGES, *LIVE_PAGES) if (self.notebooks_dir / page).is_file()}
 
     def start(self, timeout: float = _STARTUP_LIMIT_SECONDS) -> DashboardServer:
         """Start Voila and return once it answers HTTP; raise ConfigError if it cannot start."""
