@@ -211,6 +211,17 @@ def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue,
     assert metric(text, "tradepulse_tick_to_order_seconds_count") >= 1
     assert metric(text, "tradepulse_order_to_ack_seconds_count") >= 1
     assert metric(text, 'tradepulse_trading_state{state="ACTIVE"}') == 1
+    status = service.get("/status")
+    assert status["venue"]["connected"] is True and status["engines"][0]["venue"]["user_stream"] == "websocket"
+
+    # A dropped user-data connection is reconnected and counted.
+    control(venue, "ws/drop", {"target": "user"})
+
+    def user_reconnects() -> float:
+        with service.api() as api:
+            return metric(api.get("/metrics").text, 'tradepulse_reconnects_total{stream="user"}')
+
+    eventually(lambda: user_reconnects() >= 1, timeout_seconds=30)
 
     # The watchdog: a silent feed degrades health and raises a feed_loss alert at the webhook.
     control(venue, "replay", {"paused": True})

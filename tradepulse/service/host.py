@@ -423,14 +423,23 @@ class ServiceHost(ServiceViews):
                 elif silent <= limit and slot.stalled:
                     slot.stalled = False
                     self._journal_service("service.feed_recovered", {"strategy_id": slot.strategy_id})
-                reconnects = int(getattr(slot.feed.inner, "stats", {}).get("reconnects", 0))
-                for _ in range(reconnects - self._reconnects_seen.get(slot.strategy_id, 0)):
-                    self.metrics_registry.reconnected("market_data")
-                self._reconnects_seen[slot.strategy_id] = reconnects
+                self._count_reconnects(slot)
             self.metrics_registry.set_feed_staleness(worst)
             # Journal writes are synchronous (durable before they return); what can lag is delivery
             # of journaled events to live subscribers.
             self.metrics_registry.set_journal_lag(self.bus.backlog())
+
+    def _count_reconnects(self, slot: EngineSlot) -> None:
+        """Turn the feed's and the user stream's reconnect counters into the metric's increments."""
+        counters = {
+            "market_data": int(getattr(slot.feed.inner, "stats", {}).get("reconnects", 0)),
+            "user": int((getattr(slot.venue, "stats", None) or {}).get("user_stream_reconnects", 0)),
+        }
+        for stream, total in counters.items():
+            key = f"{slot.strategy_id}:{stream}"
+            for _ in range(total - self._reconnects_seen.get(key, 0)):
+                self.metrics_registry.reconnected(stream)
+            self._reconnects_seen[key] = total
 
     async def _publish_status(self) -> None:
         while True:

@@ -103,6 +103,13 @@ class VenueStatus(_Response):
     connected: bool
 
 
+class EngineVenue(_Response):
+    connected: bool = Field(description="The engine's venue connection is up (and the engine running).")
+    user_stream: str | None = Field(default=None, description="How the venue's account of our orders is followed: `websocket` or `polling` (ccxt).")
+    last_error: str | None = Field(default=None, description="The last user-stream error, secrets redacted.")
+    stats: dict[str, int] = Field(default_factory=dict, description="Counters: requests, retries, rate limits, unknown outcomes, reconnects.")
+
+
 class EngineStatus(_Response):
     strategy_id: str
     strategy: str
@@ -113,6 +120,7 @@ class EngineStatus(_Response):
     last_event_at: Timestamp | None = None
     feed_stale_seconds: float | None = Field(default=None, description="Seconds since the last market-data event.")
     reconnects: int = 0
+    venue: EngineVenue | None = None
 
 
 class Reconciliation(_Response):

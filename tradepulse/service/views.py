@@ -79,8 +79,10 @@ class ServiceViews:
                 "last_event_at": _iso(slot.feed.last_event_at), "events": slot.feed.events,
                 "feed_stale_seconds": round(slot.feed.silent_seconds(), 3), "stalled": slot.stalled,
                 "reconnects": int(getattr(slot.feed.inner, "stats", {}).get("reconnects", 0)),
+                "venue": _venue_status(slot),
             })
-        venue_connected = any(slot.running for slot in self.slots.values())
+        venue_connected = bool(engines) and all(engine["venue"]["connected"] for engine in engines if engine["running"]) \
+            and any(engine["running"] for engine in engines)
         return {
             "service": {"name": config.service.name, "version": tradepulse.__version__, "pid": os.getpid(),
                         "started_at": _iso(self.started_at), "uptime_seconds": round(self.uptime_seconds(), 3),
@@ -192,6 +194,21 @@ class ServiceViews:
             rows += [_event_row(slot.strategy_id, event) for event in found]
         rows.sort(key=lambda row: (row["ts"], row["strategy_id"], row["seq"]))
         return rows[:limit]
+
+
+def _venue_status(slot: EngineSlot) -> dict[str, Any]:
+    """One engine's venue connection: connected, how its own orders are followed, counters, last error."""
+    from tradepulse.obs.redaction import redact_text
+
+    venue = slot.venue
+    stream = getattr(venue, "user_stream", None)
+    error = getattr(stream, "last_error", None)
+    return {
+        "connected": bool(getattr(venue, "connected", True)) and slot.running,
+        "user_stream": getattr(stream, "mode", None),
+        "last_error": redact_text(str(error)) if error is not None else None,
+        "stats": {str(key): int(value) for key, value in dict(getattr(venue, "stats", {}) or {}).items()},
+    }
 
 
 def _event_row(strategy_id: str, event: JournalEvent) -> dict[str, Any]:

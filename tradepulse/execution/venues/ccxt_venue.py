@@ -159,6 +159,11 @@ class CcxtVenue:
         return cls(exchange, credentials=credentials, **options)
 
     @property
+    def connected(self) -> bool:
+        """Between a successful :meth:`connect` and :meth:`close`."""
+        return self._connected
+
+    @property
     def stats(self) -> dict[str, int]:
         """Counters of requests, retries, rate limits, unknown outcomes, reconnects and backfills."""
         return {**self.caller.stats, **{f"user_stream_{k}": v for k, v in self.user_stream.stats.items()}}
