@@ -10,18 +10,17 @@ demo polls the service once every few seconds, then stops everything gracefully.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradepulse.errors import ConfigError
+from tradepulse.service.processes import Drill
+
+if TYPE_CHECKING:
+    from tradepulse.client import LiveClient
 
 __all__ = ["run_live_demo"]
 
@@ -50,47 +49,9 @@ max_order_notional = 6000
 """
 
 
-def _read_json_line(process: subprocess.Popen, what: str, log: Path, timeout_s: float = 90.0) -> dict[str, Any]:
-    """The first stdout line of ``process`` as JSON (the venue and the service announce themselves so)."""
-    import selectors
-
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.2):
-            line = process.stdout.readline()
-            if line.strip():
-                return json.loads(line)
-        if process.poll() is not None:
-            break
-    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
-    raise ConfigError(f"the {what} did not start" + (f": {tail[-1]}" if tail else "") + f" (log: {log})")
-
-
-@contextlib.contextmanager
-def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    handle = log.open("ab")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=handle, env=env, text=True, start_new_session=True)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        handle.close()
-
-
 def run_live_demo(output_dir: Path, seconds: float, *, say: Callable[[str], None], dashboard: bool = True,
                   bar: str = "2s", speed: float = 10.0) -> dict[str, Any]:
     """Run the live stack for ``seconds`` (0: until Ctrl-C) and return what it did."""
-    import httpx
-
     work = (output_dir / "live-demo").resolve()
     if (work / "state").exists():
         # A demo account on a fresh venue: the previous run's journal would not reconcile with it.
@@ -101,34 +62,20 @@ def run_live_demo(output_dir: Path, seconds: float, *, say: Callable[[str], None
     config = work / "live.toml"
     config.write_text(_CONFIG.format(bar=bar), encoding="utf-8")
     token_file = work / "operate.token"
-    token = secrets.token_urlsafe(24)
-    token_file.write_text(token + "\n", encoding="utf-8")
-    token_file.chmod(0o600)
-    key, secret = f"demo-{secrets.token_hex(6)}", secrets.token_urlsafe(18)
-    env = {**os.environ, "TRADEPULSE_VENUE_API_KEY": key, "TRADEPULSE_VENUE_API_SECRET": secret,
-           "TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-           "TRADEPULSE_API_OPERATE_TOKEN_FILE": str(token_file), "PYTHONWARNINGS": "ignore"}
-    for name in ("TRADEPULSE_API_OPERATE_TOKEN", "TRADEPULSE_API_READ_TOKEN", "TRADEPULSE_API_READ_TOKEN_FILE"):
-        env.pop(name, None)
-    python = [sys.executable, "-m", "tradepulse.cli"]
     say(f"\n== 4. Live trading: local venue + service through ccxt ({'until Ctrl-C' if seconds <= 0 else f'{seconds:g} s'})")
-    with _process([*python, "venue", "serve", "--port", "0", "--speed", str(speed), "--json",
-                   "--balance", "USDT=10000", "--balance", "BTC=0"], env, work / "venue.log") as venue_process:
-        venue = _read_json_line(venue_process, "local venue", work / "venue.log")
-        env["TRADEPULSE_BINANCE_URL"] = venue["rest"].rsplit("/api/v3", 1)[0]
-        with _process([*python, "serve", "--config", str(config), "--json"], env, work / "service.log") as service_process:
-            ready = _read_json_line(service_process, "service", work / "service.log")
-            api = ready["url"]
-            say(f"  local venue   {env['TRADEPULSE_BINANCE_URL']} (replaying recorded Binance BTCUSDT at {speed:g}x)")
-            say(f"  service API   {api}   (bearer token in {token_file})")
-            say(f"  metrics       {api}/metrics")
-            say(f"  CLI           TRADEPULSE_API_TOKEN_FILE={token_file} tradepulse live status --config {config}")
-            with _dashboard(dashboard, work, token_file, say):
-                summary = _watch(httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=10),
-                                 seconds, say)
-            service_process.send_signal(signal.SIGTERM)
-            code = service_process.wait(timeout=60)
-    summary.update({"api": api, "config": str(config), "service_exit_code": code, "log": str(work / "service.log")})
+    # Keys and tokens made for this run; the operate token reaches the service in a 0600 file, never printed.
+    with Drill(work, prefix="demo", token_file=token_file) as drill:
+        venue = drill.venue(speed=speed, balances={"USDT": "10000", "BTC": "0"})
+        service = drill.service(config)
+        api = service.url
+        say(f"  local venue   {venue.base_url} (replaying recorded Binance BTCUSDT at {speed:g}x)")
+        say(f"  service API   {api}   (bearer token in {token_file})")
+        say(f"  metrics       {api}/metrics")
+        say(f"  CLI           TRADEPULSE_API_TOKEN_FILE={token_file} tradepulse live status --config {config}")
+        with _dashboard(dashboard, work, token_file, say):
+            summary = _watch(service.client(), seconds, say)
+        code = service.stop()
+    summary.update({"api": api, "config": str(config), "service_exit_code": code, "log": str(service.log)})
     say(f"  service stopped (exit code {code}); journal and logs in {work}")
     return summary
 
@@ -164,16 +111,16 @@ def _dashboard(enabled: bool, work: Path, token_file: Path, say: Callable[[str],
                 os.environ[name] = value
 
 
-def _watch(client: Any, seconds: float, say: Callable[[str], None]) -> dict[str, Any]:
+def _watch(client: LiveClient, seconds: float, say: Callable[[str], None]) -> dict[str, Any]:
     deadline = time.monotonic() + seconds if seconds > 0 else float("inf")
     last: dict[str, Any] = {}
     with client:
         try:
             while time.monotonic() < deadline:
                 time.sleep(min(5.0, max(0.0, deadline - time.monotonic())) if seconds > 0 else 5.0)
-                status = client.get("/status").json()
-                positions = client.get("/positions").json()
-                orders = client.get("/orders", params={"limit": 1000}).json()
+                status = client.status()
+                positions = client.positions()
+                orders = client.orders(limit=1000)
                 position = positions[0] if positions else {}
                 engine = status["engines"][0] if status.get("engines") else {}
                 last = {"trading_state": status.get("trading_state"), "orders": len(orders),

@@ -23,32 +23,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
-import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from tradepulse.client import ServiceError
 from tradepulse.errors import TradePulseError
+from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
 
 __all__ = ["CrashTrialReport", "run_crash_trials"]
 
 SYMBOL = "BTC/USDT"
 _FAULTS = ("lose_order_response", "rest_error_burst", "drop_user_stream", "drop_market_stream", "none")
+#: The venue account: USDT to trade with, and some BTC, so the balance baseline matters.
+_VENUE_BALANCES = {"USDT": "3000", "BTC": "0.02", "ETH": "0"}
 
 
 class TrialFailure(TradePulseError):
-    """The trial set could not run (a process did not start): not a verdict on the service."""
+    """The trial set could not run: not a verdict on the service (a process that does not start raises ProcessFailed)."""
 
 
 @dataclass
@@ -103,78 +100,6 @@ max_rejects = 100000
 """
 
 
-class _Processes:
-    """The venue and the current service process; everything is killed on exit, whatever happens."""
-
-    def __init__(self, work: Path, env: dict[str, str]) -> None:
-        self.work, self.env = work, env
-        self.venue: subprocess.Popen | None = None
-        self.service: subprocess.Popen | None = None
-
-    def start_venue(self, speed: float, seed: int) -> dict[str, Any]:
-        log = (self.work / "venue.log").open("ab")
-        self.venue = subprocess.Popen(
-            [sys.executable, "-m", "tradepulse.cli", "venue", "serve", "--port", "0", "--speed", str(speed), "--json",
-             "--seed", str(seed), "--balance", "USDT=3000", "--balance", "BTC=0.02", "--balance", "ETH=0"],
-            stdout=subprocess.PIPE, stderr=log, env=self.env, text=True,
-        )
-        line = self.venue.stdout.readline() if self.venue.stdout else ""
-        if not line:
-            raise TrialFailure(f"the venue did not start; see {self.work / 'venue.log'}")
-        return json.loads(line)
-
-    def start_service(self, config: Path, state_dir: Path, timeout_s: float = 90.0) -> dict[str, Any]:
-        log = (self.work / "service.log").open("ab")
-        self.service = subprocess.Popen([sys.executable, "-m", "tradepulse.cli", "serve", "--config", str(config)],
-                                        stdout=log, stderr=log, env=self.env)
-        advertised = state_dir / "service.json"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.service.poll() is not None:
-                raise TrialFailure(f"the service exited with {self.service.returncode} while starting; see {self.work / 'service.log'}")
-            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-                info = json.loads(advertised.read_text(encoding="utf-8"))
-                if info.get("pid") == self.service.pid:
-                    return info
-            time.sleep(0.05)
-        raise TrialFailure(f"the service did not answer within {timeout_s:.0f} s; see {self.work / 'service.log'}")
-
-    def kill_service(self) -> None:
-        if self.service is not None and self.service.poll() is None:
-            self.service.send_signal(signal.SIGKILL)
-            self.service.wait(timeout=30)
-
-    def stop_service(self) -> int:
-        assert self.service is not None
-        self.service.send_signal(signal.SIGTERM)
-        return self.service.wait(timeout=60)
-
-    def close(self) -> None:
-        for process in (self.service, self.venue):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-
-
-@contextlib.contextmanager
-def _processes(work: Path, env: dict[str, str]) -> Iterator[_Processes]:
-    processes = _Processes(work, env)
-    try:
-        yield processes
-    finally:
-        processes.close()
-
-
-def _api(info: dict[str, Any], token: str) -> httpx.Client:
-    return httpx.Client(base_url=info["url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-def _control(venue: dict[str, Any], path: str, body: dict[str, Any] | None = None, method: str = "POST") -> None:
-    with httpx.Client(timeout=10) as client:
-        response = client.request(method, f"{venue['control']}/{path}", json=body)
-        response.raise_for_status()
-
-
 def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: float = 2.0, max_seconds: float = 7.0,
                      speed: float = 10.0, say: Callable[[str], None] = lambda _line: None) -> CrashTrialReport:
     """Run ``runs`` kill -9 / warm-start cycles in ``work`` (a new directory) and audit; see the module docstring."""
@@ -185,65 +110,59 @@ def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: 
     state_dir = work / "state"
     config = work / "live.toml"
     config.write_text(_config_text(state_dir), encoding="utf-8")
-    key, secret, token = (f"trial-{secrets.token_hex(8)}" for _ in range(3))
-    env = {**os.environ, "TRADEPULSE_VENUE_API_KEY": key, "TRADEPULSE_VENUE_API_SECRET": secret,
-           "TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-           "TRADEPULSE_API_OPERATE_TOKEN": token, "PYTHONWARNINGS": "ignore"}
-    for name in ("TRADEPULSE_API_READ_TOKEN", "TRADEPULSE_API_READ_TOKEN_FILE", "TRADEPULSE_API_OPERATE_TOKEN_FILE",
-                 "TRADEPULSE_ALERT_WEBHOOK_URL", "TRADEPULSE_ALERT_WEBHOOK_URL_FILE"):
-        env.pop(name, None)
     report = CrashTrialReport(runs=runs, seed=seed)
-    with _processes(work, env) as processes:
-        venue = processes.start_venue(speed, seed)
-        env["TRADEPULSE_BINANCE_URL"] = venue["rest"].rsplit("/api/v3", 1)[0]
+    # One fresh key pair is the venue's account and the service's Binance keys (drill.env); the audit reads it too.
+    with Drill(work, prefix="trial") as drill:
+        venue = drill.venue(speed=speed, seed=seed, balances=_VENUE_BALANCES)
+        service = drill.service(config, start=False)
         for number in range(1, runs + 1):
-            _control(venue, "faults", method="DELETE")
-            info = processes.start_service(config, state_dir)
-            _check_reconciliation(info, token, number, report)
+            venue.clear_faults()
+            service.start()
+            _check_reconciliation(service, number, report)
             hold = rng.uniform(min_seconds, max_seconds)
             fault = rng.choice(_FAULTS)
-            _control(venue, "faults", {"rest_error_rate": 0.03, "latency_ms": 15})
+            venue.faults(rest_error_rate=0.03, latency_ms=15)
             fault_at = rng.uniform(0.0, hold)
             time.sleep(fault_at)
             _inject(venue, fault)
             time.sleep(hold - fault_at)
-            orders = _count_orders(info, token)
-            processes.kill_service()
+            orders = _count_orders(service)
+            service.kill()
             report.kills.append({"run": number, "after_seconds": round(hold, 2), "fault": fault, "fault_at": round(fault_at, 2),
                                  "orders_journaled": orders})
             say(f"run {number:2d}/{runs}: killed -9 after {hold:4.1f} s ({fault} at {fault_at:.1f} s), {orders} orders journaled so far")
-        _control(venue, "faults", method="DELETE")
-        info = processes.start_service(config, state_dir)
-        _check_reconciliation(info, token, runs + 1, report)
-        code = processes.stop_service()
+        venue.clear_faults()
+        service.start()
+        _check_reconciliation(service, runs + 1, report)
+        code = service.stop()
         if code != 0:
             report.problems.append(f"the final graceful stop exited with {code}, not 0")
-        report.audit = asyncio.run(_audit(state_dir, env))
+        report.audit = asyncio.run(_audit(state_dir, drill.env))
         report.problems += report.audit.pop("problems")
     say(f"audit: {json.dumps(report.audit)}")
     return report
 
 
-def _inject(venue: dict[str, Any], fault: str) -> None:
+def _inject(venue: LocalVenue, fault: str) -> None:
     if fault == "lose_order_response":
-        _control(venue, "faults", {"lose_order_response_next": 1})
+        venue.faults(lose_order_response_next=1)
     elif fault == "rest_error_burst":
-        _control(venue, "faults", {"rest_error_next": 3})
+        venue.faults(rest_error_next=3)
     elif fault == "drop_user_stream":
-        _control(venue, "ws/drop", {"target": "user"})
+        venue.control("ws/drop", {"target": "user"})
     elif fault == "drop_market_stream":
-        _control(venue, "ws/drop", {"target": "market"})
+        venue.control("ws/drop", {"target": "market"})
 
 
-def _count_orders(info: dict[str, Any], token: str) -> int:
-    with contextlib.suppress(httpx.HTTPError), _api(info, token) as api:
-        return len(api.get("/orders", params={"limit": 1000}).json())
+def _count_orders(service: ServiceProcess) -> int:
+    with contextlib.suppress(ServiceError), service.client() as client:
+        return len(client.orders(limit=1000))
     return -1
 
 
-def _check_reconciliation(info: dict[str, Any], token: str, number: int, report: CrashTrialReport) -> None:
-    with _api(info, token) as api:
-        status = api.get("/status").json()
+def _check_reconciliation(service: ServiceProcess, number: int, report: CrashTrialReport) -> None:
+    with service.client() as client:
+        status = client.status()
     entries = status.get("reconciliation") or []
     if number == 1:
         if status["service"]["start_mode"] != "cold":
