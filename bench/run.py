@@ -64,20 +64,67 @@ def engine() -> None:
         print(f"journal appends/s, {row['durability']:<5} {row['appends_per_second']:>8,}  ({row['appends']:,} appends in {row['seconds']:.2f} s)")
 
 
+def service(quick: bool) -> None:
+    extra = ("--quick",) if quick else ()
+    appends = run_isolated("bench_service.py", "journal", *extra)
+    api = run_isolated("bench_service.py", "api", *extra)
+    fanout = run_isolated("bench_service.py", "fanout", *extra)
+
+    print(f"\n## Live service: journal appends with the host's listener (metrics, JSON log line, bus), {appends['mix_events']:,}-event real mix")
+    print(f"{'durability':<12}{'appends':>9}{'bare /s':>10}{'listener /s':>13}{'+1 subscriber /s':>18}{'overhead':>10}{'+subscriber':>13}{'us/event':>10}")
+    for row in appends["rows"]:
+        print(f"{row['durability']:<12}{row['appends']:>9,}{row['bare_per_second']:>10,}{row['listener_per_second']:>13,}"
+              f"{row['listener_subscriber_per_second']:>18,}{row['listener_overhead']:>9.2f}x{row['subscriber_overhead']:>12.2f}x"
+              f"{row['listener_us_per_event']:>10,.1f}")
+
+    fill, memory = api["fill"], api["memory"]
+    print(f"\n## Live service: API reads over a {fill['orders']:,}-order journal ({fill['events']:,} events, {fill['journal_mib']} MiB), "
+          "in process via httpx.ASGITransport, vs the same read direct")
+    print(f"filled by the host on the paper venue in {fill['seconds']:.1f} s; orders/s first 1,000 {fill['first_orders_per_second']:,}, "
+          f"last 1,000 {fill['last_orders_per_second']:,} ({fill['first_orders_per_second'] / fill['last_orders_per_second']:.1f}x slower at the end)")
+    print(f"{'route':<20}{'n':>5}{'items':>7}{'bytes':>9}{'API p50 us':>12}{'p99 us':>10}{'direct p50 us':>15}{'p99 us':>10}{'overhead':>10}")
+    for row in api["routes"]:
+        print(f"{row['route']:<20}{row['requests']:>5}{row['items']:>7,}{row['bytes']:>9,}{row['api_p50_us']:>12,.0f}{row['api_p99_us']:>10,.0f}"
+              f"{row['direct_p50_us']:>15,.0f}{row['direct_p99_us']:>10,.0f}{row['overhead']:>9.1f}x")
+    print(f"memory: RSS {memory['started_mib']:,.0f} MiB started (empty journal) -> {memory['filled_mib']:,.0f} MiB holding {fill['orders']:,} orders "
+          f"(+{memory['held_mib']:,.1f} MiB, {memory['held_kib_per_order']:.2f} KiB/order); process peak {memory['peak_filled_mib']:,.0f} MiB "
+          f"after the fill, {memory['peak_after_reads_mib']:,.0f} MiB after the API reads")
+
+    base = fanout["baseline"]
+    idle_us = 1e6 / base["published_per_second"]
+    print(f"\n## Live service: fan-out of a {fanout['message_bytes']:,}-byte order.filled message, no drops allowed "
+          f"(publishing with no subscriber: {idle_us:.2f} us/message)")
+    print(f"{'subscribers':<12}{'EventBus delivered/s':>21}{'loop us/message':>17}{'vs none':>9}"
+          f"{'/stream delivered/s':>21}{'vs EventBus':>13}{'server CPU s':>14}{'clients CPU s':>15}")
+    for bus, ws in zip(fanout["bus"], fanout["stream"], strict=True):
+        per_message = 1e6 / bus["published_per_second"]
+        print(f"{bus['subscribers']:<12}{bus['delivered_per_second']:>21,}{per_message:>17.2f}{per_message / idle_us:>8,.0f}x"
+              f"{ws['delivered_per_second']:>21,}{bus['delivered_per_second'] / ws['delivered_per_second']:>12,.0f}x"
+              f"{ws['server_cpu_seconds']:>14.2f}{ws['clients_cpu_seconds']:>15.2f}")
+    dropped = sum(row["dropped"] for row in fanout["bus"] + fanout["stream"])
+    print(f"(EventBus: {fanout['bus'][0]['published']:,} messages per run; /api/v1/stream: {fanout['stream'][0]['published']:,} "
+          f"per run through uvicorn to WebSocket clients in another process; {dropped} dropped)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="TradePulse benchmarks")
     parser.add_argument("--bars", type=int, default=100_000)
-    parser.add_argument("--quick", action="store_true", help="skip the 10,000-combination memory run")
+    parser.add_argument("--quick", action="store_true", help="skip the 10,000-combination memory run; smaller service run")
     parser.add_argument("--engine-only", action="store_true", help="run only the live engine benchmark")
+    parser.add_argument("--service-only", action="store_true", help="run only the live service benchmark")
     args = parser.parse_args()
     if args.engine_only:
         engine()
+        return
+    if args.service_only:
+        service(args.quick)
         return
     indicators(args.bars)
     sweep(args.bars, 1_000, repeats=3)
     if not args.quick:
         big_sweep(args.bars, 10_000)
     engine()
+    service(args.quick)
 
 
 if __name__ == "__main__":

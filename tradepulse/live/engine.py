@@ -145,6 +145,7 @@ class LiveEngine:
         self.target = 0.0  # the account starts flat, as in the backtest
         self._pending_target: float | None = None
         self._deferring = False
+        self._settle_task: asyncio.Task | None = None
         self._last_price: Decimal | None = None
         self._best_ask: Decimal | None = None
         self._stopping = False
@@ -248,7 +249,60 @@ class LiveEngine:
                 await router.cancel(order)
             return [order.client_order_id for order in open_orders]
 
+    def _settle_in_background(self) -> None:
+        """Look up unknown submission outcomes in a task of their own (one at a time; wall clock only)."""
+        if self._settle_task is None or self._settle_task.done():
+            self._settle_task = asyncio.get_running_loop().create_task(self._settle_unknown(), name=f"settle:{self.symbol}")
+
+    async def _settle_now_or_later(self) -> None:
+        """Settle unknown outcomes: inline in simulated time (a replay stays deterministic), else in the background."""
+        if not self._router().unknown_orders():
+            return
+        if self.clock.simulated:
+            await self._settle_step()  # the caller holds the lock
+        else:
+            self._settle_in_background()
+
+    async def _settle_step(self, lock: asyncio.Lock | None = None) -> bool:
+        """One round of lookups; True when the venue answered. Venue calls run outside ``lock``."""
+        from tradepulse.errors import VenueError
+
+        router = self._router()
+        pending = router.unknown_orders()
+        if not pending:
+            return True
+        try:
+            outcomes = await router.fetch_outcomes(pending)
+        except VenueError as error:
+            async with lock or contextlib.nullcontext():
+                self.journal.append("engine.reconcile_pending", {
+                    "symbol": self.symbol, "client_order_ids": [order.client_order_id for order in pending], "error": str(error),
+                })
+                await router.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+            return False
+        async with lock or contextlib.nullcontext():
+            await router.apply_outcomes(outcomes)
+            await router.handle_risk_events(self.risk.on_venue_response(True))
+        return True
+
+    async def _settle_unknown(self) -> None:
+        """Ask the venue about unknown outcomes until it answers, backing off while it cannot.
+
+        The venue calls run outside the engine's lock, so bars, risk checks and the watchdog carry
+        on during an outage; each failed lookup counts towards the venue-error breaker.
+        """
+        delay = 1.0
+        while not self._stopping and self._router().unknown_orders():
+            if await self._settle_step(self._lock):
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
     async def _finish(self) -> None:
+        if self._settle_task is not None and not self._settle_task.done():
+            self._settle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._settle_task
         if self.oms is not None and self.report is not None:
             self.report.orders = _order_counts(self.oms)
             self.journal.append("risk.breaker_snapshot", self.risk.breakers.snapshot())
@@ -330,6 +384,7 @@ class LiveEngine:
                 await self._act(price, event)
             await router.flatten_if_due(price, event.at)
         await router.apply_updates(self.venue.updates().drain_nowait())
+        await self._settle_now_or_later()
 
     async def _on_bar(self, bar: Bar) -> None:
         oms, router, report = self._oms(), self._router(), self.report
@@ -364,7 +419,8 @@ class LiveEngine:
         router = self._router()
         target, self._pending_target = self._pending_target, None
         assert target is not None
-        unresolved = await router.unresolved_orders()
+        await self._settle_now_or_later()
+        unresolved = router.unknown_orders()
         if unresolved:
             # Keep the target: it is acted on at the first price after the venue has answered.
             self._pending_target = target

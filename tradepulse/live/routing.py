@@ -16,7 +16,7 @@ The order router is the engine's half that touches money. For one symbol it:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from tradepulse.backtest.costs import Costs
@@ -88,10 +88,6 @@ class OrderRouter:
         # Orders whose submission outcome is unknown (the venue call failed without a definite
         # answer): nothing new is sent until the venue has said what became of them.
         self._unknown_outcome: set[str] = set()
-        self._next_settle_at: datetime | None = None
-
-    #: How often a still-unknown submission is looked up again while new orders wait.
-    SETTLE_INTERVAL = timedelta(seconds=1)
 
     # -- money -----------------------------------------------------------------------------------
 
@@ -162,10 +158,10 @@ class OrderRouter:
         except Exception as error:  # noqa: BLE001 - a timeout or dropped connection: the outcome is unknown
             # The OMS journaled order.submit_failed; ask the venue before anything else is sent.
             await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+            # The engine looks it up in the background (unknown_orders/fetch_outcomes), outside its lock.
             pending = self.oms.open_orders(self.symbol)
             if pending:
                 self._unknown_outcome.add(pending[-1].client_order_id)
-                await self.resolve_unknown(pending[-1])
             return None
         if target is not None:
             self._targets[order.client_order_id] = target
@@ -174,40 +170,46 @@ class OrderRouter:
         await self.apply_updates([answer])
         return self.oms.order(order.client_order_id)
 
-    async def unresolved_orders(self) -> list[Order]:
-        """Orders whose submission outcome is still unknown, after asking the venue (at most once a second).
+    def unknown_orders(self) -> list[Order]:
+        """Orders whose submission outcome is still unknown (no venue call; see :meth:`fetch_outcomes`).
 
         Sizing counts open orders as working; counting one that never reached the venue would make
         the next order undo a trade that did not happen (a sell of coins never bought). So while
-        any outcome is unknown, the engine sends nothing new (design decision 4).
+        any outcome is unknown the engine sends nothing new (design decision 4) and looks the
+        orders up in the background, never holding up market data while the venue is slow or down.
         """
-        def still_unknown() -> list[Order]:
-            orders = [self.oms.orders.get(cid) for cid in sorted(self._unknown_outcome)]
-            unknown = [order for order in orders if order is not None and order.status is OrderStatus.SUBMITTED]
-            self._unknown_outcome = {order.client_order_id for order in unknown}
-            return unknown
+        orders = [self.oms.orders.get(cid) for cid in sorted(self._unknown_outcome)]
+        unknown = [order for order in orders if order is not None and order.status is OrderStatus.SUBMITTED]
+        self._unknown_outcome = {order.client_order_id for order in unknown}
+        return unknown
 
-        pending = still_unknown()
-        now = self._clock()
-        if pending and (self._next_settle_at is None or now >= self._next_settle_at):
-            self._next_settle_at = now + self.SETTLE_INTERVAL
-            for order in pending:
-                await self.resolve_unknown(order)
-            pending = still_unknown()
-        return pending
+    async def fetch_outcomes(self, orders: Iterable[Order]) -> list[tuple[Order, OrderUpdate | None, list[VenueFill]]]:
+        """Ask the venue what became of ``orders`` (venue calls only: safe outside the engine's lock).
 
-    async def resolve_unknown(self, order: Order) -> None:
-        """Settle an order whose submission outcome is unknown by asking the venue by client order id."""
-        try:
-            update = await self.venue.fetch_order(order.symbol, order.client_order_id)
-        except OrderNotFound:
-            self.oms.apply_reject(order.client_order_id, "the venue has no such order after a failed submission")
-            return
-        except VenueError as error:
-            self.journal.append("engine.reconcile_pending", {"symbol": order.symbol, "client_order_id": order.client_order_id, "error": str(error)})
-            return
-        fills = [f for f in await self.venue.my_trades(order.symbol, order.created_at) if f.client_order_id == order.client_order_id]
-        await self.apply_updates([update, *fills])
+        ``None`` in place of an update means the venue has no such order. Raises the venue's error
+        when it cannot answer (the orders stay unknown).
+        """
+        outcomes: list[tuple[Order, OrderUpdate | None, list[VenueFill]]] = []
+        for order in orders:
+            try:
+                update = await self.venue.fetch_order(order.symbol, order.client_order_id)
+            except OrderNotFound:
+                outcomes.append((order, None, []))
+                continue
+            fills = [f for f in await self.venue.my_trades(order.symbol, order.created_at) if f.client_order_id == order.client_order_id]
+            outcomes.append((order, update, fills))
+        return outcomes
+
+    async def apply_outcomes(self, outcomes: Iterable[tuple[Order, OrderUpdate | None, list[VenueFill]]]) -> None:
+        """Apply what :meth:`fetch_outcomes` learned (under the engine's lock)."""
+        for order, update, fills in outcomes:
+            if self.oms.order(order.client_order_id).status is not OrderStatus.SUBMITTED:
+                continue  # settled meanwhile by the venue's stream
+            if update is None:
+                self.oms.apply_reject(order.client_order_id, "the venue has no such order after a failed submission")
+            else:
+                await self.apply_updates([update, *fills])
+        self.unknown_orders()
 
     async def cancel(self, order: Order) -> None:
         """Journal a cancel request for ``order``, send it, and apply the answer."""
@@ -293,10 +295,8 @@ class OrderRouter:
 
     async def flatten_if_due(self, last_price: Decimal | None = None, at: datetime | None = None) -> None:
         """Once a halt's cancels are done, close the position with reduce-only market orders."""
-        if not self._flatten_pending:
-            return
-        # The position to close is known only once every submission's outcome is: look them up first.
-        if await self.unresolved_orders() or self.oms.open_orders(self.symbol):
+        # The position to close is known only once every submission's outcome is (an unknown one is open).
+        if not self._flatten_pending or self.oms.open_orders(self.symbol):
             return
         self._flatten_pending = False
         price = last_price or self.oms.position(self.symbol).mark_price

@@ -12,7 +12,7 @@ under TradePulse's client order id (ccxt's ``clientOrderId`` parameter, Binance'
    the id, confirmed against ``fetch_open_orders``). Found: that is the answer. Definitely absent:
    the order is sent again with the **same** client order id, at most ``resubmissions`` times.
    The venue could not be asked: ``TemporaryVenueError`` says the outcome is unknown, and the
-   engine's router asks again later (``resolve_unknown``).
+   engine asks again later, in the background (``OrderRouter.fetch_outcomes``).
 """
 
 from __future__ import annotations
