@@ -134,6 +134,9 @@ class OMS:
         self._ids = ClientOrderIds(client_order_id_prefix)
         self._clock = clock or _utc_now
         self._orders: dict[str, Order] = {}
+        # Client order ids of the open orders, in the order they were opened: a long-running
+        # service holds thousands of finished orders, and sizing asks for the open ones per order.
+        self._open_ids: dict[str, None] = {}
         self._portfolio = Portfolio(self._instruments)
         self._seen_trades: set[tuple[str, str]] = set()
         self._last_applied_seq = 0
@@ -165,7 +168,8 @@ class OMS:
         After a restart, ``SUBMITTED`` ones have an unknown outcome: ask the venue by client order
         id before sending anything new for them.
         """
-        return [order for order in self._orders.values() if order.status.is_open and (symbol is None or order.symbol == symbol)]
+        orders = (self._orders[cid] for cid in self._open_ids)
+        return [order for order in orders if symbol is None or order.symbol == symbol]
 
     @property
     def portfolio(self) -> Portfolio:
@@ -473,7 +477,12 @@ class OMS:
 
     def _commit(self, change: _Change, event: JournalEvent) -> None:
         if change.order is not None:
-            self._orders[change.order.client_order_id] = change.order
+            order = change.order
+            self._orders[order.client_order_id] = order
+            if order.status.is_open:
+                self._open_ids.setdefault(order.client_order_id, None)
+            else:
+                self._open_ids.pop(order.client_order_id, None)
         for position in change.positions:
             self._portfolio.restore(position)
         if change.sequence is not None:
