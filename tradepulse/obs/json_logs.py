@@ -44,6 +44,7 @@ _STANDARD_ATTRS = frozenset(
 # Reserved output keys an ``extra`` field must not overwrite.
 _RESERVED = ("ts", "level", "logger", "message", "service")
 _HANDLER_MARK = "_tradepulse_obs_handler"
+_REDACTED_MARK = "_tradepulse_redacted"  # set by RedactionFilter on records it has masked
 
 
 def new_correlation_id() -> str:
@@ -111,8 +112,9 @@ class RedactionFilter(logging.Filter):
         record.msg = redact_text(str(message))
         record.args = None
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS and key != "correlation_id":
+            if key not in _STANDARD_ATTRS and key not in ("correlation_id", _REDACTED_MARK):
                 setattr(record, key, redact_value(value, key))
+        setattr(record, _REDACTED_MARK, True)
         return True
 
 
@@ -146,7 +148,7 @@ class JsonFormatter(logging.Formatter):
         if cid is not None:
             entry["correlation_id"] = cid
         for key, value in vars(record).items():
-            if key in _STANDARD_ATTRS or key == "correlation_id":
+            if key in _STANDARD_ATTRS or key in ("correlation_id", _REDACTED_MARK):
                 continue
             entry[f"extra_{key}" if key in _RESERVED else key] = value
         if record.exc_info:
@@ -154,6 +156,13 @@ class JsonFormatter(logging.Formatter):
             entry["exception_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
+        if getattr(record, _REDACTED_MARK, False):
+            # RedactionFilter already masked the message and every extra field (it dominated the
+            # cost of a log line to do it twice); what it could not see is rendered here.
+            for key in ("exception", "stack"):
+                if key in entry:
+                    entry[key] = redact_text(entry[key])
+            return json.dumps(entry, ensure_ascii=False, default=str)
         return json.dumps(redact_value(entry), ensure_ascii=False, default=str)
 
 
