@@ -97,6 +97,7 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
     advertised = service_file(config.state_dir)
     server: Any = None
     server_task: asyncio.Task | None = None
+    advertising = False
     try:
         await host.start()
         app = create_app(host, auth)
@@ -113,6 +114,7 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
         tmp = advertised.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(ready) + "\n", encoding="utf-8")
         tmp.replace(advertised)
+        advertising = True
         logger.info("service listening", extra={"url": ready["url"], "mode": host.start_mode})
         if on_ready is not None:
             on_ready(ready)
@@ -129,8 +131,9 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(server_task, timeout=10)
         sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            advertised.unlink()
+        if advertising:  # never another service's: a refused second start must leave the first one's file
+            with contextlib.suppress(FileNotFoundError):
+                advertised.unlink()
         if handle_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
