@@ -35,7 +35,11 @@ def test_every_documented_notebook_is_there():
     assert EXPECTED_NOTEBOOKS <= found
 
 
-@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: str(p.relative_to(NOTEBOOKS_DIR)))
+RUNBOOKS_DIR = NOTEBOOKS_DIR.parent / "runbooks"
+
+
+@pytest.mark.parametrize("path", notebook_paths() + notebook_paths(RUNBOOKS_DIR),
+                         ids=lambda p: str(p.relative_to(NOTEBOOKS_DIR.parent)))
 def test_notebook_is_stored_without_outputs_except_checked_text_references(path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
@@ -51,6 +55,13 @@ def test_notebook_is_stored_without_outputs_except_checked_text_references(path)
                 assert set(output.get("data", {})) <= TEXT_MIME_TYPES, f"{where}: references must be text"
         else:
             assert cell.outputs == [] and cell.execution_count is None, f"{where}: stored with output"
+
+
+def test_every_runbook_is_there_and_takes_papermill_parameters():
+    runbooks = {path.name: path for path in notebook_paths(RUNBOOKS_DIR)}
+    assert {"service_health_check.ipynb", "kill_switch.ipynb", "venue_outage_drill.ipynb"} <= set(runbooks)
+    for path in runbooks.values():
+        assert papermill.inspect_notebook(str(path)), f"{path.name} has no parameters cell"
 
 
 def test_report_declares_the_parameters_a_job_sets():
