@@ -151,8 +151,8 @@ class ServiceViews:
             router = slot.engine.router
             if router is None:
                 continue
-            series = queries.pnl_series(slot.open_reader(), initial_equity=router.capital)
-            for ts, row in series.tail(limit).iterrows():
+            series = queries.pnl_series(slot.open_reader(), initial_equity=router.capital, last=limit)
+            for ts, row in series.iterrows():
                 rows.append({"ts": _iso(ts.to_pydatetime()), "strategy_id": slot.strategy_id,
                              **{column: str(row[column]) for column in
                                 ("equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl") if column in row}})

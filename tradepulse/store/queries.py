@@ -202,18 +202,25 @@ def pnl_series(
     since: datetime | None = None,
     until: datetime | None = None,
     initial_equity: Decimal | None = None,
+    last: int | None = None,
 ) -> pd.DataFrame:
     """Total P&L in one quote currency at each mark (``OMS.mark_to_market``), oldest first.
 
     Indexed by ``ts`` (journal time, UTC) with ``Decimal`` columns ``realized_pnl,
     unrealized_pnl, fees_quote, net_pnl``, plus ``equity = initial_equity + net_pnl`` when
     ``initial_equity`` is given. ``quote`` may be omitted when the journal has one quote currency.
+    ``last`` keeps only the newest marks, read as such (a dashboard's window on a long journal).
     """
     clauses, parameters = ["kind = ?"], [str(K.PORTFOLIO_MARKED)]
     time_clauses, time_parameters = _time_clauses("ts", since, until)
     sql = f"SELECT ts, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq"
+    arguments: list[Any] = [*parameters, *time_parameters]
+    if last is not None:
+        newest = f"SELECT seq, ts, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq DESC LIMIT ?"
+        sql = f"SELECT ts, payload FROM ({newest}) ORDER BY seq"
+        arguments.append(int(last))
     with _opened(source) as journal:
-        rows = journal.select(sql, [*parameters, *time_parameters])
+        rows = journal.select(sql, arguments)
     marks = [(parse_ts(ts), json.loads(text).get("totals", {})) for ts, text in rows]
     quotes = sorted({currency for _, totals in marks for currency in totals})
     if quote is None and len(quotes) > 1:
