@@ -266,7 +266,7 @@ async def api_part(folder: Path, requests: int, pnl_requests: int, bars: int | N
         ("/status", requests, host.status),
         ("/orders?limit=100", requests, lambda: queries.orders(reader, limit=100)),
         ("/fills?limit=100", requests, lambda: queries.fills(reader, limit=100)),
-        ("/pnl?limit=1000", pnl_requests, lambda: queries.pnl_series(reader, initial_equity=capital).tail(1000)),
+        ("/pnl?limit=1000", pnl_requests, lambda: queries.pnl_series(reader, initial_equity=capital, last=1000)),
     ]
     rows = []
     app = create_app(host, auth)
