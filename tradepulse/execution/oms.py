@@ -253,8 +253,9 @@ class OMS:
         Parameters
         ----------
         approval
-            The risk gate's ``decision.approval``; the OMS checks ``approval.covers(intent)`` and
-            journals its ``decision_id``. Required when the OMS was built with ``require_approval``.
+            The risk gate's ``decision.approval``; the OMS checks ``approval.covers(intent)``, then
+            ``approval.redeem()`` (one use, within its time to live, in an unchanged trading state),
+            and journals its ``decision_id``. Required when the OMS was built with ``require_approval``.
 
         Raises
         ------
@@ -262,6 +263,8 @@ class OMS:
             The quantity is off the lot grid or below the minimum, the limit price off the tick
             grid, the notional below the minimum (build intents with :meth:`intent_for_target` or
             the instrument's rounding helpers), or the approval is missing or does not cover it.
+            An approval the risk layer refuses at redemption (``ApprovalRefused``, a subclass) is
+            journaled first as ``order.denied`` with the refusal's ``check``.
         """
         problem = self.instrument(intent.symbol).order_problem(intent.quantity, intent.limit_price, intent.reference_price)
         if problem:
@@ -271,6 +274,15 @@ class OMS:
         if approval is not None and not approval.covers(intent):
             order = f"{intent.side} {intent.quantity} {intent.symbol}"
             raise InvalidOrder(f"the risk approval does not cover this order ({order}); ask the gate again")
+        if approval is not None:
+            try:
+                approval.redeem()
+            except InvalidOrder as refusal:
+                # The risk layer decides whether an approval is still good; the OMS only keeps the
+                # refusal on record (a denied order, never sent) before passing it on.
+                decision = {"decision_id": getattr(approval, "decision_id", None), "check": getattr(refusal, "check", "approval")}
+                self.deny(intent, str(refusal), decision=decision, at=at)
+                raise
         return self._new_order(K.ORDER_SUBMITTED, intent, at, {"risk_decision_id": getattr(approval, "decision_id", None)})
 
     def deny(

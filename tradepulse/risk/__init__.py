@@ -16,15 +16,17 @@ from tradepulse.risk.actions import (
 )
 from tradepulse.risk.breakers import BREAKERS, BreakerTrip, CircuitBreakers, RiskEvent
 from tradepulse.risk.controls import RiskControls
-from tradepulse.risk.gate import CHECKS, Approval, LastTrade, RiskContext, RiskDecision, RiskGate
+from tradepulse.risk.gate import APPROVAL_REFUSALS, CHECKS, Approval, ApprovalRefused, LastTrade, RiskContext, RiskDecision, RiskGate
 from tradepulse.risk.limits import RiskLimits, SymbolLimits
 from tradepulse.risk.state import OPERATOR_PREFIX, OperatorRequired, StateChange, TradingMode, TradingState, is_operator
 
 __all__ = [
+    "APPROVAL_REFUSALS",
     "BREAKERS",
     "CHECKS",
     "OPERATOR_PREFIX",
     "Approval",
+    "ApprovalRefused",
     "BreakerTrip",
     "CancelOpenOrders",
     "CircuitBreakers",

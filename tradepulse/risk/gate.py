@@ -5,6 +5,11 @@ check that failed and gives the numbers, ready to be journaled and shown on the 
 approved decision carries an :class:`Approval`, and an ``Approval`` cannot be built anywhere else,
 so an OMS that requires one cannot be handed an order the gate did not see.
 
+An approval covers one submission, once: the OMS redeems it (:meth:`Approval.redeem`) right
+before it journals the order, and the gate refuses a second use, an approval older than
+``approval_ttl_seconds`` on the engine's clock, and one granted before the trading state last
+changed (the checks it passed were made for a state that no longer holds).
+
 The checks run in a fixed order (``CHECKS``); the first that fails decides. Gate limits are
 inclusive: an order exactly at a limit passes.
 """
@@ -24,15 +29,18 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from tradepulse.execution.orders import OrderType, Side
+from tradepulse.execution.orders import InvalidOrder, OrderType, Side
 from tradepulse.risk import _checks
 from tradepulse.risk._checks import CHECKS, Denial, OrderFacts
-from tradepulse.risk._common import ZERO, Clock, as_utc, jsonable, to_decimal, utc_now
+from tradepulse.risk._common import ZERO, Clock, as_utc, fmt_seconds, jsonable, to_decimal, utc_now
 from tradepulse.risk.actions import InstrumentLike, order_side, order_type, remaining_quantity
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import TradingMode, TradingState
 
-__all__ = ["CHECKS", "Approval", "LastTrade", "RiskContext", "RiskDecision", "RiskGate"]
+__all__ = ["APPROVAL_REFUSALS", "CHECKS", "Approval", "ApprovalRefused", "LastTrade", "RiskContext", "RiskDecision", "RiskGate"]
+
+#: Why a submission's approval can be refused (``ApprovalRefused.check``, journaled with the denial).
+APPROVAL_REFUSALS = ("approval_used", "approval_expired", "approval_state_changed", "approval_foreign")
 
 # Approvals are sealed with a per-process secret, so one cannot be built by hand or copied with
 # changed fields (``dataclasses.replace``) by accident; see Approval.__post_init__.
@@ -104,12 +112,27 @@ class RiskContext:
                 object.__setattr__(self, name, to_decimal(value))
 
 
+class ApprovalRefused(InvalidOrder):
+    """An approval cannot be used for this submission: already used, expired, or void.
+
+    ``check`` is one of ``APPROVAL_REFUSALS``; the message says why and what to do (ask the gate
+    again). It is an :class:`~tradepulse.execution.orders.InvalidOrder`, so an OMS refuses the
+    order before anything reaches the venue.
+    """
+
+    def __init__(self, check: str, reason: str) -> None:
+        super().__init__(reason)
+        self.check = check
+
+
 @dataclass(frozen=True)
 class Approval:
     """Proof that the gate approved an order; only :meth:`RiskGate.check` can create one.
 
-    An OMS takes an ``Approval`` with each submission and calls :meth:`covers` on the order it is
-    about to send, so an order that skipped the gate, or was changed after approval, is refused.
+    An OMS takes an ``Approval`` with each submission, calls :meth:`covers` on the order it is
+    about to send (an order that skipped the gate, or was changed after approval, is refused) and
+    then :meth:`redeem` (an approval is good for one submission, for ``approval_ttl_seconds``, in
+    the trading state it was granted in).
     """
 
     decision_id: str
@@ -120,7 +143,11 @@ class Approval:
     limit_price: Decimal | None
     client_order_id: str | None
     approved_at: datetime
+    trading_state: TradingMode = TradingMode.ACTIVE
+    state_epoch: int = 0
     seal: str = field(default="", repr=False, compare=False)
+    # Not sealed: it only routes redeem() back to the gate, which checks the approval against itself.
+    gate: RiskGate | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not hmac.compare_digest(self.seal, _seal(*self._sealed_fields())):
@@ -136,7 +163,22 @@ class Approval:
             self.limit_price,
             self.client_order_id,
             self.approved_at.isoformat(),
+            self.trading_state,
+            self.state_epoch,
         )
+
+    def redeem(self) -> None:
+        """Use the approval for one submission now; see :meth:`RiskGate.redeem`.
+
+        Raises
+        ------
+        ApprovalRefused
+            Already used, older than ``approval_ttl_seconds``, or granted before the trading
+            state last changed.
+        """
+        if self.gate is None:
+            raise ApprovalRefused("approval_foreign", f"risk approval {self.decision_id} is not bound to a risk gate; ask the gate again")
+        self.gate.redeem(self)
 
     def covers(self, order: Any) -> bool:
         """Return whether ``order`` is the order approved: same symbol, side, type and price,
@@ -246,6 +288,9 @@ class RiskGate:
         self._lock = threading.Lock()
         self._approved_at: deque[datetime] = deque()
         self._last_now: datetime | None = None
+        # Approvals used within their time to live, by decision id -> (approved at, used at). Older
+        # ones need no memory: they are refused as expired, and gate time never runs backwards.
+        self._redeemed: dict[str, tuple[datetime, datetime]] = {}
 
     def check(self, order: Any, context: RiskContext) -> RiskDecision:
         """Decide whether ``order`` may go to the venue; never raises for a bad order.
@@ -266,6 +311,8 @@ class RiskGate:
         """
         with self._lock:
             now = self._now()
+            # Stamped before the checks run: a state change during them leaves the approval void.
+            mode, epoch = self.state.stamp()
             decision_id = uuid.uuid4().hex
             facts: OrderFacts | None = None
             try:
@@ -285,18 +332,62 @@ class RiskGate:
                 return RiskDecision(False, denial.check, denial.reason, MappingProxyType(denial.details), **common)
             assert isinstance(facts, OrderFacts)
             self._approved_at.append(now)
-            sealed = (
-                decision_id,
-                facts.symbol,
-                facts.side,
-                facts.order_type,
-                facts.quantity,
-                facts.limit_price,
-                common["client_order_id"],
-                now.isoformat(),
+            fields = dict(
+                decision_id=decision_id,
+                symbol=facts.symbol,
+                side=facts.side,
+                order_type=facts.order_type,
+                quantity=facts.quantity,
+                limit_price=facts.limit_price,
+                client_order_id=common["client_order_id"],
             )
-            approval = Approval(*sealed[:-1], approved_at=now, seal=_seal(*sealed))
+            seal = _seal(*fields.values(), now.isoformat(), mode, epoch)
+            approval = Approval(**fields, approved_at=now, trading_state=mode, state_epoch=epoch, seal=seal, gate=self)
             return RiskDecision(True, "all", "all checks passed", MappingProxyType(facts.summary()), approval=approval, **common)
+
+    def redeem(self, approval: Approval) -> None:
+        """Use ``approval`` for one submission now, or raise :class:`ApprovalRefused` saying why not.
+
+        Refused when it was used before, when it is older than ``approval_ttl_seconds`` on the
+        gate's clock (exactly at the limit is still valid), when the trading state changed after it
+        was granted (even a change and back: the order was judged in a state that did not last), or
+        when another gate granted it.
+        """
+        with self._lock:
+            now = self._now()
+            ttl = self.limits.approval_ttl_seconds
+            horizon = now - timedelta(seconds=ttl)
+            for decision_id in [d for d, (approved_at, _) in self._redeemed.items() if approved_at < horizon]:
+                del self._redeemed[decision_id]
+            name = f"risk approval {approval.decision_id}"
+            if approval.gate is not self:
+                raise ApprovalRefused("approval_foreign", f"{name} was granted by another risk gate; ask this one")
+            if approval.decision_id in self._redeemed:
+                used_at = self._redeemed[approval.decision_id][1]
+                raise ApprovalRefused(
+                    "approval_used",
+                    f"{name} was already used at {used_at.isoformat()}; an approval covers one submission, ask the gate again",
+                )
+            age = (now - approval.approved_at).total_seconds()
+            if age > ttl:
+                raise ApprovalRefused(
+                    "approval_expired",
+                    f"{name} expired: granted {fmt_seconds(age)} ago, beyond approval_ttl_seconds {ttl:g}; ask the gate again",
+                )
+            mode, epoch = self.state.stamp()
+            if epoch != approval.state_epoch:
+                raise ApprovalRefused(
+                    "approval_state_changed",
+                    f"{name} is void: the trading state changed from {approval.trading_state.value} to {mode.value} "
+                    f"after it was granted ({self.state.actor}: {self.state.reason}); ask the gate again",
+                )
+            self._redeemed[approval.decision_id] = (approval.approved_at, now)
+
+    def used_approvals(self) -> int:
+        """Return how many used approvals the gate still remembers (those within their time to live)."""
+        with self._lock:
+            horizon = self._now() - timedelta(seconds=self.limits.approval_ttl_seconds)
+            return sum(1 for approved_at, _ in self._redeemed.values() if approved_at >= horizon)
 
     def orders_in_window(self) -> int:
         """Return how many approvals the current order-rate window holds (for dashboards)."""

@@ -44,6 +44,7 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "last_trade_max_age_seconds": _SECONDS,
     "max_orders_per_window": _COUNT,
     "order_window_seconds": _SECONDS,
+    "approval_ttl_seconds": _SECONDS,
     "max_daily_loss": _AMOUNT,
     "max_daily_loss_fraction": _FRACTION,
     "max_drawdown": _AMOUNT,
@@ -56,10 +57,12 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "reject_window_seconds": _SECONDS,
     "max_rejects": _COUNT,
 }
-# Windows and ages cannot be switched off: a throttle or a breaker without a window is meaningless.
+# Windows and ages cannot be switched off: a throttle or a breaker without a window is meaningless,
+# and an approval that never expires could send an order priced for a market long gone.
 _REQUIRED = {
     "last_trade_max_age_seconds",
     "order_window_seconds",
+    "approval_ttl_seconds",
     "venue_error_window_seconds",
     "venue_error_min_requests",
     "reject_window_seconds",
@@ -188,6 +191,7 @@ class RiskLimits:
     last_trade_max_age_seconds: float = 60.0
     max_orders_per_window: int | None = 30
     order_window_seconds: float = 60.0
+    approval_ttl_seconds: float = 5.0
     symbols: Mapping[str, SymbolLimits] = field(default_factory=dict, hash=False)
     # Breakers
     max_daily_loss: Decimal | None = None

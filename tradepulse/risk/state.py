@@ -145,6 +145,7 @@ class TradingState:
         self._actor = "system:start"
         self._flatten = False
         self._resume_count = 0
+        self._epoch = 0
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -177,6 +178,16 @@ class TradingState:
     def resume_count(self) -> int:
         """How many times an operator has resumed; breakers re-arm when this changes."""
         return self._resume_count
+
+    @property
+    def epoch(self) -> int:
+        """How many changes (including re-issues) this state has seen; an approval is void once it moves."""
+        return self._epoch
+
+    def stamp(self) -> tuple[TradingMode, int]:
+        """Return the mode and :attr:`epoch` together (read under the lock, so they belong together)."""
+        with self._lock:
+            return self._mode, self._epoch
 
     def to_payload(self) -> dict[str, Any]:
         """Return a snapshot of the state for dashboards and the API."""
@@ -285,6 +296,7 @@ class TradingState:
     def _apply(self, mode: TradingMode, reason: str, actor: str, at: datetime, flatten: bool) -> None:
         self._mode, self._reason, self._actor, self._since = mode, reason, actor, at
         self._flatten = flatten and mode is TradingMode.HALTED
+        self._epoch += 1
 
     # -- restoring -------------------------------------------------------------------------------
 
