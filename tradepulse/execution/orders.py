@@ -362,7 +362,8 @@ class Fill:
     fee, fee_currency
         The fee as the venue charged it. ``fee_currency`` empty means the quote currency. A fee in
         the base currency is converted at ``fill_price``; a fee in a third currency (BNB) needs
-        ``fee_quote_rate`` (quote per unit of that currency).
+        ``fee_quote_rate`` (quote per unit of that currency, positive). A negative fee is a rebate
+        (venues pay some makers): it is income and is accounted with its sign.
     symbol, side
         Optional; only used to describe a fill for an order the OMS does not know.
     """
@@ -389,8 +390,8 @@ class Fill:
             raise InvalidOrder("a fill needs the venue's trade id (fills are de-duplicated by it)")
         if self.fill_quantity <= 0 or self.fill_price <= 0:
             raise InvalidOrder(f"fill quantity and price must be positive (got {self.fill_quantity} @ {self.fill_price})")
-        if self.fee < 0:
-            raise InvalidOrder(f"a fee must not be negative (got {self.fee}); rebates are not supported yet")
+        if self.fee_quote_rate is not None and self.fee_quote_rate <= 0:
+            raise InvalidOrder(f"fill {self.trade_id}: fee_quote_rate must be positive (got {self.fee_quote_rate})")
         if self.side is not None:
             object.__setattr__(self, "side", Side(self.side))
 

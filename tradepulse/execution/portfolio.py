@@ -119,7 +119,7 @@ def fee_in_quote(instrument: Instrument, fill: Fill) -> Decimal:
     """Convert a fill's fee to the instrument's quote currency, rounded to its quantum.
 
     A base-currency fee is valued at the fill price; a third-currency fee (e.g. BNB) at the fill's
-    ``fee_quote_rate``, which the venue adapter must supply.
+    ``fee_quote_rate``, which the venue adapter must supply. A rebate (negative fee) keeps its sign.
     """
     currency = fill.fee_currency or instrument.quote
     if fill.fee == 0 or currency == instrument.quote:
@@ -143,13 +143,16 @@ def position_after_fill(
     so): those units never reach the account, so they leave the position as if sold at the fill
     price, and the proceeds are the fee (``fee_quote`` already values it). Without this the
     position would exceed the balance and every full sell would be refused for lack of funds.
+    A negative ``fee_base`` is a rebate paid in the base asset: those units did reach the account,
+    so they join the position as if bought at the fill price.
     """
     with localcontext() as context:
         # Sums and products of on-grid amounts must never round: give them room beyond the default 28 digits.
         context.prec = _PRECISION
         after = _position_after_fill(position, instrument, side, fill_quantity, fill_price, fee_quote)
         if fee_base:
-            after = _position_after_fill(after, instrument, Side.SELL, fee_base, fill_price, ZERO)
+            fee_side = Side.SELL if fee_base > 0 else Side.BUY
+            after = _position_after_fill(after, instrument, fee_side, abs(fee_base), fill_price, ZERO)
         return after
 
 

@@ -54,11 +54,13 @@ def test_intent_accepts_plain_strings_for_enums_and_checks_notional_at_the_limit
     assert intent.notional == Decimal("50")
 
 
-def test_fill_without_trade_id_or_with_negative_fee_is_refused():
+def test_fill_without_trade_id_or_with_a_non_positive_fee_rate_is_refused():
     with pytest.raises(InvalidOrder, match="trade id"):
         Fill("", "tp-s-1", Decimal("1"), Decimal("1"), AT)
-    with pytest.raises(InvalidOrder, match="fee"):
-        Fill("t1", "tp-s-1", Decimal("1"), Decimal("1"), AT, fee=Decimal("-0.1"))
+    with pytest.raises(InvalidOrder, match="fee_quote_rate"):
+        Fill("t1", "tp-s-1", Decimal("1"), Decimal("1"), AT, fee=Decimal("0.1"), fee_currency="BNB", fee_quote_rate=Decimal("-2"))
+    # A negative fee is a rebate (tests/unit/execution/test_fee_rebates.py), not an error.
+    assert Fill("t1", "tp-s-1", Decimal("1"), Decimal("1"), AT, fee=Decimal("-0.1")).fee == Decimal("-0.1")
 
 
 @given(quantity=decimals, price=decimals, fee=decimals)
