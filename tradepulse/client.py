@@ -320,7 +320,12 @@ class LiveClient(_Base):
         return self._send(Calls.action("resume", reason))
 
     def cancel_all(self, reason: str = _DEFAULT_REASON) -> dict[str, Any]:
-        """Cancel every open order: ``{"cancelled": [client_order_id, ...]}``."""
+        """Cancel every open order and say how each went.
+
+        Returns ``{"cancelled": [id, ...], "failed": [{"client_order_id", "reason", ...}], "pending": [id, ...],
+        "orders": [...]}``: only an order in ``cancelled`` is known to be gone. A failed cancel of an order
+        the venue may still be working is sent again by the next ``cancel_all()`` or ``kill()``.
+        """
         return self._send(Calls.action("cancel-all", reason))
 
     def flatten(self, reason: str = _DEFAULT_REASON) -> dict[str, Any]:

@@ -266,7 +266,11 @@ def test_operator_actions_over_http_show_up_in_the_stream(service: InProcessServ
     assert OPERATE_TOKEN not in json.dumps(alerts) and OPERATE_TOKEN not in json.dumps(history)
 
     cancelled = operator.post("/api/v1/actions/cancel-all", json={"reason": "API test: cancel"})
-    assert cancelled.status_code == 200 and isinstance(cancelled.json()["cancelled"], list)
+    assert cancelled.status_code == 200
+    report = cancelled.json()
+    assert set(report) >= {"cancelled", "failed", "pending", "orders"}
+    assert {order["outcome"] for order in report["orders"]} <= {"cancelled", "failed", "pending"}
+    assert len(report["orders"]) == len(report["cancelled"]) + len(report["failed"]) + len(report["pending"])
 
     with stream_messages(service.ws_url, additional_headers=bearer(OPERATE_TOKEN)) as websocket:
         assert json.loads(websocket.recv(timeout=30))["type"] == "status"

@@ -97,7 +97,8 @@ def test_async_client_reads_streams_and_operates(config: Path):
             states = {"kill": (await operator.kill("async client test"))["trading_state"]}
             states["status"] = (await operator.status())["trading_state"]
             states["resume"] = (await operator.resume("async client test done"))["trading_state"]
-            assert isinstance((await operator.cancel_all())["cancelled"], list)
+            report = await operator.cancel_all()
+            assert isinstance(report["cancelled"], list) and report["failed"] == [] and isinstance(report["orders"], list)
             states["flatten"] = (await operator.flatten())["trading_state"]
             states["resume again"] = (await operator.resume("flatten checked"))["trading_state"]
             frame = await operator.pnl_frame()

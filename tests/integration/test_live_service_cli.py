@@ -1,4 +1,4 @@
-"""`tradepulse live start|stop|status|kill|resume|positions|orders` against real service processes.
+"""`tradepulse live start|stop|status|kill|cancel-all|resume|positions|orders` against real service processes.
 
 Each service is a real `tradepulse serve` started in the background by `tradepulse live start` on a
 paper-venue config (a recorded BTC/USDT stream replayed at 4x, so the engine keeps trading for
@@ -128,6 +128,17 @@ def test_kill_and_resume_with_the_operate_token(service):
     status = _status(service)
     assert status["trading_state"] == "ACTIVE"
     assert status["engines"][0]["trading_state"] == "ACTIVE"
+
+
+def test_cancel_all_reports_each_order_and_exits_zero_when_nothing_failed(service):
+    answer = tp("live", "cancel-all", "--config", str(service.config_path), "--reason", "integration test cancel", "--json")
+    assert answer.returncode == 0, answer.stderr
+    report = json.loads(answer.stdout)
+    assert report["failed"] == [] and report["pending"] == []
+    assert sorted(report["cancelled"]) == sorted(order["client_order_id"] for order in report["orders"])
+    table = tp("live", "cancel-all", "--url", service.url, "--reason", "integration test cancel")
+    assert table.returncode == 0, table.stderr
+    assert "0 failed" in table.stdout
 
 
 def test_a_second_start_is_refused_while_the_first_runs(service):

@@ -1,4 +1,4 @@
-"""``tradepulse live start|stop|status|kill|resume|positions|orders``: run and operate the live service.
+"""``tradepulse live start|stop|status|kill|cancel-all|resume|positions|orders``: run and operate the live service.
 
 ``start`` runs ``tradepulse serve --config FILE`` in the background (its own session; output
 appended to ``<state_dir>/service.log``; pid in ``<state_dir>/service.pid``) and waits until the
@@ -114,6 +114,20 @@ def register_live_service(commands: argparse._SubParsersAction) -> None:
     kill.add_argument("--reason", required=True, help="why (journaled and logged with the action)")
     kill.add_argument("--flatten", action="store_true", help="also close every position at market")
     kill.set_defaults(handler=_service_errors(_kill))
+
+    cancel_all = commands.add_parser(
+        "cancel-all", help="cancel every open order and report each one: cancelled, failed (why) or pending (operate token)",
+        description=("Cancel every open order of every engine, trading state unchanged. Cancels that failed earlier are\n"
+                     "sent again. Each order is reported as cancelled, failed (with the reason) or pending (the venue\n"
+                     "took the cancel, its confirmation has not arrived). Exits 1 when any cancel failed.\n\n"
+                     f"{_TOKENS_NOTE}"),
+        epilog=("Examples:\n"
+                "  tradepulse live cancel-all --config live.toml --reason \"venue maintenance\"\n"
+                "  tradepulse live cancel-all --url http://127.0.0.1:8780/api/v1 --reason \"review\" --json"),
+        formatter_class=raw)
+    _add_target(cancel_all)
+    cancel_all.add_argument("--reason", required=True, help="why (journaled and logged with the action)")
+    cancel_all.set_defaults(handler=_service_errors(_cancel_all))
 
     resume = commands.add_parser(
         "resume", help="resume trading after a kill: every engine back to ACTIVE (operate token)",
@@ -480,6 +494,25 @@ def _kill(args: argparse.Namespace) -> int:
     with _client(args) as client:
         result = client.kill(reason, flatten=args.flatten)
     return _action_result(args, "killed (positions flattened)" if args.flatten else "killed", result)
+
+
+def _cancel_all(args: argparse.Namespace) -> int:
+    reason = _reason(args.reason)
+    with _client(args) as client:
+        result = client.cancel_all(reason)
+    failed = result.get("failed", [])
+    if args.json:
+        print_json(result)
+        return 1 if failed else 0
+    print(f"cancel-all: {len(result.get('cancelled', []))} cancelled, {len(failed)} failed, "
+          f"{len(result.get('pending', []))} pending; reason: {args.reason}")
+    rows = [[order.get("strategy_id", "?"), order.get("client_order_id", "?"), order.get("symbol", "?"), order.get("outcome", "?"),
+             order.get("reason", "")] for order in result.get("orders", [])]
+    if rows:
+        _table(["STRATEGY", "CLIENT ORDER ID", "SYMBOL", "OUTCOME", "REASON"], rows)
+    if failed:
+        print("some cancels failed; orders the venue may still be working are asked again by the next cancel-all or kill")
+    return 1 if failed else 0
 
 
 def _resume(args: argparse.Namespace) -> int:

@@ -28,9 +28,12 @@ from tradepulse.execution.orders import (
 )
 from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
 from tradepulse.execution.reconcile import Reconciliation, reconcile
+from tradepulse.execution.results import CancelOutcome, CancelResult
 
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",
+    "CancelOutcome",
+    "CancelResult",
     "OMS",
     "OPEN_STATES",
     "TERMINAL_STATES",

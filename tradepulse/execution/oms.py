@@ -316,8 +316,10 @@ class OMS:
     def request_cancel(self, client_order_id: str, *, at: datetime | None = None) -> Order:
         """Journal a cancel request (``order.cancel_requested``) and return the order, now ``PENDING_CANCEL``.
 
+        An order already ``PENDING_CANCEL`` may be asked again: an earlier cancel that failed or got
+        no answer leaves the order possibly working at the venue, and only a new request stops it.
         Raises :class:`~tradepulse.execution.orders.InvalidTransition` for an order that cannot be
-        cancelled (already done, or a cancel is already pending), without journaling anything.
+        cancelled (already done), without journaling anything.
         """
         order = self.order(client_order_id)
         return self._record(K.ORDER_CANCEL_REQUESTED, self._answer_payload(order, at), client_order_id)[0].order

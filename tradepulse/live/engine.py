@@ -35,7 +35,7 @@ from typing import Any
 
 from tradepulse.backtest.costs import Costs
 from tradepulse.errors import ConfigError, StrategyError
-from tradepulse.execution import OMS
+from tradepulse.execution import OMS, CancelOutcome
 from tradepulse.execution.venues.base import Venue
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
 from tradepulse.live.clock import EngineClock
@@ -240,14 +240,11 @@ class LiveEngine:
             await self._router().handle_risk_events([change])
             return change
 
-    async def cancel_open_orders(self) -> list[str]:
-        """Cancel every open order of this engine; return their client order ids."""
+    async def cancel_open_orders(self) -> list[CancelOutcome]:
+        """Cancel every open order of this engine (re-sending cancels that failed); say how each went."""
         async with self._lock:
             router = self._router()
-            open_orders = self._oms().open_orders(self.symbol)
-            for order in open_orders:
-                await router.cancel(order)
-            return [order.client_order_id for order in open_orders]
+            return [await router.cancel(order) for order in self._oms().open_orders(self.symbol)]
 
     def _settle_in_background(self) -> None:
         """Look up unknown submission outcomes in a task of their own (one at a time; wall clock only)."""

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from tradepulse.backtest.costs import Costs
 from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected, VenueError
-from tradepulse.execution import OMS, FillOutcome, Instrument, InvalidOrder, InvalidTransition, Order, OrderIntent, OrderStatus
+from tradepulse.execution import OMS, CancelOutcome, CancelResult, FillOutcome, Instrument, InvalidOrder, InvalidTransition, Order, OrderIntent, OrderStatus
 from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
 from tradepulse.execution.venues.paper_market import slippage_fraction
 from tradepulse.live.events import Bar
@@ -211,25 +211,40 @@ class OrderRouter:
                 await self.apply_updates([update, *fills])
         self.unknown_orders()
 
-    async def cancel(self, order: Order) -> None:
-        """Journal a cancel request for ``order``, send it, and apply the answer."""
-        if order.status is OrderStatus.PENDING_CANCEL:
-            return
+    async def cancel(self, order: Order) -> CancelOutcome:
+        """Journal a cancel request for ``order``, send it, apply the answer, and say how it went.
+
+        An order already ``PENDING_CANCEL`` is asked again: its earlier cancel failed or got no
+        answer, so the venue may still be working it, and a second kill must be able to stop it.
+        """
+        cid = order.client_order_id
         try:
-            _, answer = await self.oms.cancel(order.client_order_id, lambda o: self.venue.cancel_order(o.symbol, o.client_order_id))
+            _, answer = await self.oms.cancel(cid, lambda o: self.venue.cancel_order(o.symbol, o.client_order_id))
+        except InvalidTransition:
+            return self._cancel_outcome(cid, CancelResult.FAILED, "the order finished before the cancel was sent")
         except OrderNotFound as error:
-            self.oms.apply_reject(order.client_order_id, f"cancel: {error}")
-            return
+            self.oms.apply_reject(cid, f"cancel: {error}")
+            return self._cancel_outcome(cid, CancelResult.FAILED, f"the venue has no such order ({error})")
         except OrderRejected as error:
             await self.apply_updates(self.venue.updates().drain_nowait())
-            if self.oms.order(order.client_order_id).status is OrderStatus.PENDING_CANCEL:
-                self.oms.apply_cancel_reject(order.client_order_id, str(error))
-            return
+            if self.oms.order(cid).status is OrderStatus.PENDING_CANCEL:
+                self.oms.apply_cancel_reject(cid, str(error))
+            return self._cancel_outcome(cid, CancelResult.FAILED, f"the venue refused the cancel: {error}")
         except VenueError as error:
             await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
-            return
+            return self._cancel_outcome(cid, CancelResult.FAILED, f"the cancel did not reach the venue ({error}); the next kill or cancel-all sends it again")
         await self.apply_updates(self.venue.updates().drain_nowait())
         await self.apply_updates([answer])
+        status = self.oms.order(cid).status
+        if status is OrderStatus.CANCELED:
+            return self._cancel_outcome(cid, CancelResult.CANCELLED)
+        if status is OrderStatus.PENDING_CANCEL:
+            return self._cancel_outcome(cid, CancelResult.PENDING, "the venue took the cancel; its confirmation has not arrived yet")
+        return self._cancel_outcome(cid, CancelResult.FAILED, f"the order is {status}: it finished before the cancel took effect")
+
+    def _cancel_outcome(self, client_order_id: str, outcome: CancelResult, reason: str = "") -> CancelOutcome:
+        order = self.oms.order(client_order_id)
+        return CancelOutcome(client_order_id, order.symbol, outcome, reason, str(order.status))
 
     # -- venue answers -------------------------------------------------------------------------
 

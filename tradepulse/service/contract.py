@@ -113,7 +113,11 @@ class ServiceBackend(Protocol):
         """Move every engine back to ACTIVE. Returns ``{"trading_state", "engines": [...]}``."""
 
     async def cancel_all(self, *, actor: str) -> dict[str, Any]:
-        """Cancel every open order. Returns ``{"cancelled": [client_order_id, ...]}``."""
+        """Cancel every open order (re-sending cancels that failed before); report each order.
+
+        Returns ``{"cancelled": [id, ...], "failed": [{"client_order_id", "symbol", "strategy_id",
+        "reason", "order_status"}], "pending": [id, ...], "orders": [every per-order outcome]}``.
+        """
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
         """Halt with flatten: close every position at market. Returns ``{"trading_state", "engines": [...]}``."""

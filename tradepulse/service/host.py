@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tradepulse.errors import ConfigError
+from tradepulse.execution.results import cancel_report
 from tradepulse.obs.alerts import AlertSender
 from tradepulse.obs.json_logs import correlation
 from tradepulse.obs.metrics import TradingMetrics
@@ -206,13 +207,15 @@ class ServiceHost(ServiceViews):
             return
         self._stopping = True
         cancel = self.config.service.cancel_orders_on_stop if cancel_orders is None else cancel_orders
-        cancelled: list[str] = []
+        cancels: list[dict[str, Any]] = []
         for slot in self.slots.values():
             if cancel and slot.running and slot.engine.router is not None:
                 with contextlib.suppress(Exception):
-                    cancelled += await asyncio.wait_for(slot.engine.cancel_open_orders(), timeout=15)
+                    outcomes = await asyncio.wait_for(slot.engine.cancel_open_orders(), timeout=15)
+                    cancels += [{**outcome.to_payload(), "strategy_id": slot.strategy_id} for outcome in outcomes]
             slot.engine.stop()
             slot.feed.stop()
+        cancelled = cancel_report(cancels)["cancelled"]
         for slot in self.slots.values():
             if slot.task is not None:
                 try:
@@ -288,11 +291,12 @@ class ServiceHost(ServiceViews):
         return self._states()
 
     async def cancel_all(self, *, actor: str) -> dict[str, Any]:
-        cancelled: list[str] = []
+        orders: list[dict[str, Any]] = []
         for slot in self._live_slots():
-            cancelled += await slot.engine.cancel_open_orders()
-        self._journal_service("service.cancel_all", {"actor": actor, "cancelled": cancelled})
-        return {"cancelled": cancelled}
+            orders += [{**outcome.to_payload(), "strategy_id": slot.strategy_id} for outcome in await slot.engine.cancel_open_orders()]
+        report = cancel_report(orders)
+        self._journal_service("service.cancel_all", {"actor": actor, **report})
+        return report
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
         return await self.kill(actor=actor, reason="operator flatten: close every position", flatten=True)

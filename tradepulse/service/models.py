@@ -290,8 +290,33 @@ class TradingStateResult(_Response):
     engines: list[dict[str, Any]] = Field(description="Each engine's state after the action.")
 
 
+CancelOutcomeName = Literal["cancelled", "failed", "pending"]
+
+
+class CancelFailure(_Response):
+    client_order_id: str
+    symbol: str
+    strategy_id: str
+    reason: str = Field(description="Why the cancel did not take effect; the next kill or cancel-all re-sends a cancel "
+                                    "for an order the venue may still be working.")
+    order_status: str = Field(description="The order's state after the attempt.")
+
+
+class CancelReport(_Response):
+    client_order_id: str
+    symbol: str
+    strategy_id: str
+    outcome: CancelOutcomeName = Field(description="cancelled (the venue confirmed it), failed (see reason) or pending "
+                                                   "(the venue took the cancel; its confirmation has not arrived yet).")
+    reason: str = ""
+    order_status: str
+
+
 class CancelAllResult(_Response):
-    cancelled: list[str] = Field(description="Client order ids of the orders cancelled.")
+    cancelled: list[str] = Field(description="Client order ids of the orders the venue confirmed cancelled.")
+    failed: list[CancelFailure] = Field(description="Orders whose cancel did not take effect, each with the reason.")
+    pending: list[str] = Field(description="Client order ids whose cancel was taken but not yet confirmed.")
+    orders: list[CancelReport] = Field(description="Every order the cancel-all acted on, with its outcome.")
 
 
 # -- WebSocket ---------------------------------------------------------------------------------
