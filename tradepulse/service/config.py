@@ -3,9 +3,17 @@
 One file says what the service trades and how: strategies and symbols, the venue, risk limits,
 the API's bind address, alerting and where state lives. Unknown keys are rejected, values are
 type-checked, strategies and their parameters are loaded, and every error names the file, the
-table and the key. Secrets never come from this file: API tokens, venue keys and the alert
-webhook URL are read from ``TRADEPULSE_…`` environment variables (or ``…_FILE`` paths); a key
-that looks like a secret is refused with a pointer to the variable to use instead.
+table and the key; all mistakes found are reported together, one line each. What the service could
+not run is refused here too, so ``serve --check`` catches it: a replay feed of another symbol than
+the strategy's, a ``bar`` a bar feed cannot honour, an unknown sample or recording, a missing file,
+and strategies sharing one account's quote balance without ``capital``. Every relative path in the
+file (``state_dir``, strategy files, feed files) is relative to the file itself, not to the working
+directory, so a service started by systemd or cron finds what its config names.
+
+Secrets never come from this file: API tokens, venue keys and the alert webhook URL are read
+from ``TRADEPULSE_…`` environment variables (or ``…_FILE`` paths, which like any path in the
+environment are taken as given, relative to the working directory); a key that looks like a
+secret is refused with a pointer to the variable to use instead.
 
 Example (docs/configuration.md has every key)::
 
@@ -39,7 +47,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -53,6 +61,7 @@ from tradepulse.strategy import Strategy, load_strategy
 __all__ = [
     "AlertsConfig",
     "ApiConfig",
+    "ConfigProblems",
     "ServiceConfig",
     "ServiceSection",
     "StrategyConfig",
@@ -60,6 +69,15 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+
+class ConfigProblems(ConfigError):
+    """Every mistake validation found, one line each (``str`` joins them with newlines)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
 
 #: Environment variables of the alert webhook (the URL often carries a token, so it is a secret).
 ALERT_URL_VARIABLE = "TRADEPULSE_ALERT_WEBHOOK_URL"
@@ -180,16 +198,32 @@ def parse_config(document: Mapping[str, Any], *, path: Path | None = None, envir
     """Validate an already-parsed TOML document (see :func:`load_config`)."""
     env = os.environ if environ is None else environ
     name = str(path) if path is not None else "config"
-    base = path.parent if path is not None else Path.cwd()
+    # The file's real directory, as `tradepulse live status --config` finds state_dir, so that a
+    # symlinked config resolves the same way for the service and for the commands that find it.
+    base = path.resolve().parent if path is not None else Path.cwd()
     _reject_secrets(document, name)
     _only(document, {"service", "api", "venue", "strategies", "risk", "alerts"}, name)
-    service = _service(_table(document, "service", name), name, base)
-    api = _api(_table(document, "api", name), name)
-    venue = _venue(_table(document, "venue", name), name)
-    strategies = _strategies(document.get("strategies"), name, venue)
-    risk_table = _table(document, "risk", name)
-    risk = RiskLimits.from_mapping(risk_table, where=f"{name}: [risk]")
-    alerts = _alerts(_table(document, "alerts", name), name, env)
+    problems: list[str] = []
+
+    def checked(build: Any) -> Any:
+        # Each table is checked even when an earlier one failed, so one run shows every mistake.
+        try:
+            return build()
+        except ConfigProblems as error:
+            problems.extend(error.problems)
+        except ConfigError as error:
+            problems.append(str(error))
+        return None
+
+    service = checked(lambda: _service(_table(document, "service", name), name, base))
+    api = checked(lambda: _api(_table(document, "api", name), name))
+    venue = checked(lambda: _venue(_table(document, "venue", name), name))
+    # Strategies are judged against the venue (feeds, capital); a broken [venue] says so first.
+    strategies = checked(lambda: _strategies(document.get("strategies"), name, venue, base, env)) if venue is not None else None
+    risk = checked(lambda: _risk(_table(document, "risk", name), name))
+    alerts = checked(lambda: _alerts(_table(document, "alerts", name), name, env))
+    if problems:
+        raise ConfigProblems(problems)
     return ServiceConfig(path=path, service=service, api=api, venue=venue, strategies=strategies, risk=risk, alerts=alerts)
 
 
@@ -256,69 +290,238 @@ def _venue(table: Mapping[str, Any], name: str) -> VenueConfig:
 _STRATEGY_KEYS = {"id", "strategy", "symbol", "params", "feed", "bar", "speed", "capital", "cash_reserve_fraction", "window_bars"}
 
 
-def _strategies(entries: Any, name: str, venue: VenueConfig) -> tuple[StrategyConfig, ...]:
-    from tradepulse.live.bars import parse_period
-
+def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str]) -> tuple[StrategyConfig, ...]:
     if entries is None or entries == []:
         raise ConfigError(f"{name}: no [[strategies]]; the service needs at least one strategy to host")
     if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
         raise ConfigError(f"{name}: strategies must be an array of tables ([[strategies]])")
     built: list[StrategyConfig] = []
+    problems: list[str] = []
     seen_ids: set[str] = set()
     seen_assets: dict[str, str] = {}
     for number, entry in enumerate(entries, start=1):
-        where = f"{name}: [[strategies]] #{number}"
-        _only(entry, _STRATEGY_KEYS, where)
-        strategy_id = _str(entry, "id", where, None)
-        if not _STRATEGY_ID.match(strategy_id):
-            raise ConfigError(f"{where} id {strategy_id!r} must be 1-32 letters, digits, '-' or '_' (it names the journal file)")
-        if strategy_id in seen_ids:
-            raise ConfigError(f"{where} id {strategy_id!r} is used twice; ids must be unique")
-        seen_ids.add(strategy_id)
-        where = f"{name}: [[strategies]] {strategy_id!r}"
-        symbol = _str(entry, "symbol", where, None).upper()
-        if symbol.count("/") != 1:
-            raise ConfigError(f"{where} symbol {symbol!r} must look like BASE/QUOTE, e.g. BTC/USDT")
-        base_asset = symbol.split("/")[0]
-        # Reconciliation checks each engine's position against the venue's balance of its base
-        # asset, which only works when no two engines move the same asset.
-        if base_asset in seen_assets:
-            raise ConfigError(f"{where} trades {base_asset}, which strategy {seen_assets[base_asset]!r} already trades; "
-                              "one strategy per base asset per account (positions are reconciled against balances)")
-        seen_assets[base_asset] = strategy_id
-        params = entry.get("params", {})
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"{where} params must be a table, e.g. params = {{ fast = 3, slow = 8 }}")
         try:
-            strategy = load_strategy(_str(entry, "strategy", where, None))(**dict(params))
-        except (StrategyError, ConfigError) as error:
-            raise ConfigError(f"{where}: {error}") from None
-        feed = _str(entry, "feed", where, "venue")
-        if venue.kind == "paper" and feed == "venue":
-            raise ConfigError(f"{where} a paper venue has no market data of its own: set feed to a replay source, "
-                              "e.g. feed = \"recording:binance:BTC/USDT\" or \"sample:binance:BTC/USDT:1h\"")
-        if venue.kind == "ccxt" and feed != "venue":
-            raise ConfigError(f"{where} a ccxt venue trades on its own market data: leave feed out (or set feed = \"venue\")")
-        speed = entry.get("speed")
-        if speed is not None:
-            if venue.kind != "paper":
-                raise ConfigError(f"{where} speed paces a replay and applies to a paper venue only")
-            speed = _number(entry, "speed", where, 1.0, minimum=1e-6)
-        try:
-            bar = parse_period(_str(entry, "bar", where, "1m"))
-        except (ConfigError, ValueError) as error:
-            raise ConfigError(f"{where} bar: {error}") from None
-        window = entry.get("window_bars")
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            raise ConfigError(f"{where} window_bars must be a positive integer, got {window!r}")
-        reserve = _decimal(entry, "cash_reserve_fraction", where, Decimal("0.01"))
-        if not Decimal(0) <= reserve < Decimal(1):
-            raise ConfigError(f"{where} cash_reserve_fraction must be within [0, 1), got {reserve}")
-        built.append(StrategyConfig(
-            id=strategy_id, strategy=strategy, symbol=symbol, feed=feed, bar=bar, speed=speed,
-            capital=_decimal(entry, "capital", where, None, positive=True), cash_reserve_fraction=reserve, window_bars=window,
-        ))
+            built.append(_strategy(entry, number, name, venue, base, env, seen_ids, seen_assets))
+        except ConfigProblems as error:
+            problems.extend(error.problems)
+        except ConfigError as error:
+            problems.append(str(error))
+    if venue.kind == "ccxt":
+        problems.extend(_shared_quote_problems(built, name, venue))
+    if problems:
+        raise ConfigProblems(problems)
     return tuple(built)
+
+
+def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str],
+              seen_ids: set[str], seen_assets: dict[str, str]) -> StrategyConfig:
+    from tradepulse.live.bars import parse_period
+
+    where = f"{name}: [[strategies]] #{number}"
+    _only(entry, _STRATEGY_KEYS, where)
+    strategy_id = _str(entry, "id", where, None)
+    if not _STRATEGY_ID.match(strategy_id):
+        raise ConfigError(f"{where} id {strategy_id!r} must be 1-32 letters, digits, '-' or '_' (it names the journal file)")
+    if strategy_id in seen_ids:
+        raise ConfigError(f"{where} id {strategy_id!r} is used twice; ids must be unique")
+    seen_ids.add(strategy_id)
+    where = f"{name}: [[strategies]] {strategy_id!r}"
+    symbol = _str(entry, "symbol", where, None).upper()
+    if symbol.count("/") != 1:
+        raise ConfigError(f"{where} symbol {symbol!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+    base_asset = symbol.split("/")[0]
+    # Reconciliation checks each engine's position against the venue's balance of its base
+    # asset, which only works when no two engines move the same asset.
+    if base_asset in seen_assets:
+        raise ConfigError(f"{where} trades {base_asset}, which strategy {seen_assets[base_asset]!r} already trades; "
+                          "one strategy per base asset per account (positions are reconciled against balances)")
+    seen_assets[base_asset] = strategy_id
+    spec = _str(entry, "strategy", where, None)
+    params = entry.get("params", {})
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"{where} params must be a table, e.g. params = {{ fast = 3, slow = 8 }}")
+    feed_text = _str(entry, "feed", where, "venue")
+    if venue.kind == "paper" and feed_text == "venue":
+        raise ConfigError(f"{where} a paper venue has no market data of its own: set feed to a replay source, "
+                          "e.g. feed = \"recording:binance:BTC/USDT\" or \"sample:binance:BTC/USDT:1h\"")
+    if venue.kind == "ccxt" and feed_text != "venue":
+        raise ConfigError(f"{where} a ccxt venue trades on its own market data: leave feed out (or set feed = \"venue\")")
+    speed = entry.get("speed")
+    if speed is not None:
+        if venue.kind != "paper":
+            raise ConfigError(f"{where} speed paces a replay and applies to a paper venue only")
+        speed = _number(entry, "speed", where, 1.0, minimum=1e-6)
+    bar_text = _str(entry, "bar", where, "1m")
+    try:
+        bar = parse_period(bar_text)
+    except (ConfigError, ValueError) as error:
+        raise ConfigError(f"{where} bar: {error}") from None
+    window = entry.get("window_bars")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ConfigError(f"{where} window_bars must be a positive integer, got {window!r}")
+    reserve = _decimal(entry, "cash_reserve_fraction", where, Decimal("0.01"))
+    if not Decimal(0) <= reserve < Decimal(1):
+        raise ConfigError(f"{where} cash_reserve_fraction must be within [0, 1), got {reserve}")
+    capital = _decimal(entry, "capital", where, None, positive=True)
+
+    # What follows needs the strategy code and the market data; each mistake is its own line.
+    problems: list[str] = []
+    strategy: Strategy | None = None
+    try:
+        strategy_class = load_strategy(_from_base(spec, base))
+    except (StrategyError, ConfigError) as error:
+        problems.append(f"{where} strategy {spec!r}: {error}")
+    else:
+        try:
+            strategy = strategy_class(**dict(params))
+        except (StrategyError, ConfigError) as error:
+            problems.append(f"{where} params: {error}")
+    feed = feed_text
+    if feed_text != "venue":
+        replay = _replay_feed(feed_text, base, env)
+        feed = replay.source
+        if replay.problem is not None:
+            problems.append(f"{where} feed {feed_text!r}: {replay.problem}")
+        if replay.symbol is not None and replay.symbol.upper() != symbol:
+            problems.append(f"{where} symbol {symbol!r} is not what feed {feed_text!r} replays ({replay.symbol}), so the strategy "
+                            f"would trade {symbol} at {replay.symbol} prices; set symbol = \"{replay.symbol}\" or replay data of {symbol}")
+        if replay.timeframe is not None:
+            # A bar feed replays its bars as they are: nothing rebuilds them at another length.
+            if "bar" in entry and bar != replay.period:
+                fix = f"leave bar out or set bar = \"{replay.timeframe}\"" if replay.period is not None else "leave bar out"
+                problems.append(f"{where} bar {bar_text!r} cannot be honoured: feed {feed_text!r} replays its own "
+                                f"{replay.timeframe} bars as they are; {fix}")
+            elif replay.period is not None:
+                bar = replay.period
+    if problems:
+        raise ConfigProblems(problems)
+    assert strategy is not None
+    return StrategyConfig(
+        id=strategy_id, strategy=strategy, symbol=symbol, feed=feed, bar=bar, speed=speed,
+        capital=capital, cash_reserve_fraction=reserve, window_bars=window,
+    )
+
+
+def _shared_quote_problems(entries: list[StrategyConfig], name: str, venue: VenueConfig) -> list[str]:
+    """Strategies on one account that share a quote currency: each needs its own ``capital``.
+
+    Without it an engine sizes its orders from the account's whole free quote balance, so every
+    one of them would believe it may spend all of it.
+    """
+    by_quote: dict[str, list[StrategyConfig]] = {}
+    for entry in entries:
+        by_quote.setdefault(_quote_asset(entry.symbol), []).append(entry)
+    problems = []
+    for quote, group in by_quote.items():
+        if len(group) < 2:
+            continue
+        for entry in group:
+            if entry.capital is None:
+                others = ", ".join(repr(other.id) for other in group if other is not entry)
+                problems.append(f"{name}: [[strategies]] {entry.id!r} capital is required: it shares the {quote} balance of "
+                                f"one {venue.exchange} account with {others}, and without capital each would size its "
+                                f"orders from the whole free balance")
+    return problems
+
+
+def _quote_asset(symbol: str) -> str:
+    # BTC/USDT, BTC/USDT:USDT (a ccxt perpetual) and BTC/USDT-PERP all draw on the USDT balance.
+    return symbol.partition("/")[2].split(":")[0].split("-")[0]
+
+
+def _from_base(path_text: str, base: Path) -> str:
+    """``path_text`` with a relative path made relative to ``base`` (``~`` expanded); other text as it is."""
+    from tradepulse.strategy.loader import _split_file_spec
+
+    file_part, class_name = _split_file_spec(path_text)
+    if file_part is None:
+        return path_text  # a built-in name or package.module:Class
+    path = Path(file_part).expanduser()
+    resolved = str(path if path.is_absolute() else base / path)
+    return f"{resolved}:{class_name}" if class_name else resolved
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """What validation learns about a replay feed before the service opens it."""
+
+    source: str  # what the slot opens: the address, or a file's absolute path
+    symbol: str | None = None  # the symbol its data is of, when the address says
+    timeframe: str | None = None  # a bar feed's own bar length as written ("5m"); None for ticks
+    period: timedelta | None = None  # that length, when it is a fixed one (not "1M")
+    problem: str | None = None
+
+
+def _replay_feed(text: str, base: Path, env: Mapping[str, str]) -> _Replay:
+    from tradepulse.data.cache import CACHE_PREFIX, cache_path, default_cache_dir, parse_cache_address
+    from tradepulse.data.samples import SAMPLE_PREFIX, get_sample
+    from tradepulse.errors import DataError
+    from tradepulse.live.feeds import RECORDING_PREFIX, get_recording, is_recording_source
+
+    try:
+        if text.startswith(RECORDING_PREFIX):
+            return _Replay(text, symbol=get_recording(text).symbol)
+        if text.startswith(SAMPLE_PREFIX):
+            sample = get_sample(text)
+            return _Replay(text, symbol=sample.symbol, timeframe=sample.timeframe, period=_timeframe_period(sample.timeframe))
+        if text.startswith(CACHE_PREFIX):
+            exchange, symbol, timeframe = parse_cache_address(text)
+            replay = _Replay(text, symbol=symbol, timeframe=timeframe, period=_timeframe_period(timeframe))
+            path = cache_path(exchange, symbol, timeframe, default_cache_dir(env))
+            if not path.exists():
+                return replace(replay, problem=f"not in the cache ({path}); fetch it with `tradepulse data download "
+                                               f"--exchange {exchange} --symbol {symbol} --timeframe {timeframe} --since <date>`")
+            return replay
+    except DataError as error:
+        return _Replay(text, problem=str(error))
+    path = Path(text).expanduser()
+    path = (path if path.is_absolute() else base / path).resolve()
+    if not path.is_file():
+        return _Replay(str(path), problem=f"no such file {path}")
+    if is_recording_source(path):
+        return _Replay(str(path))
+    # A bar file says nothing of its symbol, but its bars say their length: read them now rather
+    # than let the service find a bad file after it has started.
+    from tradepulse.data import infer_timeframe, load_bars
+
+    try:
+        inferred = infer_timeframe(load_bars(path).index)
+    except DataError as error:
+        return _Replay(str(path), problem=str(error))
+    if inferred is None:
+        return _Replay(str(path), problem="a bar replay needs at least 2 bars to know the bar length")
+    period = inferred.to_pytimedelta()
+    return _Replay(str(path), timeframe=_period_text(period), period=period)
+
+
+def _timeframe_period(timeframe: str) -> timedelta | None:
+    from tradepulse.live.bars import parse_period
+
+    if timeframe.endswith("M"):
+        return None  # a calendar month: no fixed length
+    if timeframe.endswith("w") and timeframe[:-1].isdigit():
+        return timedelta(weeks=int(timeframe[:-1]))
+    try:
+        return parse_period(timeframe)
+    except ConfigError:
+        return None
+
+
+def _period_text(period: timedelta) -> str:
+    milliseconds = round(period.total_seconds() * 1000)
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if milliseconds % size == 0:
+            return f"{milliseconds // size}{unit}"
+    return f"{milliseconds}ms"
+
+
+def _risk(table: Mapping[str, Any], name: str) -> RiskLimits:
+    try:
+        return RiskLimits.from_mapping(table, where=f"{name}: [risk]")
+    except ConfigError as error:
+        # A limit's own range check names the key (risk.max_order_notional) but not the file.
+        message = str(error)
+        raise ConfigError(message if message.startswith(name) else f"{name}: {message}") from None
 
 
 def _alerts(table: Mapping[str, Any], name: str, env: Mapping[str, str]) -> AlertsConfig:
