@@ -13,6 +13,7 @@ Examples
 ...     exchange = ccxt.pro.binance(venue.endpoints.ccxt_config("key", "secret"))
 """
 
+from tradepulse.emulator.accounts import FeePayment
 from tradepulse.emulator.config import DEFAULT_BALANCES, AccountSpec, VenueConfig
 from tradepulse.emulator.faults import FaultSettings, parse_fault_flags
 from tradepulse.emulator.server import VenueEndpoints, VenueServer, VenueThread
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_BALANCES",
     "AccountSpec",
     "FaultSettings",
+    "FeePayment",
     "VenueConfig",
     "VenueEndpoints",
     "VenueServer",

@@ -3,6 +3,9 @@
 Every balance is a :class:`~decimal.Decimal`. An open order locks what it could spend (quote for a
 buy at its limit price, base for a sell); fills move locked funds out and the received asset in;
 a cancel unlocks the rest. The invariant ``free >= 0 and locked >= 0`` holds after every operation.
+
+An account may pay its commissions in a separate asset (:class:`FeePayment`, Binance's "use BNB to
+pay for fees"); the matching engine decides per fill whether it can.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from typing import Any
 
 from tradepulse.emulator.decimals import ZERO, fmt8, to_decimal
 
-__all__ = ["Account", "AccountRegistry", "Balance"]
+__all__ = ["BNB_DISCOUNT", "Account", "AccountRegistry", "Balance", "FeePayment"]
+
+#: Binance's discount on spot commissions paid in BNB.
+BNB_DISCOUNT = Decimal("0.25")
 
 
 @dataclass
@@ -29,6 +35,27 @@ class Balance:
         return self.free + self.locked
 
 
+@dataclass(frozen=True)
+class FeePayment:
+    """How an account pays commissions: in ``asset`` while it holds enough of it, else the usual way.
+
+    Parameters
+    ----------
+    asset
+        The asset commissions are paid in (Binance: BNB); ``None`` pays the usual way (a buyer in
+        the base asset, a seller in the quote asset).
+    price
+        Quote per unit of ``asset``, for an asset the venue replays no market of (it has none for
+        BNB); an asset it does replay (ETH) is valued at the market's last trade instead.
+    discount
+        Fraction taken off a commission paid in ``asset`` (Binance: 25 % with BNB).
+    """
+
+    asset: str | None = None
+    price: Decimal | None = None
+    discount: Decimal = BNB_DISCOUNT
+
+
 @dataclass
 class Account:
     """A trading account identified by its API key."""
@@ -38,6 +65,7 @@ class Account:
     uid: int = 0
     balances: dict[str, Balance] = field(default_factory=dict)
     update_time_ms: int = 0
+    fee_payment: FeePayment = field(default_factory=FeePayment)
 
     def balance(self, asset: str) -> Balance:
         return self.balances.setdefault(asset, Balance())
@@ -90,9 +118,10 @@ class AccountRegistry:
         self._by_key: dict[str, Account] = {}
         self._next_uid = 1_000_001
 
-    def add(self, api_key: str, api_secret: str, balances: dict[str, Any]) -> Account:
+    def add(self, api_key: str, api_secret: str, balances: dict[str, Any], fee_payment: FeePayment | None = None) -> Account:
         """Create (or replace) the account for ``api_key`` with starting ``balances``."""
-        account = Account(api_key=api_key, api_secret=api_secret, uid=self._next_uid)
+        account = Account(api_key=api_key, api_secret=api_secret, uid=self._next_uid,
+                          fee_payment=fee_payment or FeePayment())
         self._next_uid += 1
         for asset, amount in balances.items():
             account.balance(asset).free = to_decimal(amount)

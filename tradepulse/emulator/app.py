@@ -63,7 +63,7 @@ class Venue:
         self.markets: dict[str, SymbolMarket] = self.market_data.by_symbol
         self.accounts = AccountRegistry()
         for spec in config.accounts:
-            self.accounts.add(spec.api_key, spec.api_secret, spec.balances)
+            self.accounts.add(spec.api_key, spec.api_secret, spec.balances, spec.fee_payment)
         self.authenticator = Authenticator(self.accounts)
         self.engine = MatchingEngine(self.markets, self.specs, self.clock, config.maker_fee, config.taker_fee,
                                      seed=config.seed)

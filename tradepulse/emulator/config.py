@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from tradepulse.emulator.accounts import BNB_DISCOUNT, FeePayment
 from tradepulse.emulator.decimals import to_decimal
 from tradepulse.emulator.faults import FaultSettings
 from tradepulse.errors import ConfigError
 
-__all__ = ["AccountSpec", "DEFAULT_BALANCES", "VenueConfig"]
+__all__ = ["AccountSpec", "DEFAULT_BALANCES", "VenueConfig", "fee_asset_problem"]
 
 #: Starting balances of an account created without explicit ones.
 DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000", "BTC": "0.5", "ETH": "5"}
@@ -23,14 +24,27 @@ DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000", "BTC": "0.5", "ETH": "5"}
 
 @dataclass(frozen=True)
 class AccountSpec:
-    """One trading account: its API key, HMAC secret and starting balances.
+    """One trading account: its API key, HMAC secret, starting balances and how it pays commissions.
 
     The secret is kept out of ``repr`` so a logged config never shows it.
+
+    Parameters
+    ----------
+    fee_asset
+        Pay commissions in this asset while the account holds enough of it (Binance's "use BNB to
+        pay for fees"); ``None`` pays the usual way. See :class:`~tradepulse.emulator.accounts.FeePayment`.
+    fee_asset_price
+        USDT per unit of ``fee_asset``; required for an asset the venue replays no market of (BNB).
+    fee_asset_discount
+        Fraction off commissions paid in ``fee_asset`` (Binance: 0.25 with BNB).
     """
 
     api_key: str
     api_secret: str = field(repr=False)
     balances: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
+    fee_asset: str | None = None
+    fee_asset_price: str | None = None
+    fee_asset_discount: str = str(BNB_DISCOUNT)
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_key.isprintable() or " " in self.api_key:
@@ -44,6 +58,44 @@ class AccountSpec:
                 raise ConfigError(f"balance of {asset} must be a number, got {amount!r}") from None
             if value < 0:
                 raise ConfigError(f"balance of {asset} must not be negative, got {amount}")
+        self.fee_payment  # noqa: B018 - validates the fee options now, not at the first fill
+
+    @property
+    def fee_payment(self) -> FeePayment:
+        """The fee options as the matching engine reads them."""
+        if self.fee_asset is None:
+            return FeePayment()
+        asset = self.fee_asset
+        if not (asset.isascii() and asset.isalnum() and asset.isupper() and 2 <= len(asset) <= 12):
+            raise ConfigError(f"the fee asset must be an asset code such as BNB, got {asset!r}")
+        price = None
+        if self.fee_asset_price is not None:
+            try:
+                price = to_decimal(self.fee_asset_price)
+            except ValueError:
+                price = Decimal(-1)
+            if price <= 0:
+                raise ConfigError(f"the price of fee asset {asset} must be a positive number, got {self.fee_asset_price!r}")
+        try:
+            discount = to_decimal(self.fee_asset_discount)
+        except ValueError:
+            discount = Decimal(-1)
+        if not Decimal(0) <= discount < 1:
+            raise ConfigError(f"the fee asset discount must be a fraction from 0 up to (not including) 1, got {self.fee_asset_discount!r}")
+        return FeePayment(asset, price, discount)
+
+
+def fee_asset_problem(spec: AccountSpec, symbols: tuple[str, ...]) -> str | None:
+    """Why ``spec``'s fee asset cannot be valued on a venue replaying ``symbols`` (``None``: it can)."""
+    from tradepulse.emulator.symbols import SYMBOLS
+
+    payment = spec.fee_payment
+    if payment.asset is None or payment.price is not None:
+        return None
+    if any(SYMBOLS[symbol].base_asset == payment.asset for symbol in symbols if symbol in SYMBOLS):
+        return None
+    return (f"the venue replays no market for fee asset {payment.asset}; give its price in USDT "
+            f"(fee_asset_price) for account {spec.api_key}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +114,8 @@ class VenueConfig:
     accounts
         Accounts known to the venue; private endpoints answer ``-2015`` for any other key.
     maker_fee, taker_fee
-        Commission rates as fractions (0.001 is 0.1 %).
+        Commission rates as fractions (0.001 is 0.1 %). A negative maker fee is a rebate paid to
+        makers; it may not exceed the taker fee.
     weight_limit_per_minute
         REQUEST_WEIGHT limit per IP and minute (Binance: 6000).
     orders_per_10s
@@ -106,9 +159,14 @@ class VenueConfig:
             raise ConfigError(f"start offset must be zero or more seconds, got {self.start_offset_s}")
         for name in ("maker_fee", "taker_fee"):
             value = Decimal(getattr(self, name))
-            if not value.is_finite() or not Decimal(0) <= value < Decimal("0.1"):
-                raise ConfigError(f"{name.replace('_', ' ')} must be a fraction between 0 and 0.1, got {value}")
+            # Only a maker may earn: a rebate is a negative maker fee.
+            low = -Decimal("0.1") if name == "maker_fee" else Decimal(0)
+            if not value.is_finite() or not low <= value < Decimal("0.1"):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a fraction between {low} and 0.1, got {value}")
             object.__setattr__(self, name, value)
+        if self.maker_fee < -self.taker_fee:
+            # The venue would pay a maker more than it takes from the taker of the same trade.
+            raise ConfigError(f"a maker fee rebate ({self.maker_fee}) may not exceed the taker fee ({self.taker_fee})")
         if self.weight_limit_per_minute < 1:
             raise ConfigError("the request weight limit must be at least 1 per minute")
         if self.orders_per_10s < 1:
@@ -127,3 +185,7 @@ class VenueConfig:
         keys = [a.api_key for a in self.accounts]
         if len(keys) != len(set(keys)):
             raise ConfigError("two accounts share one API key")
+        for account in self.accounts:
+            problem = fee_asset_problem(account, self.symbols)
+            if problem:
+                raise ConfigError(problem)

@@ -6,7 +6,9 @@
 - ``POST /_control/ws/drop`` ``{"target": "market"|"user"|"all"}``: cut WebSocket connections now.
 - ``POST /_control/ban`` ``{"seconds": 30}``: ban every client IP now (418 until it expires).
 - ``POST /_control/replay`` ``{"paused": true, "speed": 5}``: pause/resume the replay, change speed.
-- ``POST /_control/accounts`` ``{"apiKey", "apiSecret", "balances": {"USDT": "1000"}}``: add an account.
+- ``POST /_control/accounts`` ``{"apiKey", "apiSecret", "balances": {"USDT": "1000"}}``: add an account;
+  optional ``"feeAsset": "BNB"``, ``"feeAssetPrice": "550"`` (USDT per unit; required for an asset
+  the venue replays no market of) and ``"feeAssetDiscount": "0.25"`` pay its commissions in that asset.
 - ``POST /_control/balances`` ``{"apiKey", "asset", "delta"}``: deposit or withdraw (``balanceUpdate``).
 
 The venue listens on loopback by default; anyone who can reach it can use these endpoints.
@@ -22,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from tradepulse.emulator.app import VENUE_KEY, Venue
-from tradepulse.emulator.config import AccountSpec
+from tradepulse.emulator.config import AccountSpec, fee_asset_problem
 from tradepulse.emulator.decimals import to_decimal
 from tradepulse.emulator.errors import ApiError
 from tradepulse.errors import ConfigError
@@ -134,12 +136,29 @@ async def add_account(request: web.Request) -> web.Response:
     balances = body.get("balances", {})
     if not isinstance(api_key, str) or not isinstance(api_secret, str) or not isinstance(balances, dict):
         return _bad("apiKey and apiSecret must be strings and balances an object of asset -> amount")
+    fee_options = {name: body[key] for key, name in _FEE_OPTIONS.items() if body.get(key) is not None}
+    if not all(isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in fee_options.values()):
+        return _bad("feeAsset must be a string, feeAssetPrice and feeAssetDiscount numbers")
     try:
-        spec = AccountSpec(api_key, api_secret, {str(k): str(v) for k, v in balances.items()})
+        spec = AccountSpec(api_key, api_secret, {str(k): str(v) for k, v in balances.items()},
+                           **{name: str(value) for name, value in fee_options.items()})
     except ConfigError as exc:
         return _bad(str(exc))
-    account = venue.accounts.add(spec.api_key, spec.api_secret, spec.balances)
-    return _answer({"apiKey": account.api_key, "uid": account.uid, "balances": account.to_json()})
+    problem = fee_asset_problem(spec, venue.config.symbols)
+    if problem:
+        return _bad(problem)
+    account = venue.accounts.add(spec.api_key, spec.api_secret, spec.balances, spec.fee_payment)
+    payment = account.fee_payment
+    return _answer({"apiKey": account.api_key, "uid": account.uid, "balances": account.to_json(),
+                    "feeAsset": payment.asset, "feeAssetPrice": _text(payment.price),
+                    "feeAssetDiscount": _text(payment.discount) if payment.asset else None})
+
+
+_FEE_OPTIONS = {"feeAsset": "fee_asset", "feeAssetPrice": "fee_asset_price", "feeAssetDiscount": "fee_asset_discount"}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 async def adjust_balance(request: web.Request) -> web.Response:

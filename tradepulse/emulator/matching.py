@@ -13,7 +13,12 @@ Rules (see docs/emulator.md, "Matching"):
   trade at or above a client ask), up to the trade's quantity, shared in price-time priority. The
   client order is assumed to be first in its level's queue. Moving the book through a resting
   order without a trade does not fill it.
-- Fees: the buyer pays commission in the base asset, the seller in the quote asset.
+- Fees: the buyer pays commission in the base asset, the seller in the quote asset. An account
+  with a fee asset (Binance's BNB setting, :class:`~tradepulse.emulator.accounts.FeePayment`) pays
+  it in that asset instead, discounted, valued at the venue's last trade of ``<asset><quote>`` (or
+  the configured price when the venue replays no such market), while its free balance covers it;
+  the traded assets then move by exactly the traded amounts. A negative maker fee is a rebate,
+  always paid in the usual asset.
 - Self-trade prevention: EXPIRE_MAKER (Binance's default), EXPIRE_TAKER, EXPIRE_BOTH or NONE.
 """
 
@@ -390,9 +395,10 @@ class MatchingEngine:
         rate = self.maker_fee if is_maker else self.taker_fee
         cost = price * qty
         buying = order.side == "BUY"
-        commission = round_fee(qty * rate if buying else cost * rate)
+        commission, commission_asset = self._in_fee_asset(account, spec, cost, rate) or \
+            (round_fee(qty * rate if buying else cost * rate), base if buying else quote)
         fill = Fill(trade_id=trade_id, order_id=order.order_id, symbol=order.symbol, price=price, qty=qty,
-                    commission=commission, commission_asset=base if buying else quote, time_ms=now,
+                    commission=commission, commission_asset=commission_asset, time_ms=now,
                     is_buyer=buying, is_maker=is_maker)
         locked = order.type != "MARKET"
         if buying:
@@ -403,21 +409,42 @@ class MatchingEngine:
                 order.locked_remaining -= reserved
             else:
                 account.credit(quote, -cost)
-            account.credit(base, qty - commission)
+            account.credit(base, qty)
         else:
             if locked:
                 account.spend_locked(base, qty)
                 order.locked_remaining -= qty
             else:
                 account.credit(base, -qty)
-            account.credit(quote, cost - commission)
-        _mark(changed, account, base, quote)
+            account.credit(quote, cost)
+        account.credit(commission_asset, -commission)
+        _mark(changed, account, base, quote, commission_asset)
         order.record_fill(fill)
         if not order.is_open:
             self._unrest(order)
         self._fills_by_account.setdefault(account.api_key, []).append(fill)
         self.listener.on_execution(order, "TRADE", fill, now)
         return fill
+
+    def _in_fee_asset(self, account: Account, spec: SymbolSpec, cost: Decimal, rate: Decimal) -> tuple[Decimal, str] | None:
+        """The commission and its asset when the account pays in its fee asset; ``None``: the usual way.
+
+        The usual way applies to rebates, to trades in the fee asset's own markets, to an asset
+        the venue cannot value, and whenever the free balance of the asset falls short (Binance
+        then charges the traded asset, as here).
+        """
+        payment = account.fee_payment
+        asset = payment.asset
+        if asset is None or rate <= 0 or asset in (spec.base_asset, spec.quote_asset):
+            return None
+        market = self.markets.get(asset + spec.quote_asset)
+        unit_price = (market.last_price() if market is not None else None) or payment.price
+        if not unit_price:
+            return None
+        commission = round_fee(cost * rate * (1 - payment.discount) / unit_price)
+        if commission > account.free(asset):
+            return None
+        return commission, asset
 
     def _notify_balances(self, changed: dict[str, tuple[Account, set[str]]], now: int) -> None:
         for account, assets in changed.values():
