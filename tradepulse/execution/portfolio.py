@@ -15,9 +15,16 @@ Accounting rules (also in ``docs/execution.md``):
   inexact step is a *partial* close's share of the cost basis; a full close removes exactly what
   is left, so over a round trip realised P&L equals proceeds minus cost, to the last digit.
 - Fees are kept apart from realised P&L, in quote currency: a quote fee as charged; a base fee
-  times the fill price; a fee in a third currency times the fill's ``fee_quote_rate``. The traded
-  quantity is what enters the position: a base-currency fee lowers the venue balance, not the
-  position, and is expensed at its quote value (reconciliation nets journaled base fees).
+  times the fill price; a fee in a third currency times the fill's ``fee_quote_rate``.
+- A fee paid in the base asset leaves the position: the venue keeps those units (Binance takes a
+  buyer's commission in the asset bought), so the account receives the traded quantity minus the
+  fee, and the position follows the account. :func:`position_after_fill` takes the units out as
+  if sold at the fill price, which realises nothing at the fill that bought them; the fee is
+  expensed once, in ``fees_quote``. Reconciliation therefore compares the venue's base balance
+  with the position directly. Worked example (``docs/execution.md``): buy 0.010 BTC at 50,000.00
+  USDT with a fee of 0.00001 BTC -> position 0.00999 BTC, cost basis 499.50 USDT (average cost
+  50,000.00), realised P&L 0, ``fees_quote`` 0.50 USDT; the account holds 0.00999 BTC more and
+  500.00 USDT less.
 - Unrealised P&L is ``quantity * mark_price - cost_basis``. A fill sets the mark to the fill price
   (the latest trade we know of); :meth:`Portfolio.mark` sets it from market data.
 """
@@ -141,8 +148,10 @@ def position_after_fill(
 
     ``fee_base`` is a fee the venue took in the base asset (Binance charges a buyer's commission
     so): those units never reach the account, so they leave the position as if sold at the fill
-    price, and the proceeds are the fee (``fee_quote`` already values it). Without this the
-    position would exceed the balance and every full sell would be refused for lack of funds.
+    price, and the proceeds are the fee (``fee_quote`` already values it, and is the only place it
+    is expensed). Without this the position would exceed the balance and every full sell would be
+    refused for lack of funds. Buying 0.010 BTC at 50,000.00 with ``fee_base`` 0.00001 and
+    ``fee_quote`` 0.50 gives quantity 0.00999, cost basis 499.50, realised P&L 0, fees 0.50.
     A negative ``fee_base`` is a rebate paid in the base asset: those units did reach the account,
     so they join the position as if bought at the fill price.
     """

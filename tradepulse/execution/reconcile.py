@@ -37,13 +37,17 @@ Steps, for one engine (one strategy id) on one symbol:
    still be open in the OMS. Any answer the OMS refused (``venue.answer_refused``, e.g. a fill for
    an order we marked rejected) is unexplained.
 4. **Balance.** The venue's total of the base asset, minus ``baseline_base`` (the total journaled
-   at cold start, before the first order), plus the fees charged *in the base asset* by the fills
-   the OMS applied (the local Binance-compatible venue charges a buyer's commission in base, so
-   its base balance grows by ``quantity - fee``), must equal the OMS position within
-   ``tolerance`` (default: one lot). The balance is read before and after the trades, and again
-   if it moved meanwhile, so a fill landing during reconciliation is not mistaken for a
-   discrepancy. Without a baseline the check is skipped and the payload says so. It assumes the
-   base asset moves only through this engine's symbol.
+   at cold start, before the first order), must equal the OMS position within ``tolerance``
+   (default: one lot). Nothing is added back for fees: Binance (and the local venue) take a
+   buyer's commission in the base asset, so the balance grows by ``quantity - fee``, and the
+   position does the same because a base-asset fee leaves the position
+   (:func:`~tradepulse.execution.portfolio.position_after_fill`). Buy 0.010 BTC with a fee of
+   0.00001 BTC: the venue's total rises by 0.00999 and so does the position (the worked example
+   in ``docs/execution.md``). The base fees are reported (``base_fees``) to help read a mismatch.
+   The balance is read before and after the trades, and again if it moved meanwhile, so a fill
+   landing during reconciliation is not mistaken for a discrepancy. Without a baseline the check
+   is skipped and the payload says so. It assumes the base asset moves only through this
+   engine's symbol.
 
 The outcome is journaled as one ``reconcile.completed`` event (:meth:`Reconciliation.to_payload`).
 
@@ -109,8 +113,9 @@ class Reconciliation:
         One sentence per problem; non-empty means ``ok`` is false.
     balance
         ``asset``, ``venue_total``, ``baseline``, ``expected_position`` (the position the venue's
-        balance implies: total minus baseline plus base-asset fees), ``journal_position``,
-        ``difference`` (expected minus journal), ``base_fees``, ``tolerance``, ``checked`` and ``note``.
+        balance implies: total minus baseline; base-asset fees are already out of both),
+        ``journal_position``, ``difference`` (expected minus journal), ``base_fees`` (the base-asset
+        fees of the applied fills, for reading only), ``tolerance``, ``checked`` and ``note``.
     trades_since
         Start of the window of venue trades read (``None``: all of them).
     """
@@ -442,7 +447,7 @@ def _describe(update: OrderUpdate) -> dict[str, Any]:
 
 
 def _base_fees(journal: Journal, symbol: str, base: str) -> Decimal:
-    """Fees the applied fills of ``symbol`` paid in the base asset (they left the base balance, not the position)."""
+    """Fees the applied fills of ``symbol`` paid in the base asset (they never reached the balance and left the position)."""
     total = ZERO
     for event in journal.iter_events(kinds=[str(K.ORDER_FILLED)], symbol=symbol):
         fill = event.payload["fill"]
