@@ -14,7 +14,7 @@ from tradepulse.risk.actions import (
     InstrumentLike,
     flatten_intents,
 )
-from tradepulse.risk.breakers import BREAKERS, BreakerTrip, CircuitBreakers, RiskEvent
+from tradepulse.risk.breakers import BASELINES, BREAKERS, BaselineChange, BreakerTrip, CircuitBreakers, RiskEvent
 from tradepulse.risk.controls import RiskControls
 from tradepulse.risk.gate import APPROVAL_REFUSALS, CHECKS, Approval, ApprovalRefused, LastTrade, RiskContext, RiskDecision, RiskGate
 from tradepulse.risk.limits import RiskLimits, SymbolLimits
@@ -22,11 +22,13 @@ from tradepulse.risk.state import OPERATOR_PREFIX, OperatorRequired, StateChange
 
 __all__ = [
     "APPROVAL_REFUSALS",
+    "BASELINES",
     "BREAKERS",
     "CHECKS",
     "OPERATOR_PREFIX",
     "Approval",
     "ApprovalRefused",
+    "BaselineChange",
     "BreakerTrip",
     "CancelOpenOrders",
     "CircuitBreakers",

@@ -24,6 +24,13 @@ re-arms every breaker *from the moment of the resume*: the daily-loss baseline a
 become the last equity seen, the venue error and reject windows are emptied, and data staleness is
 measured from the resume. An operator who resumes after a loss therefore grants a fresh loss
 budget for the rest of the day; that is a deliberate, journaled decision only an operator can make.
+
+The breakers' memory — the trading day and its starting equity, the drawdown peak, the venue
+response and reject windows — is returned as a :class:`BaselineChange` (``risk.baselines``) by the
+input that changed it, ahead of any trip, so the engine journals it before acting. After a crash,
+:meth:`CircuitBreakers.restore` (via :meth:`RiskControls.restore`) rebuilds exactly what was there:
+a kill -9 does not grant a fresh loss budget. Equity that moves without making a new day or a new
+peak changes nothing and is not journaled.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from tradepulse.risk._common import Clock, as_utc, fmt_amount, fmt_seconds, json
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState
 
-__all__ = ["BREAKERS", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
+__all__ = ["BASELINES", "BREAKERS", "BaselineChange", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
 
 #: Every breaker name, as used in ``BreakerTrip.breaker`` and the ``breaker:<name>`` actor.
 BREAKERS = ("daily_loss", "drawdown", "stale_data", "venue_errors", "reject_storm")
@@ -52,6 +59,10 @@ _ACTION_FIELD = {
     "venue_errors": "venue_error_action",
     "reject_storm": "reject_storm_action",
 }
+
+#: What a :class:`BaselineChange` can carry; the first three are in every one.
+BASELINES = ("trading_day", "day_start_equity", "peak_equity", "venue_responses", "rejects")
+_EQUITY_BASELINES = BASELINES[:3]
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,33 @@ class BreakerTrip:
         }
 
 
-RiskEvent = Union[BreakerTrip, StateChange]
+@dataclass(frozen=True)
+class BaselineChange:
+    """The breakers' baselines after an input changed them; journal it so a restart keeps them.
+
+    Attributes
+    ----------
+    changed : tuple[str, ...]
+        Which of ``BASELINES`` changed (a new ``peak_equity``; a new ``trading_day`` and its
+        ``day_start_equity``; a window after a venue response or a reject; all on a resume).
+    baselines : Mapping
+        ``trading_day``, ``day_start_equity`` and ``peak_equity`` always; ``venue_responses``
+        (``[time, ok]`` pairs) and ``rejects`` (times) only when they changed, so the frequent
+        change — a new peak — stays small.
+    """
+
+    at: datetime
+    changed: tuple[str, ...]
+    baselines: Mapping[str, Any]
+
+    kind = "risk.baselines"
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the baselines as JSON-safe data (see docs/risk.md)."""
+        return {"kind": self.kind, "at": jsonable(self.at), "changed": list(self.changed), **jsonable(dict(self.baselines))}
+
+
+RiskEvent = Union[BaselineChange, BreakerTrip, StateChange]
 
 
 class CircuitBreakers:
@@ -122,8 +159,8 @@ class CircuitBreakers:
     --------
     >>> from decimal import Decimal
     >>> breakers = CircuitBreakers(RiskLimits(max_daily_loss=Decimal("500")), TradingState())
-    >>> breakers.on_equity(Decimal("10000"))
-    []
+    >>> [event.kind for event in breakers.on_equity(Decimal("10000"))]
+    ['risk.baselines']
     >>> [event.kind for event in breakers.on_equity(Decimal("9500"))]
     ['risk.breaker_trip', 'risk.state_change']
     """
@@ -151,6 +188,9 @@ class CircuitBreakers:
         self._last_data: dict[str, datetime] = {symbol: None for symbol in symbols}  # type: ignore[misc]
         self._responses: deque[tuple[datetime, bool]] = deque()
         self._rejects: deque[datetime] = deque()
+        # What the last BaselineChange said (or the journal, after a restore), to return one only on a change.
+        self._journaled: tuple[Any, ...] = (None, None, None)
+        self._windows_changed: set[str] = set()
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -170,7 +210,7 @@ class CircuitBreakers:
             if self._peak_equity is None or equity > self._peak_equity:
                 self._peak_equity = equity
             events = self._check_daily_loss(now) + self._check_drawdown(now)
-            return events + self._check_stale(now)
+            return self._with_baselines(now, events + self._check_stale(now))
 
     def on_market_data(self, symbol: str, at: datetime | None = None) -> list[RiskEvent]:
         """Record that market data for ``symbol`` arrived at ``at`` (receive time is best)."""
@@ -180,14 +220,15 @@ class CircuitBreakers:
             previous = self._last_data.get(symbol)
             # Out-of-order messages must not make a symbol look staler than it is.
             self._last_data[symbol] = seen if previous is None else max(previous, seen)
-            return self._check_stale(now)
+            return self._with_baselines(now, self._check_stale(now))
 
     def on_venue_response(self, ok: bool, at: datetime | None = None, detail: str = "") -> list[RiskEvent]:
         """Record one venue request's outcome (``ok=False`` for an error); evaluate the error rate."""
         with self._lock:
             now = self._sync(at)
             self._responses.append((now, bool(ok)))
-            return self._check_venue_errors(now, detail) + self._check_stale(now)
+            self._windows_changed.add("venue_responses")
+            return self._with_baselines(now, self._check_venue_errors(now, detail) + self._check_stale(now))
 
     def on_venue_error(self, detail: str = "", at: datetime | None = None) -> list[RiskEvent]:
         """Shorthand for ``on_venue_response(False, ...)``."""
@@ -198,12 +239,14 @@ class CircuitBreakers:
         with self._lock:
             now = self._sync(at)
             self._rejects.append(now)
-            return self._check_rejects(now, symbol, reason) + self._check_stale(now)
+            self._windows_changed.add("rejects")
+            return self._with_baselines(now, self._check_rejects(now, symbol, reason) + self._check_stale(now))
 
     def poll(self, at: datetime | None = None) -> list[RiskEvent]:
         """Evaluate the time-driven breaker (stale data); call it on a timer, e.g. every second."""
         with self._lock:
-            return self._check_stale(self._sync(at))
+            now = self._sync(at)
+            return self._with_baselines(now, self._check_stale(now))
 
     # -- reading and restoring -------------------------------------------------------------------
 
@@ -231,17 +274,79 @@ class CircuitBreakers:
                 "tripped": sorted(self._tripped),
             }
 
-    def restore(self, snapshot: Mapping[str, Any]) -> None:
-        """Restore baselines from :meth:`snapshot` (the day's start equity only if still that day)."""
+    def baselines(self, windows: Iterable[str] = ("venue_responses", "rejects")) -> dict[str, Any]:
+        """Return the baselines :meth:`restore` needs (equity ones always, the named windows too)."""
         with self._lock:
-            now = self._sync(None)
-            day = snapshot.get("trading_day")
-            if day and date.fromisoformat(day) == self._trading_day_of(now) and snapshot.get("day_start_equity"):
-                self._trading_day = date.fromisoformat(day)
-                self._day_start_equity = to_decimal(snapshot["day_start_equity"])
-            if snapshot.get("peak_equity") is not None:
-                peak = to_decimal(snapshot["peak_equity"])
-                self._peak_equity = peak if self._peak_equity is None else max(peak, self._peak_equity)
+            values: dict[str, Any] = {
+                "trading_day": self._trading_day.isoformat() if self._trading_day else None,
+                "day_start_equity": self._day_start_equity,
+                "peak_equity": self._peak_equity,
+            }
+            if "venue_responses" in windows:
+                values["venue_responses"] = [[jsonable(at), ok] for at, ok in self._responses]
+            if "rejects" in windows:
+                values["rejects"] = [jsonable(at) for at in self._rejects]
+            return values
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Restore the baselines a :class:`BaselineChange` payload or a :meth:`snapshot` carries.
+
+        Replay payloads in journal order and the newest wins: each sets the equity baselines it
+        names, and the windows when it has them. A restored trading day that is over is replaced
+        by the next equity update, as it would have been without the restart.
+        """
+        with self._lock:
+            self._sync(None)
+            if "trading_day" in snapshot:
+                day = snapshot.get("trading_day")
+                start = snapshot.get("day_start_equity")
+                self._trading_day = date.fromisoformat(day) if day else None
+                self._day_start_equity = to_decimal(start) if start is not None and day else None
+            if "peak_equity" in snapshot:
+                peak = snapshot.get("peak_equity")
+                self._peak_equity = to_decimal(peak) if peak is not None else None
+            if "venue_responses" in snapshot:
+                self._responses = deque((_parse_time(at), bool(ok)) for at, ok in snapshot["venue_responses"])
+            if "rejects" in snapshot:
+                self._rejects = deque(_parse_time(at) for at in snapshot["rejects"])
+            self._mark_journaled(set(snapshot) & {"venue_responses", "rejects"})
+
+    def restore_trip(self, payload: Mapping[str, Any]) -> None:
+        """Mark a journaled ``risk.breaker_trip`` as tripped, so it stays silent after a restart."""
+        breaker = payload.get("breaker")
+        if breaker not in BREAKERS:
+            return
+        with self._lock:
+            self._tripped[breaker] = BreakerTrip(
+                breaker, str(payload.get("reason", "")), str(payload.get("limit", "")), payload.get("value"),
+                payload.get("limit_value"), str(payload.get("unit", "")), TradingMode(payload.get("action", TradingMode.HALTED)),
+                _parse_time(payload["at"]), dict(payload.get("details") or {}),
+            )
+
+    def restore_resume(self, baselines: Mapping[str, Any] | None) -> None:
+        """Replay an operator's resume: forget trips, windows and baselines, then take the resume's own.
+
+        A resume journaled without baselines (an older journal) leaves them to the next equity update.
+        """
+        with self._lock:
+            self._tripped.clear()
+            self._responses.clear()
+            self._rejects.clear()
+            self._trading_day = self._day_start_equity = self._peak_equity = None
+            self._mark_journaled({"venue_responses", "rejects"})
+        if baselines:
+            self.restore(baselines)
+
+    def rearmed(self) -> dict[str, Any]:
+        """Re-arm now if an operator resumed, and return every baseline for the resume's journal entry.
+
+        The caller journals them with the resume, so no separate :class:`BaselineChange` follows.
+        """
+        with self._lock:
+            self._sync(None)
+            values = self.baselines()
+            self._mark_journaled({"venue_responses", "rejects"})
+            return values
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -256,11 +361,31 @@ class CircuitBreakers:
         self._armed_resume_count = self.state.resume_count
         self._tripped.clear()
         self._armed_at = at
+        if self._responses or self._rejects:
+            self._windows_changed |= {"venue_responses", "rejects"}
         self._responses.clear()
         self._rejects.clear()
         if self._equity is not None:
             self._day_start_equity = self._peak_equity = self._equity
             self._trading_day = self._trading_day_of(at)
+        else:
+            # No equity since a restart: the next update starts the day and the peak afresh.
+            self._trading_day = self._day_start_equity = self._peak_equity = None
+
+    def _mark_journaled(self, windows: set[str]) -> None:
+        self._journaled = (self._trading_day, self._day_start_equity, self._peak_equity)
+        self._windows_changed -= windows
+
+    def _with_baselines(self, now: datetime, events: list[RiskEvent]) -> list[RiskEvent]:
+        """Put a BaselineChange first when this input changed a baseline (journaled before any trip acts)."""
+        current = (self._trading_day, self._day_start_equity, self._peak_equity)
+        changed = [name for name, old, new in zip(_EQUITY_BASELINES, self._journaled, current) if old != new]
+        windows = sorted(self._windows_changed, key=BASELINES.index)
+        if not changed and not windows:
+            return events
+        change = BaselineChange(now, tuple(changed + windows), self.baselines(windows))
+        self._mark_journaled(set(windows))
+        return [change, *events]
 
     def _money(self, value: Decimal) -> str:
         return f"{fmt_amount(value)} {self.currency}".rstrip()
@@ -393,3 +518,7 @@ class CircuitBreakers:
             f"{count} orders rejected by the venue in the last {fmt_seconds(window)} reached max_rejects {maximum}{last}",
             "max_rejects", count, maximum, "rejects", window_seconds=window, last_symbol=symbol, last_reason=reason,
         )
+
+
+def _parse_time(text: str) -> datetime:
+    return as_utc(datetime.fromisoformat(text))

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tradepulse.risk._common import Clock, utc_now
-from tradepulse.risk.breakers import CircuitBreakers, RiskEvent
+from tradepulse.risk.breakers import BaselineChange, BreakerTrip, CircuitBreakers, RiskEvent
 from tradepulse.risk.gate import RiskContext, RiskDecision, RiskGate
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState, is_operator
 
 __all__ = ["RiskControls"]
+
+_SNAPSHOT_KIND = "risk.breaker_snapshot"
 
 
 class RiskControls:
@@ -72,12 +75,14 @@ class RiskControls:
         return self.state.reduce(reason, actor)
 
     def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
-        """Return to ACTIVE and re-arm every breaker; only ``operator:<name>`` may."""
+        """Return to ACTIVE and re-arm every breaker; only ``operator:<name>`` may.
+
+        The change carries the re-armed baselines, so journaling it is enough for a restart.
+        """
         change = self.state.resume(actor, reason)
-        # Reading `tripped` re-arms now rather than at the next input, so a dashboard asking right
-        # after the resume sees every breaker armed.
-        self.breakers.tripped
-        return change
+        # Re-armed now rather than at the next input: a dashboard asking right after the resume
+        # sees every breaker armed, and a crash before the next input still finds the baselines.
+        return replace(change, baselines=self.breakers.rearmed())
 
     def on_equity(self, equity: Decimal, at: datetime | None = None) -> list[RiskEvent]:
         """Feed an equity update; see :meth:`CircuitBreakers.on_equity`."""
@@ -110,20 +115,21 @@ class RiskControls:
         }
 
     def restore(self, payloads: Iterable[Mapping[str, Any]]) -> None:
-        """Replay journaled risk payloads (state changes, breaker snapshots) after a restart.
+        """Replay journaled risk payloads after a restart, in journal order: the newest wins.
 
-        Payloads must be in journal order. A snapshot taken before an operator's resume is
-        ignored: the resume re-armed the breakers from the equity of that moment, and an older
-        peak or day start would trip them again the moment the engine restarts.
+        State changes rebuild the kill switch; ``risk.baselines`` and ``risk.breaker_snapshot``
+        the breakers' baselines; ``risk.breaker_trip`` which breakers are tripped. An operator's
+        resume voids everything before it — it re-armed the breakers, and an older peak or day
+        start would trip them again the moment the engine restarts — and carries the baselines it
+        re-armed from.
         """
-        snapshot: Mapping[str, Any] | None = None
         for payload in payloads:
             kind = payload.get("kind")
             if kind == StateChange.kind:
                 self.state.apply_payload(payload)
                 if payload.get("new") == TradingMode.ACTIVE.value and is_operator(str(payload.get("actor", ""))):
-                    snapshot = None
-            elif kind == "risk.breaker_snapshot":
-                snapshot = payload
-        if snapshot is not None:
-            self.breakers.restore(snapshot)
+                    self.breakers.restore_resume(payload.get("baselines"))
+            elif kind in (BaselineChange.kind, _SNAPSHOT_KIND):
+                self.breakers.restore(payload)
+            elif kind == BreakerTrip.kind:
+                self.breakers.restore_trip(payload)

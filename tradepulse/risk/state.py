@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +89,9 @@ class StateChange:
         What the engine must do now: :class:`CancelOpenOrders`, :class:`FlattenPositions`.
     flatten : bool
         Whether the state allows the reduce-only orders of a flatten (HALTED with flatten).
+    baselines : Mapping or None
+        On a resume through :meth:`RiskControls.resume`, the breakers' re-armed baselines, so the
+        resume's own journal entry is enough to restore them after a crash.
     """
 
     previous: TradingMode
@@ -98,6 +101,8 @@ class StateChange:
     at: datetime
     actions: tuple[CancelOpenOrders | FlattenPositions, ...] = ()
     flatten: bool = False
+    # Not compared: two changes are the same change whatever the breakers measured at the time.
+    baselines: Mapping[str, Any] | None = field(default=None, compare=False)
 
     kind = "risk.state_change"
 
@@ -112,7 +117,7 @@ class StateChange:
             "at": jsonable(self.at),
             "flatten": self.flatten,
             "actions": [action.to_payload() for action in self.actions],
-        }
+        } | ({} if self.baselines is None else {"baselines": jsonable(dict(self.baselines))})
 
 
 class TradingState:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from tradepulse.execution.instruments import Instrument
 from tradepulse.execution.orders import Order, OrderIntent, OrderStatus, OrderType, Side
-from tradepulse.risk import LastTrade, RiskContext
+from tradepulse.risk import BaselineChange, LastTrade, RiskContext
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 D = Decimal
@@ -83,3 +83,8 @@ def context(
 def round_trips_through_json(payload: dict) -> bool:
     """The journal stores JSON: a payload must survive ``json.dumps``/``loads`` unchanged."""
     return json.loads(json.dumps(payload)) == payload
+
+
+def acts(events: list) -> list:
+    """The events that act (trips, state changes): without the baselines an input also reports."""
+    return [event for event in events if not isinstance(event, BaselineChange)]

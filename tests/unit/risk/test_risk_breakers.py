@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from risk_fakes import T0, D, FakeClock, round_trips_through_json
+from risk_fakes import T0, D, FakeClock, acts, round_trips_through_json
 from tradepulse.risk import (
     BreakerTrip,
     CancelOpenOrders,
@@ -47,9 +47,9 @@ def only_trip(events) -> BreakerTrip:
 
 def test_daily_loss_trips_exactly_at_max_daily_loss(clock):
     breakers = breakers_with(clock, max_daily_loss=D(500))
-    assert breakers.on_equity(D(10_000)) == []
-    assert breakers.on_equity(D("9500.01")) == []
-    events = breakers.on_equity(D(9_500))
+    assert acts(breakers.on_equity(D(10_000))) == []
+    assert acts(breakers.on_equity(D("9500.01"))) == []
+    events = acts(breakers.on_equity(D(9_500)))
     trip, change = events
     assert (trip.breaker, trip.limit, trip.value, trip.limit_value) == ("daily_loss", "max_daily_loss", D(500), D(500))
     assert trip.reason.startswith("daily loss 500.00 reached max_daily_loss 500.00 (day started at 10,000.00")
@@ -68,7 +68,7 @@ def test_loss_reasons_name_the_account_currency_when_given(clock):
 def test_daily_loss_fraction_trips_exactly_at_its_fraction(clock):
     breakers = breakers_with(clock, max_daily_loss_fraction=D("0.05"))
     breakers.on_equity(D(10_000))
-    assert breakers.on_equity(D("9500.01")) == []
+    assert acts(breakers.on_equity(D("9500.01"))) == []
     trip = only_trip(breakers.on_equity(D(9_500)))
     assert (trip.limit, trip.value, trip.unit) == ("max_daily_loss_fraction", D("0.05"), "fraction")
     assert "is 5.00% of the day's starting equity" in trip.reason
@@ -78,10 +78,10 @@ def test_tripped_breaker_does_not_trip_again_or_auto_resume(clock):
     breakers = breakers_with(clock, max_daily_loss=D(500))
     breakers.on_equity(D(10_000))
     breakers.on_equity(D(9_000))
-    assert breakers.on_equity(D(8_000)) == []
-    assert breakers.on_equity(D(20_000)) == []  # recovering does not resume trading
+    assert acts(breakers.on_equity(D(8_000))) == []
+    assert acts(breakers.on_equity(D(20_000))) == []  # recovering does not resume trading
     clock.advance(2 * 86_400)  # neither does a new trading day
-    assert breakers.on_equity(D(20_000)) == []
+    assert acts(breakers.on_equity(D(20_000))) == []
     assert breakers.state.mode is TradingMode.HALTED and set(breakers.tripped) == {"daily_loss"}
 
 
@@ -90,9 +90,9 @@ def test_daily_loss_baseline_resets_at_the_configured_utc_boundary(clock):
     breakers = breakers_with(clock, max_daily_loss=D(500), trading_day_start_utc=time(21, 0))
     breakers.on_equity(D(10_000))
     clock.now = T0.replace(hour=21)
-    assert breakers.on_equity(D(9_600)) == []  # first update of the new trading day: its start
+    assert acts(breakers.on_equity(D(9_600))) == []  # first update of the new trading day: its start
     clock.advance(1800)
-    assert breakers.on_equity(D(9_200)) == []  # 400 down on the day, though 800 since yesterday
+    assert acts(breakers.on_equity(D(9_200))) == []  # 400 down on the day, though 800 since yesterday
     assert only_trip(breakers.on_equity(D(9_100))).details["day_start_equity"] == D(9_600)
 
 
@@ -101,7 +101,7 @@ def test_midnight_boundary_is_the_default(clock):
     breakers = breakers_with(clock, max_daily_loss=D(500))
     breakers.on_equity(D(10_000))
     clock.advance(120)
-    assert breakers.on_equity(D(9_400)) == []  # 00:01 next day: new baseline
+    assert acts(breakers.on_equity(D(9_400))) == []  # 00:01 next day: new baseline
 
 
 def test_operator_resume_rearms_daily_loss_from_the_equity_at_resume(clock):
@@ -110,7 +110,7 @@ def test_operator_resume_rearms_daily_loss_from_the_equity_at_resume(clock):
     breakers.on_equity(D(9_500))
     breakers.state.resume("operator:alice")
     assert breakers.tripped == {}
-    assert breakers.on_equity(D("9000.01")) == []
+    assert acts(breakers.on_equity(D("9000.01"))) == []
     trip = only_trip(breakers.on_equity(D(9_000)))
     assert trip.details["day_start_equity"] == D(9_500)
 
@@ -130,8 +130,8 @@ def test_a_breaker_cannot_resume_trading(clock):
 def test_drawdown_fraction_trips_exactly_at_its_fraction_from_the_peak(clock):
     breakers = breakers_with(clock, max_drawdown_fraction=D("0.2"))
     for equity in (10_000, 12_000, 10_000):
-        assert breakers.on_equity(D(equity)) == []
-    assert breakers.on_equity(D("9600.01")) == []
+        assert acts(breakers.on_equity(D(equity))) == []
+    assert acts(breakers.on_equity(D("9600.01"))) == []
     trip = only_trip(breakers.on_equity(D(9_600)))
     assert (trip.breaker, trip.value, trip.details["peak_equity"]) == ("drawdown", D("0.2"), D(12_000))
 
@@ -140,7 +140,7 @@ def test_drawdown_amount_trips_exactly_at_max_drawdown(clock):
     breakers = breakers_with(clock, max_drawdown=D(1_000))
     breakers.on_equity(D(5_000))
     clock.advance(3 * 86_400)  # the peak survives trading days, unlike the daily baseline
-    assert breakers.on_equity(D("4000.01")) == []
+    assert acts(breakers.on_equity(D("4000.01"))) == []
     trip = only_trip(breakers.on_equity(D(4_000)))
     assert trip.reason.startswith("drawdown 1,000.00 reached max_drawdown 1,000.00 (peak 5,000.00")
 
@@ -152,9 +152,9 @@ def test_stale_data_trips_exactly_after_stale_after_seconds(clock):
     breakers = breakers_with(clock, ["BTC/USDT"], stale_after_seconds=60)
     breakers.on_market_data("BTC/USDT")
     clock.advance(59.999)
-    assert breakers.poll() == []
+    assert acts(breakers.poll()) == []
     clock.advance(0.001)
-    trip, change = breakers.poll()
+    trip, change = acts(breakers.poll())
     assert (trip.breaker, trip.value, trip.limit_value, trip.unit) == ("stale_data", 60.0, 60.0, "s")
     assert trip.reason.startswith("no market data for BTC/USDT for 60 s, reaching stale_after_seconds 60")
     assert change.new is TradingMode.HALTED
@@ -163,7 +163,7 @@ def test_stale_data_trips_exactly_after_stale_after_seconds(clock):
 def test_stale_data_action_is_configurable(clock):
     breakers = breakers_with(clock, ["BTC/USDT"], stale_after_seconds=10, stale_data_action="REDUCING")
     clock.advance(10)
-    _, change = breakers.poll()
+    _, change = acts(breakers.poll())
     assert change.new is TradingMode.REDUCING and change.actions == (CancelOpenOrders("risk_increasing"),)
 
 
@@ -180,7 +180,7 @@ def test_late_out_of_order_market_data_does_not_age_a_symbol(clock):
     breakers.on_market_data("BTC/USDT", at=clock.now + timedelta(seconds=20))
     breakers.on_market_data("BTC/USDT", at=clock.now)
     clock.advance(45)
-    assert breakers.poll() == []
+    assert acts(breakers.poll()) == []
 
 
 def test_resume_rearms_staleness_from_the_moment_of_resume(clock):
@@ -190,7 +190,7 @@ def test_resume_rearms_staleness_from_the_moment_of_resume(clock):
     clock.advance(100)
     breakers.state.resume("operator:alice")
     clock.advance(59)
-    assert breakers.poll() == []
+    assert acts(breakers.poll()) == []
     clock.advance(1)
     assert only_trip(breakers.poll()).breaker == "stale_data"
 
@@ -200,11 +200,11 @@ def test_resume_rearms_staleness_from_the_moment_of_resume(clock):
 
 def test_venue_errors_trip_exactly_at_max_venue_errors_in_the_window(clock):
     breakers = breakers_with(clock, max_venue_errors=3, venue_error_window_seconds=60)
-    assert breakers.on_venue_error("timeout") == []
+    assert acts(breakers.on_venue_error("timeout")) == []
     clock.advance(30)
-    assert breakers.on_venue_error("timeout") == []
+    assert acts(breakers.on_venue_error("timeout")) == []
     clock.advance(30)  # the first error is now 60 s old: out of the window
-    assert breakers.on_venue_error("timeout") == []
+    assert acts(breakers.on_venue_error("timeout")) == []
     clock.advance(1)
     trip = only_trip(breakers.on_venue_error("502 Bad Gateway"))
     assert (trip.value, trip.limit_value, trip.limit) == (3, 3, "max_venue_errors")
@@ -214,7 +214,7 @@ def test_venue_errors_trip_exactly_at_max_venue_errors_in_the_window(clock):
 def test_venue_error_fraction_trips_exactly_at_its_fraction_after_enough_requests(clock):
     breakers = breakers_with(clock, max_venue_error_fraction=D("0.5"), venue_error_min_requests=10)
     for ok in [False] * 4 + [True] * 5:
-        assert breakers.on_venue_response(ok) == []  # 4 of 9: below the minimum sample anyway
+        assert acts(breakers.on_venue_response(ok)) == []  # 4 of 9: below the minimum sample anyway
     trip = only_trip(breakers.on_venue_response(False, detail="timeout"))
     assert (trip.value, trip.limit, trip.details["requests"]) == (Decimal("0.5"), "max_venue_error_fraction", 10)
 
@@ -222,15 +222,15 @@ def test_venue_error_fraction_trips_exactly_at_its_fraction_after_enough_request
 def test_venue_error_fraction_just_below_does_not_trip(clock):
     breakers = breakers_with(clock, max_venue_error_fraction=D("0.5"), venue_error_min_requests=10)
     for ok in [False] * 4 + [True] * 6 + [False]:  # 5 of 11
-        assert breakers.on_venue_response(ok) == []
+        assert acts(breakers.on_venue_response(ok)) == []
 
 
 def test_reject_storm_trips_exactly_at_max_rejects_in_the_window(clock):
     breakers = breakers_with(clock, max_rejects=5, reject_window_seconds=10)
     for _ in range(4):
-        assert breakers.on_order_rejected("BTC/USDT", "insufficient balance") == []
+        assert acts(breakers.on_order_rejected("BTC/USDT", "insufficient balance")) == []
         clock.advance(2)
-    trip, change = breakers.on_order_rejected("BTC/USDT", "insufficient balance")
+    trip, change = acts(breakers.on_order_rejected("BTC/USDT", "insufficient balance"))
     assert (trip.breaker, trip.value, trip.limit_value) == ("reject_storm", 5, 5)
     assert trip.reason.endswith("reached max_rejects 5 (last: BTC/USDT insufficient balance)")
     assert change.actor == "breaker:reject_storm"
@@ -239,7 +239,7 @@ def test_reject_storm_trips_exactly_at_max_rejects_in_the_window(clock):
 def test_rejects_outside_the_window_do_not_count(clock):
     breakers = breakers_with(clock, max_rejects=3, reject_window_seconds=10)
     for _ in range(10):
-        assert breakers.on_order_rejected() == []
+        assert acts(breakers.on_order_rejected()) == []
         clock.advance(5)
 
 
@@ -249,7 +249,7 @@ def test_resume_empties_the_error_and_reject_windows(clock):
     breakers.on_venue_error()
     breakers.on_order_rejected()
     breakers.state.resume("operator:alice")
-    assert breakers.on_order_rejected() == [] and breakers.on_venue_error() == []
+    assert acts(breakers.on_order_rejected()) == [] and acts(breakers.on_venue_error()) == []
 
 
 # -- trips, state and journal -------------------------------------------------------------------
@@ -259,21 +259,21 @@ def test_trip_while_already_halted_is_journaled_without_a_state_change(clock):
     breakers = breakers_with(clock, max_rejects=1, stale_data_action="REDUCING", stale_after_seconds=5, symbols=["BTC/USDT"])
     breakers.state.halt("manual", "operator:alice")
     clock.advance(5)
-    events = breakers.on_order_rejected()
+    events = acts(breakers.on_order_rejected())
     assert [type(e) for e in events] == [BreakerTrip, BreakerTrip]
     assert breakers.state.mode is TradingMode.HALTED and breakers.state.actor == "operator:alice"
 
 
 def test_breaker_halt_can_flatten_when_configured(clock):
     breakers = breakers_with(clock, max_rejects=1, flatten_on_breaker_halt=True)
-    _, change = breakers.on_order_rejected()
+    _, change = acts(breakers.on_order_rejected())
     assert change.actions == (CancelOpenOrders("all"), FlattenPositions()) and change.flatten
 
 
 def test_trip_payload_is_journal_ready_with_value_against_limit(clock):
     breakers = breakers_with(clock, max_daily_loss_fraction=D("0.05"))
     breakers.on_equity(D(10_000))
-    payloads = [event.to_payload() for event in breakers.on_equity(D("9400.00"))]
+    payloads = [event.to_payload() for event in acts(breakers.on_equity(D("9400.00")))]
     trip = payloads[0]
     assert all(round_trips_through_json(p) for p in payloads)
     assert {k: trip[k] for k in ("kind", "breaker", "limit", "value", "limit_value", "unit", "action", "at")} == {
@@ -293,7 +293,7 @@ def test_trip_payload_is_journal_ready_with_value_against_limit(clock):
 def test_snapshot_restores_the_days_baseline_and_peak_after_a_restart(clock):
     limits = dict(max_daily_loss=D(2_500), max_drawdown=D(3_000))
     before = breakers_with(clock, **limits)
-    assert before.on_equity(D(12_000)) == [] and before.on_equity(D(10_000)) == []
+    assert acts(before.on_equity(D(12_000))) == [] and acts(before.on_equity(D(10_000))) == []
     snapshot = before.snapshot()
     assert round_trips_through_json(snapshot) and snapshot["day_start_equity"] == "12000"
     clock.advance(600)
@@ -311,5 +311,5 @@ def test_snapshot_from_a_previous_trading_day_keeps_only_the_peak(clock):
     clock.advance(86_400)
     after = breakers_with(clock, max_daily_loss=D(500))
     after.restore(snapshot)
-    assert after.on_equity(D(10_000)) == []
+    assert acts(after.on_equity(D(10_000))) == []
     assert after.snapshot()["peak_equity"] == "12000" and after.snapshot()["day_start_equity"] == "10000"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from risk_fakes import D, context, intent, round_trips_through_json
+from risk_fakes import D, acts, context, intent, round_trips_through_json
 from tradepulse.risk import (
     BreakerTrip,
     OperatorRequired,
@@ -28,7 +28,7 @@ def controls(clock) -> RiskControls:
 
 def test_a_breaker_trip_halts_the_gate_until_an_operator_resumes(controls, clock):
     controls.on_equity(D(10_000))
-    events = controls.on_equity(D(9_400))
+    events = acts(controls.on_equity(D(9_400)))
     assert [type(e) for e in events] == [BreakerTrip, StateChange]
     denied = controls.check(intent(), context(clock))
     assert denied.check == "trading_state" and "halted by breaker:daily_loss" in denied.reason
@@ -43,7 +43,7 @@ def test_a_breaker_trip_halts_the_gate_until_an_operator_resumes(controls, clock
 def test_a_reject_storm_halts_and_the_halt_cancels_everything(controls):
     controls.on_order_rejected("BTC/USDT", "price filter")
     controls.on_order_rejected("BTC/USDT", "price filter")
-    trip, change = controls.on_order_rejected("BTC/USDT", "price filter")
+    trip, change = acts(controls.on_order_rejected("BTC/USDT", "price filter"))
     assert trip.breaker == "reject_storm"
     assert [a.to_payload() for a in change.actions] == [{"action": "cancel_open_orders", "scope": "all"}]
 
@@ -79,7 +79,9 @@ def test_everything_risk_returns_journals_to_sqlite_and_replays_after_a_restart(
     # Restart: a new process replays the risk family from the file.
     with Journal(tmp_path / "journal.sqlite", durability="fast", read_only=True) as journal_file:
         replayed = [event.payload for event in journal_file.iter_events(kind_prefix="risk.")]
-    assert [p["kind"] for p in replayed] == ["risk.limits", "risk.decision", "risk.breaker_snapshot", "risk.state_change"]
+    assert [p["kind"] for p in replayed] == [
+        "risk.limits", "risk.decision", "risk.baselines", "risk.breaker_snapshot", "risk.state_change"
+    ]
     assert Decimal(replayed[1]["details"]["notional"]) == D(5000)
     restarted = RiskControls(LIMITS, clock, symbols=["BTC/USDT"])
     restarted.restore(replayed)
@@ -98,4 +100,4 @@ def test_a_resume_after_the_last_snapshot_voids_its_baselines_on_replay(controls
     restarted = RiskControls(LIMITS, clock, symbols=["BTC/USDT"])
     restarted.restore([snapshot, resume])
     assert restarted.state.mode is TradingMode.ACTIVE
-    assert restarted.on_equity(D(9_400)) == []  # not 600 below the pre-resume 10,000
+    assert acts(restarted.on_equity(D(9_400))) == []  # not 600 below the pre-resume 10,000
