@@ -81,7 +81,7 @@ def service_config(state_dir: Path, durability: str, source: str = SOURCE) -> An
         "api": {"port": 0},
         # No fees: a strategy trading every bar would pay its capital away and stop trading.
         "venue": {"kind": "paper", "init_cash": 10_000, "fees_bps": 0},
-        "strategies": [{"id": STRATEGY_ID, "strategy": f"{Path(__file__).resolve()}:EveryBar", "symbol": "BTC/USDT",
+        "strategies": [{"id": STRATEGY_ID, "strategy": f"{Path(__file__).resolve()}:EveryBar", "symbol": "BTC/USDT-PERP",
                         "feed": source, "bar": "5m"}],
     }
     # The gate's checks stay on; the loss and drawdown breakers are off, as in a replay (TOML has no null).

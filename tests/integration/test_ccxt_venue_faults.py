@@ -123,24 +123,56 @@ def test_a_lost_order_acknowledgement_leaves_exactly_one_order_at_the_venue(venu
     assert fills == {str(t["id"]) for t in my_trades} and fills
 
 
-def test_an_order_the_venue_never_received_is_sent_again_under_the_same_client_order_id(venue):
+def test_an_order_the_venue_never_received_is_not_sent_again_before_its_receive_window_has_passed(venue):
     key, secret = new_account(venue, {"USDT": "1000"})
 
     async def scenario():
-        async with connected(venue, key, secret) as adapter:
+        # A short recvWindow keeps the test quick; the rule is the same with Binance's 10 s.
+        async with connected(venue, key, secret, config={"options": {"recvWindow": 500}}) as adapter:
             price = await resting_price(adapter.exchange)
             sent = count_requests(adapter.exchange)
             await acontrol(venue, "POST", "/faults", {"rest_error_next": 1, "rest_error_status": 502})
+            with pytest.raises(TemporaryVenueError, match="could still land"):
+                await adapter.submit_order(order("tp-resend-1", "0.00100", price))
+            still_landable = adapter.could_still_land("tp-resend-1")
+            first_stats = dict(adapter.stats)
+            await asyncio.sleep(adapter.submitter.submission_window_s)
+            landable_after_window = adapter.could_still_land("tp-resend-1")
             answer = await adapter.submit_order(order("tp-resend-1", "0.00100", price))
-            stats = dict(adapter.stats)
-        return answer, sent, stats, await orders_at_venue(venue, key, secret)
+        return answer, sent, first_stats, still_landable, landable_after_window, await orders_at_venue(venue, key, secret)
 
-    answer, sent, stats, (all_orders, _, _) = run(scenario())
-    assert answer.status is S.NEW and stats["resubmissions"] == 1
+    answer, sent, stats, still_landable, landable_after_window, (all_orders, _, _) = run(scenario())
+    assert still_landable and not landable_after_window
+    assert stats["unknown_outcomes"] == 1 and stats.get("resubmissions", 0) == 0
+    assert answer.status is S.NEW
     assert [o["clientOrderId"] for o in all_orders] == ["tp-resend-1"]
-    # create (502) -> ask by client order id (not found, confirmed by open orders) -> create again
+    # create (502) -> ask by client order id (not found, confirmed by open orders) -> nothing more until the window passed
     assert [path for _, method, path in sent] == ["order", "order", "openOrders", "order"]
     assert [method for _, method, _ in sent] == ["POST", "GET", "GET", "POST"]
+
+
+def test_a_late_order_that_lands_after_its_receive_window_is_dropped_and_the_adapter_calls_it_absent(venue):
+    key, secret = new_account(venue, {"USDT": "1000"})
+
+    async def scenario():
+        async with connected(venue, key, secret, config={"options": {"recvWindow": 500}}) as adapter:
+            price = await resting_price(adapter.exchange)
+            await acontrol(venue, "POST", "/faults", {"land_order_late_next": 1, "land_order_late_ms": 1200})
+            with pytest.raises(TemporaryVenueError, match="could still land"):
+                await adapter.submit_order(order("tp-late-1", "0.00100", price))
+
+            async def landed_or_dropped():
+                return (await acontrol(venue, "GET", "/state"))["lateOrders"]["outcomes"]
+
+            outcomes = await eventually(landed_or_dropped, timeout_s=10)
+            await eventually(lambda: asyncio.sleep(0, not adapter.could_still_land("tp-late-1")), timeout_s=10)
+            with pytest.raises(OrderNotFound):
+                await adapter.fetch_order(BTC, "tp-late-1")
+        return outcomes, await orders_at_venue(venue, key, secret)
+
+    outcomes, (all_orders, _, _) = run(scenario())
+    assert len(outcomes) == 1 and outcomes[0].startswith("dropped") and "recvWindow" in outcomes[0]
+    assert all_orders == []
 
 
 def test_when_the_venue_cannot_be_asked_the_outcome_stays_unknown_and_nothing_is_resent(venue):

@@ -76,6 +76,9 @@ class Venue:
         self.replayer = Replayer(self.timeline, self.clock, self.market_data, int(config.start_offset_s * 1000))
         self.apply_fault_settings()
         self._fault_task: asyncio.Task | None = None
+        # Orders of the land-late fault still on their way to the matching engine, and what became of each.
+        self.late_orders: set[asyncio.Future] = set()
+        self.late_order_outcomes: list[str] = []
 
     def apply_fault_settings(self) -> None:
         """Push the fault settings that live in other parts (the clock skew) to them."""
@@ -130,6 +133,7 @@ class Venue:
             "connectionsOpened": {"market": self.market_hub.connections_opened,
                                   "user": self.user_hub.connections_opened},
             "restingOrders": self.engine.resting_count(), "accounts": len(self.accounts),
+            "lateOrders": {"inFlight": len(self.late_orders), "outcomes": list(self.late_order_outcomes)},
         }
 
 
@@ -163,6 +167,15 @@ async def _handle_rest(request: web.Request) -> web.StreamResponse:
         failing_status = venue.faults.rest_error_status()
         if failing_status is not None:
             return web.Response(status=failing_status, text=_SERVER_ERROR_TEXT[failing_status], headers=headers)
+        if signed is not None and method == "POST" and path == "order":
+            late_ms = venue.faults.take_late_order_ms()
+            if late_ms is not None and request.transport is not None:
+                # The request is in; the client hears nothing and the order lands later (or never).
+                landing = asyncio.ensure_future(_land_late(venue, request, ctx, signed, raw_query, body, late_ms))
+                venue.late_orders.add(landing)
+                landing.add_done_callback(venue.late_orders.discard)
+                request.transport.abort()
+                raise asyncio.CancelledError
         if signed is not None:
             ctx.account = venue.authenticator.verify_rest(
                 api_key=request.headers.get("X-MBX-APIKEY"), query_string=raw_query, body=body, params=params,
@@ -179,6 +192,24 @@ async def _handle_rest(request: web.Request) -> web.StreamResponse:
         request.transport.abort()
         raise asyncio.CancelledError
     return _json_response(result, headers=headers)
+
+
+async def _land_late(venue: Venue, request: web.Request, ctx: RequestContext, signed: Any, raw_query: str, body: str,
+                     late_ms: int) -> None:
+    """Run an order request ``late_ms`` after it arrived, as a matching engine behind a slow queue would.
+
+    The signature and the recvWindow are checked when the order reaches the engine: one that arrives
+    after its window is dropped (Binance answers -1021; here nobody is left to hear it).
+    """
+    await asyncio.sleep(late_ms / 1000)
+    try:
+        ctx.account = venue.authenticator.verify_rest(
+            api_key=request.headers.get("X-MBX-APIKEY"), query_string=raw_query, body=body, params=ctx.params,
+            server_ms=venue.clock.server_ms())
+        signed(ctx)
+        venue.late_order_outcomes.append("placed")
+    except ApiError as error:
+        venue.late_order_outcomes.append(f"dropped: {error.body().get('msg', error)}")
 
 
 def make_app(venue: Venue) -> web.Application:

@@ -41,6 +41,14 @@ class FaultSettings:
     lose_order_response_next
         The next N accepted ``POST /api/v3/order`` requests are placed, then the connection is
         closed without an answer: the client must look the order up by its client order id.
+    land_order_late_next
+        The next N ``POST /api/v3/order`` requests are taken in, the connection is closed at once
+        without an answer, and the order reaches the matching engine only ``land_order_late_ms``
+        later, after the client has given up waiting and, typically, after it looked the order up
+        and found nothing. As on Binance, the order is still placed if it reaches the engine within
+        the request's recvWindow (counted from its timestamp), and dropped otherwise.
+    land_order_late_ms
+        How late such an order lands (default 1500 ms).
     clock_skew_ms
         Offset of the server clock (``/api/v3/time`` and the timestamp check); beyond the
         client's recvWindow, signed requests fail with ``-1021``.
@@ -56,6 +64,8 @@ class FaultSettings:
     rest_error_status: int = 503
     rate_limit_next: int = 0
     lose_order_response_next: int = 0
+    land_order_late_next: int = 0
+    land_order_late_ms: int = 1500
     clock_skew_ms: int = 0
     ws_drop_every_s: float = 0.0
     user_ws_drop_every_s: float = 0.0
@@ -71,7 +81,9 @@ class FaultSettings:
             raise ValueError("rest_error_rate must be between 0 and 1")
         if self.rest_error_status not in _REST_ERROR_STATUSES:
             raise ValueError(f"rest_error_status must be one of {', '.join(map(str, _REST_ERROR_STATUSES))}")
-        for name in ("rest_error_next", "rate_limit_next", "lose_order_response_next"):
+        if self.land_order_late_ms < 0 or self.land_order_late_ms > 120_000:
+            raise ValueError("land_order_late_ms must be between 0 and 120000")
+        for name in ("rest_error_next", "rate_limit_next", "lose_order_response_next", "land_order_late_next"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("ws_drop_every_s", "user_ws_drop_every_s"):
@@ -176,6 +188,13 @@ class FaultInjector:
             self.settings.rate_limit_next -= 1
             return True
         return False
+
+    def take_late_order_ms(self) -> int | None:
+        """Return how late this order request must land (and count it), or None to handle it now."""
+        if self.settings.land_order_late_next > 0:
+            self.settings.land_order_late_next -= 1
+            return self.settings.land_order_late_ms
+        return None
 
     def take_lost_order_response(self) -> bool:
         """Return True (and count it) when this accepted order's answer must be lost."""

@@ -49,6 +49,8 @@ from tradepulse.strategy.base import Strategy
 __all__ = ["EngineConfig", "LiveEngine"]
 
 _ENGINE_ACTOR = "system:engine"
+# How often an order missing at the venue, whose request could still land, is asked about again.
+_LATE_LANDING_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,9 @@ class LiveEngine:
         async with lock or contextlib.nullcontext():
             await router.apply_outcomes(outcomes)
             await router.handle_risk_events(self.risk.on_venue_response(True))
+            if router.take_target_unmet() and self._pending_target is None:
+                # The order never reached the venue: the position is not at the target; act on it again.
+                self._pending_target = self.target
         return True
 
     async def _settle_unknown(self) -> None:
@@ -291,6 +296,10 @@ class LiveEngine:
         delay = 1.0
         while not self._stopping and self._router().unknown_orders():
             if await self._settle_step(self._lock):
+                delay = 1.0
+                if self._router().unknown_orders():
+                    # The venue answered but does not show the order yet, and its request could still land.
+                    await asyncio.sleep(_LATE_LANDING_POLL_S)
                 continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

@@ -88,6 +88,9 @@ class OrderRouter:
         # Orders whose submission outcome is unknown (the venue call failed without a definite
         # answer): nothing new is sent until the venue has said what became of them.
         self._unknown_outcome: set[str] = set()
+        # Set when an unknown submission turned out never to have reached the venue: the target it
+        # served is not met, and the engine acts on it again.
+        self._target_unmet = False
 
     # -- money -----------------------------------------------------------------------------------
 
@@ -186,15 +189,18 @@ class OrderRouter:
     async def fetch_outcomes(self, orders: Iterable[Order]) -> list[tuple[Order, OrderUpdate | None, list[VenueFill]]]:
         """Ask the venue what became of ``orders`` (venue calls only: safe outside the engine's lock).
 
-        ``None`` in place of an update means the venue has no such order. Raises the venue's error
-        when it cannot answer (the orders stay unknown).
+        ``None`` in place of an update means the venue has no such order and no request for it can
+        land any more. An order not found while its request could still land is left out: it
+        stays unknown and is asked about again. Raises the venue's error when it cannot answer
+        (the orders stay unknown).
         """
         outcomes: list[tuple[Order, OrderUpdate | None, list[VenueFill]]] = []
         for order in orders:
             try:
                 update = await self.venue.fetch_order(order.symbol, order.client_order_id)
             except OrderNotFound:
-                outcomes.append((order, None, []))
+                if not self.venue.could_still_land(order.client_order_id):
+                    outcomes.append((order, None, []))
                 continue
             fills = [f for f in await self.venue.my_trades(order.symbol, order.created_at) if f.client_order_id == order.client_order_id]
             outcomes.append((order, update, fills))
@@ -206,10 +212,17 @@ class OrderRouter:
             if self.oms.order(order.client_order_id).status is not OrderStatus.SUBMITTED:
                 continue  # settled meanwhile by the venue's stream
             if update is None:
-                self.oms.apply_reject(order.client_order_id, "the venue has no such order after a failed submission")
+                self.oms.apply_reject(order.client_order_id, "the venue has no such order after a failed submission, "
+                                                             "and the request can no longer land")
+                self._target_unmet = True
             else:
                 await self.apply_updates([update, *fills])
         self.unknown_orders()
+
+    def take_target_unmet(self) -> bool:
+        """Whether a submission turned out never to have reached the venue since the last call (then reset)."""
+        unmet, self._target_unmet = self._target_unmet, False
+        return unmet
 
     async def cancel(self, order: Order) -> CancelOutcome:
         """Journal a cancel request for ``order``, send it, apply the answer, and say how it went.

@@ -48,3 +48,27 @@ def test_an_order_the_venue_never_saw_is_marked_rejected_and_nothing_is_filled(t
     assert rejected and all("no such order" in reason for reason in rejected)
     assert report.fills == [] and engine.oms.position("BTC/USDT").quantity == 0
     journal.close()
+
+
+class TimeoutBeforePlacingOnce(PaperVenue):
+    """A paper venue the first request never reaches; later ones arrive."""
+
+    failed_once = False
+
+    async def submit_order(self, order):  # noqa: ANN001, ANN201
+        if not TimeoutBeforePlacingOnce.failed_once:
+            TimeoutBeforePlacingOnce.failed_once = True
+            raise TemporaryVenueError("connect timeout")
+        return await super().submit_order(order)
+
+
+def test_a_target_whose_order_never_reached_the_venue_is_acted_on_again(tmp_path):
+    engine, report, journal = replay_with(TimeoutBeforePlacingOnce, tmp_path)
+    orders = sorted(engine.oms.orders.values(), key=lambda order: order.created_at)
+    assert orders[0].status is OrderStatus.REJECTED
+    # The very next order serves the same target, on the same side: the lost one was sent again, under a new id.
+    assert orders[1].side is orders[0].side and orders[1].status is OrderStatus.FILLED
+    assert orders[1].client_order_id != orders[0].client_order_id
+    targets = journal.events(kinds=["strategy.target"])
+    assert len(report.fills) >= 1 and targets
+    journal.close()

@@ -225,6 +225,13 @@ class Venue(Protocol):
         the order yet; the stream says what happened next.
         """
 
+    def could_still_land(self, client_order_id: str) -> bool:
+        """Whether an unanswered submission of ``client_order_id`` could still be accepted by the venue.
+
+        While true, "the venue has no such order" is not proof of absence: the request may still
+        be on its way to the matching engine, and sending the order again could fill it twice.
+        """
+
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         """Ask the venue to cancel; return its answer (``CANCELED``, or the current status while in flight)."""
 

@@ -7,17 +7,25 @@ under TradePulse's client order id (ccxt's ``clientOrderId`` parameter, Binance'
 1. the venue answers: done (its fills, if the answer carries them, are published too);
 2. the venue refuses (invalid order, funds, credentials, rate limit): the order does not exist,
    the refusal is raised as ``OrderRejected``/``InsufficientFunds``;
-3. anything else (timeout, dropped connection, 5xx, a -1021 timestamp refusal after the clock is
-   resynced): the outcome is unknown. The venue is asked by client order id (``fetch_order`` with
-   the id, confirmed against ``fetch_open_orders``). Found: that is the answer. Definitely absent:
-   the order is sent again with the **same** client order id, at most ``resubmissions`` times.
-   The venue could not be asked: ``TemporaryVenueError`` says the outcome is unknown, and the
-   engine asks again later, in the background (``OrderRouter.fetch_outcomes``).
+3. a ``-1021`` timestamp refusal: the venue refused this very request, so after the clock is
+   resynced the order is sent again with the **same** client order id (at most ``resubmissions``
+   times);
+4. anything else (timeout, dropped connection, 5xx): the outcome is unknown. The venue is asked by
+   client order id (``fetch_order`` with the id, confirmed against ``fetch_open_orders``). Found:
+   that is the answer. Not found is **not** proof of absence while the request could still reach
+   the matching engine: Binance accepts a request until its ``timestamp`` plus ``recvWindow``, and
+   refuses a duplicate id only while the first order is open, so a market order sent again too
+   early fills twice when the first lands late. Within that window (:attr:`submission_window_s`)
+   the submitter raises ``TemporaryVenueError`` and the engine keeps asking in the background
+   (``OrderRouter.fetch_outcomes``), calling the order absent only once
+   :meth:`OrderSubmitter.could_still_land` is false. After the window an absent order is sent
+   again under the same id (safe: the first can no longer land).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +35,7 @@ from tradepulse.errors import OrderNotFound, OrderRejected, TemporaryVenueError,
 from tradepulse.execution.instruments import Instrument
 from tradepulse.execution.orders import ZERO, Order, OrderType, Side
 from tradepulse.execution.venues.base import OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
-from tradepulse.execution.venues.ccxt_errors import is_definite_refusal
+from tradepulse.execution.venues.ccxt_errors import is_clock_skew, is_definite_refusal
 from tradepulse.execution.venues.ccxt_exchange import to_datetime, to_decimal
 from tradepulse.execution.venues.ccxt_retry import CcxtCaller
 
@@ -202,6 +210,10 @@ class OrderSubmitter:
     confirm_delay_s
         Pause before asking about an unknown outcome, so an order still in the venue's pipeline
         has landed (Binance documents a "status unknown" window).
+    window_margin_s
+        Added to the exchange's ``recvWindow`` when deciding how long a lost request could still
+        land: the venue accepts timestamps up to a second ahead of its clock, and our clock offset
+        is only an estimate.
     sleep
         Injectable ``asyncio.sleep``.
     fills_for_order
@@ -222,8 +234,14 @@ class OrderSubmitter:
         confirm_delay_s: float = 0.2,
         sleep: Callable[[float], Any] = asyncio.sleep,
         fills_for_order: Callable[[str, str, datetime], Awaitable[list[VenueFill]]] | None = None,
+        window_margin_s: float = 1.5,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.exchange, self.caller = exchange, caller
+        self.window_margin_s = window_margin_s
+        self._monotonic = monotonic
+        # client order id -> when its latest unanswered request was given up on (monotonic seconds).
+        self._unanswered_since: dict[str, float] = {}
         self._fills_for_order = fills_for_order
         self._instruments = instruments
         self.book, self.stream = book, stream
@@ -244,33 +262,69 @@ class OrderSubmitter:
             self.stream.publish(update)
         return update
 
+    @property
+    def submission_window_s(self) -> float:
+        """How long after an unanswered order request the venue might still accept it (seconds).
+
+        The exchange's ``recvWindow`` option (Binance: a request is processed only until its
+        timestamp plus this) plus :attr:`window_margin_s`; a minute, Binance's largest window,
+        when the client names none.
+        """
+        window_ms = (getattr(self.exchange, "options", None) or {}).get("recvWindow")
+        window_s = float(window_ms) / 1000 if window_ms else 60.0
+        return window_s + self.window_margin_s
+
+    def could_still_land(self, client_order_id: str) -> bool:
+        """Whether an unanswered request for ``client_order_id`` could still reach the matching engine."""
+        since = self._unanswered_since.get(client_order_id)
+        if since is None:
+            return False
+        if self._monotonic() - since < self.submission_window_s:
+            return True
+        del self._unanswered_since[client_order_id]
+        return False
+
     async def submit(self, order: Order) -> OrderUpdate:
         """Place ``order`` once (see the module docstring); return the venue's answer."""
         request = order_request(order)
-        operation = f"create_order {order.symbol} {order.client_order_id}"
+        cid = order.client_order_id
+        operation = f"create_order {order.symbol} {cid}"
         last_problem = ""
         for attempt in range(self.resubmissions + 1):
             if attempt:
                 self.stats["resubmissions"] += 1
             try:
                 raw = await self.caller.call(operation, lambda: self.exchange.create_order(**request), retry=False, order_request=True)
-                return self.accept(raw, order.client_order_id, order.symbol)
+                self._unanswered_since.pop(cid, None)
+                return self.accept(raw, cid, order.symbol)
             except VenueError as error:
                 if is_definite_refusal(error):
+                    self._unanswered_since.pop(cid, None)
                     raise
                 last_problem = str(error)
+                refused_for_its_timestamp = is_clock_skew(error)
+            if not refused_for_its_timestamp:
+                # Marked after the failure, so never earlier than the request's own timestamp.
+                self._unanswered_since[cid] = self._monotonic()
             self.stats["unknown_outcomes"] += 1
-            found = await self.lookup(order.symbol, order.client_order_id, after_unknown=True, publish=True)
+            found = await self.lookup(order.symbol, cid, after_unknown=True, publish=True)
             if found is not None:
                 self.stats["recovered_by_lookup"] += 1
+                self._unanswered_since.pop(cid, None)
                 if found.filled_quantity > 0 and self._fills_for_order is not None:
                     # A looked-up order carries no fills (the lost answer did): fetch them.
-                    for fill in await self._fills_for_order(order.symbol, order.client_order_id, order.created_at):
+                    for fill in await self._fills_for_order(order.symbol, cid, order.created_at):
                         self.stream.publish(fill)
                 return found
-            # Definitely absent: sending it again under the same id cannot create a second order.
+            if self.could_still_land(cid):
+                self.stats["awaiting_late_landing"] += 1
+                raise TemporaryVenueError(
+                    f"{self.caller.venue}: order {cid} is not at the venue yet, but its request could still land for "
+                    f"{self.submission_window_s:g} s ({last_problem}); it is not sent again before then"
+                )
+            # Absent, and no earlier request can land any more: the same id cannot create a second order.
         raise TemporaryVenueError(
-            f"{self.caller.venue}: order {order.client_order_id} was not placed after {self.resubmissions + 1} attempt(s) "
+            f"{self.caller.venue}: order {cid} was not placed after {self.resubmissions + 1} attempt(s) "
             f"whose answers were lost ({last_problem}); the venue does not have it"
         )
 

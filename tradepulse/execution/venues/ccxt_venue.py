@@ -17,6 +17,8 @@ is the one tested end to end, against the local venue (``tradepulse.emulator``).
   :mod:`.ccxt_user_stream`.
 * **Errors** are translated once (:mod:`.ccxt_errors`); credentials never appear in messages or
   logs (:mod:`.credentials`, :class:`~.ccxt_exchange.RedactingLogger`).
+* **Fees** charged in a third currency (Binance's BNB) are valued from the venue's own ticker for
+  that currency, and the rate travels on the fill into the journal; see :mod:`.ccxt_fees`.
 
 Examples
 --------
@@ -48,6 +50,7 @@ from tradepulse.execution.venues.ccxt_exchange import (
     to_decimal,
     to_milliseconds,
 )
+from tradepulse.execution.venues.ccxt_fees import FeeRates, FeeValuingOutbox
 from tradepulse.execution.venues.ccxt_orders import OrderBook, OrderSubmitter, fill_from_trade, update_from_order
 from tradepulse.execution.venues.ccxt_retry import CcxtCaller, RetryPolicy
 from tradepulse.execution.venues.ccxt_user_stream import UserStream
@@ -85,6 +88,8 @@ class CcxtVenue:
         Pause before looking up an order whose submission outcome is unknown.
     settle_s
         Pause after a user-stream reconnect before backfilling.
+    fee_rate_ttl_s
+        How long the price of a third fee currency (BNB) is reused once fetched.
     sleep, rng
         Injectable ``asyncio.sleep`` and random generator (tests).
     """
@@ -101,6 +106,7 @@ class CcxtVenue:
         resubmissions: int = 1,
         confirm_delay_s: float = 0.2,
         settle_s: float = 1.0,
+        fee_rate_ttl_s: float = 30.0,
         owns_exchange: bool = True,
         sleep: Callable[[float], Any] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -120,8 +126,11 @@ class CcxtVenue:
         self._stream = UpdateStream()
         self.order_book = OrderBook()
         self._instruments: dict[str, Instrument] = {}
+        self.fee_rates = FeeRates(exchange, self.caller, ttl_s=fee_rate_ttl_s)
+        # Order answers are published synchronously; a fee needing a rate waits there until it is fetched.
+        self._outbox = FeeValuingOutbox(self._stream, self.fee_rates, self._assets_of)
         self.submitter = OrderSubmitter(
-            exchange, self.caller, instruments=lambda: self._instruments, book=self.order_book, stream=self._stream,
+            exchange, self.caller, instruments=lambda: self._instruments, book=self.order_book, stream=self._outbox,
             client_order_id_param=_CLIENT_ORDER_ID_PARAMS.get(self.name, "clientOrderId"),
             resubmissions=resubmissions, confirm_delay_s=confirm_delay_s, sleep=sleep, fills_for_order=self._fills_for_order,
         )
@@ -206,6 +215,7 @@ class CcxtVenue:
         self._closed = True
         self._connected = False
         await self.user_stream.stop()
+        await self._outbox.close()
         if self._owns_exchange:
             await self.exchange.close()
         self._stream.close()
@@ -245,7 +255,15 @@ class CcxtVenue:
         problem = instrument.order_problem(order.quantity, order.limit_price)
         if problem:
             raise OrderRejected(f"{self.name}: {problem}")
-        return await self.submitter.submit(order)
+        try:
+            return await self.submitter.submit(order)
+        finally:
+            # The answer's fills are on the stream when this returns, as they are without a fee rate to fetch.
+            await self._outbox.flush()
+
+    def could_still_land(self, client_order_id: str) -> bool:
+        """Whether a lost request for ``client_order_id`` is still inside the venue's receive window."""
+        return self.submitter.could_still_land(client_order_id)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         """Cancel by client order id; ``OrderNotFound`` if the venue never had it, ``OrderRejected`` if it is finished."""
@@ -327,8 +345,15 @@ class CcxtVenue:
                 client_order_id = await self._client_order_id_of(symbol, venue_order_id)
             fill = fill_from_trade(raw, client_order_id or "")
             if fill is not None:
-                fills.append(fill)
+                fills.append(await self._outbox.valued(fill))
         return fills
+
+    def _assets_of(self, symbol: str) -> tuple[str, str] | None:
+        instrument = self._instruments.get(symbol)
+        if instrument is not None:
+            return instrument.base, instrument.quote
+        market = (getattr(self.exchange, "markets", None) or {}).get(symbol)
+        return (str(market["base"]), str(market["quote"])) if market and market.get("base") and market.get("quote") else None
 
     async def _client_order_id_of(self, symbol: str, venue_order_id: str) -> str | None:
         try:

@@ -191,6 +191,10 @@ class PaperVenue:
 
     # -- requests --------------------------------------------------------------------------------
 
+    def could_still_land(self, client_order_id: str) -> bool:
+        """Always false: a request reaches the paper venue at once or never (see :class:`Venue`)."""
+        return False
+
     async def submit_order(self, order: Order) -> OrderUpdate:
         """Place ``order``; see :meth:`Venue.submit_order <tradepulse.execution.venues.Venue.submit_order>`."""
         self._require_connected()

@@ -1,0 +1,99 @@
+"""An order whose answer was lost and that lands late is never sent a second time while it still could land.
+
+Binance, like the local venue, refuses a duplicate client order id only while the first order is
+still open, so a market order looked up too early (not there yet), sent again under the same id,
+and then landing after all would fill twice. The local venue's ``land_order_late`` fault cuts the
+connection at once and lets the order reach the matching engine later, within its recvWindow.
+The engine (through ccxt's real ``binance`` class) must wait for the venue's answer, or for the
+window to pass, before it calls the order absent; the account must hold one order and one fill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, eventually, new_account, run
+
+from tradepulse.emulator import AccountSpec, VenueThread
+from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
+from tradepulse.execution.venues.ccxt_retry import RetryPolicy
+from tradepulse.execution.venues.ccxt_venue import CcxtVenue
+from tradepulse.live.clock import WallClock
+from tradepulse.live.engine import EngineConfig, LiveEngine
+from tradepulse.risk import RiskControls, RiskLimits
+from tradepulse.store import Journal
+from tradepulse.strategy import load_strategy
+
+BTC = "BTC/USDT"
+
+
+@pytest.fixture(scope="module")
+def venue() -> Iterator[VenueThread]:
+    with VenueThread(accounts=(AccountSpec(VENUE_API_KEY, VENUE_API_SECRET),), seed=13) as running:
+        yield running
+
+
+def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+async def _no_events() -> AsyncIterator:
+    return
+    yield  # pragma: no cover - an empty async generator
+
+
+@pytest.mark.parametrize("late_ms", [1500, 4000])
+def test_a_late_landing_market_order_fills_once(venue, tmp_path: Path, late_ms: int):
+    key, secret = new_account(venue, {"USDT": "1000", "BTC": "0"})
+    env = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
+           "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
+
+    async def scenario() -> None:
+        clock = WallClock()
+        adapter = CcxtVenue.create("binance", environ=env, symbols=[BTC], retry=RetryPolicy(seed=3, base_delay_s=0.01))
+        risk = RiskControls(RiskLimits(max_daily_loss_fraction=None, max_drawdown_fraction=None), clock=clock.now,
+                            symbols=[BTC], currency="USDT")
+        with Journal(tmp_path / "journal.sqlite") as journal:
+            engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), _no_events(), adapter, journal, risk=risk,
+                                clock=clock, config=EngineConfig(symbol=BTC, capital=D("1000")))
+            await engine.start()
+            router = engine.router
+            try:
+                async with binance_client(venue, key, secret) as exchange:
+                    ask = D(repr((await exchange.fetch_order_book(BTC, 5))["asks"][0][0]))
+                    await asyncio.to_thread(control, venue, "POST", "/faults",
+                                            {"land_order_late_next": 1, "land_order_late_ms": late_ms})
+                    intent = OrderIntent(engine.strategy_id, BTC, Side.BUY, D("0.001"), OrderType.MARKET, reference_price=ask)
+                    await router.submit(intent, ask, clock.now())
+                    [client_order_id] = list(engine.oms.orders)
+
+                    async def settled() -> bool:
+                        pending = router.unknown_orders()
+                        if pending:
+                            await router.apply_outcomes(await router.fetch_outcomes(pending))
+                        return not router.unknown_orders()
+
+                    await eventually(settled, timeout_s=30, interval_s=0.2)
+                    await eventually(lambda: asyncio.to_thread(lambda: not control(venue, "GET", "/state")["lateOrders"]["inFlight"]))
+                    await asyncio.sleep(0)  # let the stream deliver what the landing published
+                    trades = await exchange.fetch_my_trades(BTC)
+                    orders = [order for order in await exchange.fetch_orders(BTC) if order["clientOrderId"] == client_order_id]
+                    bought = sum((D(repr(trade["amount"])) for trade in trades), D(0))
+                    assert len(orders) == 1, f"the venue holds {len(orders)} orders under {client_order_id}"
+                    assert bought == D("0.001")
+                    order = engine.oms.order(client_order_id)
+                    assert order.status is OrderStatus.FILLED and order.filled_quantity == D("0.001")
+            finally:
+                await adapter.close()
+
+    run(scenario(), timeout_s=90)
