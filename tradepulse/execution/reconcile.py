@@ -104,7 +104,8 @@ class Reconciliation:
         ``venue_status`` (``"not_found"`` when the venue did not know it) and ``reason``.
     missed_fills
         Fills applied that happened while we were down: ``trade_id``, ``client_order_id``,
-        ``side``, ``qty``, ``price``, ``fee``, ``fee_currency``, ``at``.
+        ``side``, ``qty``, ``price``, ``fee`` (negative: a rebate), ``fee_currency``,
+        ``fee_quote_rate`` (quote per unit of a third fee currency, else ``None``), ``at``.
     adopted
         Venue orders under our id that the journal lacked, now tracked by the OMS.
     foreign
@@ -359,7 +360,9 @@ class _Run:
         if self.oms.seen_trade(self.symbol, fill.trade_id):
             self.missed_fills.append({
                 "trade_id": fill.trade_id, "client_order_id": cid, "side": str(fill.side), "qty": fill.quantity,
-                "price": fill.price, "fee": fill.fee, "fee_currency": fill.fee_currency, "at": fill.at,
+                "price": fill.price, "fee": fill.fee, "fee_currency": fill.fee_currency,
+                # The rate rides on the OMS fill (an adapter adds it for a fee in a third currency).
+                "fee_quote_rate": fill.to_fill().fee_quote_rate, "at": fill.at,
             })
 
     async def _apply_answer(self, update: OrderUpdate) -> None:

@@ -1,0 +1,233 @@
+"""Fees in a third currency (Binance's BNB setting) and maker rebates, through real ccxt against the local venue.
+
+The engine's order path (the OMS on a SQLite journal, the order router, the ccxt adapter) trades on
+accounts whose commissions are not in the traded assets. The venue replays no BNB market, so the
+account that stands in for a BNB payer pays in ETH, which the venue does replay: it charges ETH at
+its own ETHUSDT price with Binance's 25 % discount, and the adapter values the fee from the venue's
+ETH/USDT ticker, exactly the path a BNB fee takes on Binance (``BNB/USDT``). A BNB payer at a
+configured price shows what happens when the adapter finds no market to value a fee in. The venue
+pays makers a rebate (a negative maker fee), and the rebate reaches the books as income.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from emulator_fixtures import binance_client, eventually, run
+
+from tradepulse.emulator import AccountSpec, VenueThread
+from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
+from tradepulse.execution.venues.ccxt_retry import RetryPolicy
+from tradepulse.execution.venues.ccxt_venue import CcxtVenue
+from tradepulse.live.replay import REPLAY_RISK_LIMITS
+from tradepulse.live.routing import OrderRouter
+from tradepulse.risk import RiskControls
+from tradepulse.store import Journal
+
+BTC = "BTC/USDT"
+STRATEGY = "fees"
+MAKER_REBATE = D("-0.0001")
+TAKER_FEE = D("0.001")
+_numbers = iter(range(1, 10**6))
+
+
+@pytest.fixture(scope="module")
+def venue() -> Iterator[VenueThread]:
+    """A venue replaying in real time that charges takers 0.1 % and pays makers 0.01 %."""
+    with VenueThread(maker_fee=MAKER_REBATE, taker_fee=TAKER_FEE) as running:
+        yield running
+
+
+def fee_account(venue: VenueThread, balances: dict[str, str], **fee_options: str) -> tuple[str, str]:
+    number = next(_numbers)
+    spec = AccountSpec(f"fees-{number}-key", f"fees-{number}-secret", balances, **fee_options)
+    venue.call(lambda v: v.accounts.add(spec.api_key, spec.api_secret, spec.balances, spec.fee_payment))
+    return spec.api_key, spec.api_secret
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.asynccontextmanager
+async def adapter_for(venue: VenueThread, key: str, secret: str) -> AsyncIterator[CcxtVenue]:
+    environ = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
+               "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
+    adapter = CcxtVenue.create("binance", environ=environ, symbols=[BTC], retry=RetryPolicy(seed=5, base_delay_s=0.05))
+    try:
+        await adapter.connect()
+        yield adapter
+    finally:
+        await adapter.close()
+
+
+class Life:
+    """The engine's order path on ``adapter``: an OMS replayed from the journal at ``path`` and the router."""
+
+    def __init__(self, path: Path, adapter: CcxtVenue, instrument: Instrument) -> None:
+        self.adapter, self.instrument = adapter, instrument
+        self.journal = Journal(path)
+        self.oms = OMS(self.journal, [instrument])
+        self.risk = RiskControls(REPLAY_RISK_LIMITS, clock=utc_now, symbols=[BTC], currency="USDT")
+        self.router = OrderRouter(oms=self.oms, venue=adapter, journal=self.journal, risk=self.risk, instrument=instrument,
+                                  strategy_id=STRATEGY, capital=D("10000"), clock=utc_now)
+
+    async def last_price(self) -> D:
+        ticker = await self.adapter.exchange.fetch_ticker(BTC)
+        return self.instrument.round_price(D(repr(ticker["last"])))
+
+    async def trade(self, side: Side, quantity: str) -> Order:
+        intent = OrderIntent(STRATEGY, BTC, side, D(quantity), reference_price=await self.last_price())
+        order = await self.router.submit(intent, intent.reference_price, utc_now())
+        assert order is not None, f"the engine refused to trade: {self.risk.state.mode} ({self.halt_reasons()})"
+        return order
+
+    def halt_reasons(self) -> list[str]:
+        return [str(event.payload) for event in self.journal.iter_events() if "refused" in event.kind or "halt" in event.kind]
+
+    def filled_events(self) -> list[dict]:
+        return [event.payload for event in self.journal.iter_events(kinds=["order.filled"])]
+
+    async def reconcile(self, since: datetime, baseline: D) -> Reconciliation:
+        return await reconcile(oms=self.oms, venue=self.adapter, journal=self.journal, instrument=self.instrument,
+                               strategy_id=STRATEGY, baseline_base=baseline, since=since, router=self.router)
+
+    def same_state_on_replay(self) -> None:
+        replayed = OMS(self.journal, [self.instrument])
+        assert replayed.orders == self.oms.orders and replayed.position(BTC) == self.oms.position(BTC)
+
+
+async def venue_balances(venue: VenueThread, key: str, secret: str) -> dict[str, D]:
+    async with binance_client(venue, key, secret) as plain:
+        raw = await plain.fetch_balance()
+    return {asset: D(repr(raw[asset]["total"])) for asset in ("BTC", "USDT", "ETH", "BNB") if asset in raw}
+
+
+def test_the_engine_keeps_trading_when_its_fees_are_charged_in_a_third_currency(venue, tmp_path):
+    key, secret = fee_account(venue, {"USDT": "10000", "ETH": "1"}, fee_asset="ETH")
+    path = tmp_path / "journal.sqlite"
+
+    async def scenario():
+        since = utc_now()
+        async with adapter_for(venue, key, secret) as adapter:
+            instrument = (await adapter.instruments())[BTC]
+            life = Life(path, adapter, instrument)
+            orders = [await life.trade(Side.BUY, "0.002"), await life.trade(Side.SELL, "0.001"),
+                      await life.trade(Side.BUY, "0.001")]
+            # One more filled at the venue whose answer never reaches the OMS: a fill missed in a crash.
+            missed = life.oms.prepare_submit(OrderIntent(STRATEGY, BTC, Side.SELL, D("0.001"),
+                                                         reference_price=await life.last_price()))
+            await adapter.submit_order(missed)
+            life.journal.close()
+        async with adapter_for(venue, key, secret) as adapter:
+            second = Life(path, adapter, instrument)
+            result = await second.reconcile(since, baseline=D("0"))
+            second.same_state_on_replay()
+            state = second.risk.state.mode
+        return [second.oms.order(o.client_order_id) for o in orders], missed, second, result, state, \
+            await venue_balances(venue, key, secret)
+
+    orders, missed, life, result, state, balances = run(scenario())
+    assert [o.status for o in orders] == [OrderStatus.FILLED] * 3 and str(state).upper().endswith("ACTIVE")
+
+    # The journal holds the rate each fee was valued at, and the fee in quote it gave.
+    filled = life.filled_events()
+    assert len(filled) == 4 and all(p["fill"]["fee_currency"] == "ETH" for p in filled)
+    rates = [D(p["fill"]["fee_quote_rate"]) for p in filled]
+    assert all(D("100") < rate < D("100000") for rate in rates)  # USDT per ETH
+    fees_quote = [D(p["fee_quote"]) for p in filled]
+    assert fees_quote == [life.instrument.quantize_quote(D(p["fill"]["fee"]) * rate) for p, rate in zip(filled, rates)]
+    # The venue charged 0.1 % less Binance's 25 % discount at its own ETH price; ours moved little since.
+    for payload, fee_quote in zip(filled, fees_quote):
+        notional = D(payload["fill"]["fill_quantity"]) * D(payload["fill"]["fill_price"])
+        assert abs(fee_quote - notional * TAKER_FEE * D("0.75")) <= notional * TAKER_FEE * D("0.01")
+
+    # The fill missed in the crash came back through reconciliation with its rate.
+    assert result.ok, result.unexplained
+    assert [(f["client_order_id"], f["fee_currency"]) for f in result.missed_fills] == [(missed.client_order_id, "ETH")]
+    assert result.missed_fills[0]["fee_quote_rate"] is not None
+
+    # ETH fees touch neither BTC nor USDT: the position is the venue's BTC to the last unit, cash to the cent.
+    position = life.oms.position(BTC)
+    assert position.quantity == D("0.001") == balances["BTC"] and result.balance["difference"] == 0
+    fills = [p["fill"] for p in filled]
+    signed_cost = sum(D(f["fill_quantity"]) * D(f["fill_price"]) * (1 if f["side"] == "buy" else -1) for f in fills)
+    assert balances["USDT"] == D("10000") - signed_cost
+    assert balances["ETH"] == D("1") - sum(D(f["fee"]) for f in fills)
+    # P&L counts the fees, in USDT.
+    assert position.fees_quote == sum(fees_quote) > 0
+    assert position.net_pnl == position.realized_pnl + position.unrealized_pnl - sum(fees_quote)
+
+
+def test_a_fee_the_adapter_finds_no_market_to_value_halts_with_the_reason_logged(venue, tmp_path, caplog):
+    key, secret = fee_account(venue, {"USDT": "10000", "BNB": "1"}, fee_asset="BNB", fee_asset_price="500")
+
+    async def scenario():
+        async with adapter_for(venue, key, secret) as adapter:
+            life = Life(tmp_path / "journal.sqlite", adapter, (await adapter.instruments())[BTC])
+            intent = OrderIntent(STRATEGY, BTC, Side.BUY, D("0.001"), reference_price=await life.last_price())
+            await life.router.submit(intent, intent.reference_price, utc_now())
+            return life, life.risk.state.mode, await venue_balances(venue, key, secret)
+
+    with caplog.at_level(logging.WARNING, logger="tradepulse"):
+        life, state, balances = run(scenario())
+    assert balances["BNB"] < 1 and balances["BTC"] == D("0.001")  # the venue did charge BNB
+    assert str(state).upper().endswith("HALTED")
+    refused = [event.payload for event in life.journal.iter_events(kinds=["venue.answer_refused"])]
+    assert refused and "fee_quote_rate" in refused[0]["message"]
+    assert any("BNB/USDT" in record.getMessage() for record in caplog.records)
+
+
+def test_a_maker_rebate_in_the_base_asset_is_income_in_the_books_and_in_reconciliation(venue, tmp_path):
+    key, secret = fee_account(venue, {"USDT": "10000"})
+    taker_key, taker_secret = fee_account(venue, {"USDT": "0", "BTC": "1"})
+    path = tmp_path / "journal.sqlite"
+
+    async def scenario():
+        since = utc_now()
+        # Freeze the replayed market so our bid is the best one when the other client sells into it.
+        await asyncio.to_thread(venue.call, lambda v: v.replayer.pause())
+        try:
+            async with adapter_for(venue, key, secret) as adapter:
+                instrument = (await adapter.instruments())[BTC]
+                life = Life(path, adapter, instrument)
+                book = await adapter.exchange.fetch_order_book(BTC, limit=5)
+                best_bid = instrument.round_price(D(repr(book["bids"][0][0])))
+                intent = OrderIntent(STRATEGY, BTC, Side.BUY, D("0.01"), OrderType.LIMIT, limit_price=best_bid)
+                resting = await life.router.submit(intent, best_bid, utc_now())
+                assert resting is not None
+                async with binance_client(venue, taker_key, taker_secret) as taker:
+                    await taker.create_order(BTC, "market", "sell", 0.01)  # our bid first at its price
+
+                async def filled() -> bool:
+                    await life.router.apply_updates(adapter.updates().drain_nowait())
+                    return life.oms.order(resting.client_order_id).status is OrderStatus.FILLED
+                await eventually(filled)
+                life.journal.close()
+        finally:
+            await asyncio.to_thread(venue.call, lambda v: v.replayer.resume())
+        async with adapter_for(venue, key, secret) as adapter:
+            second = Life(path, adapter, instrument)
+            result = await second.reconcile(since, baseline=D("0"))
+            second.same_state_on_replay()
+        return best_bid, second, result, await venue_balances(venue, key, secret)
+
+    best_bid, life, result, balances = run(scenario())
+    rebate = -(D("0.01") * -MAKER_REBATE).quantize(D("1e-8"))  # the venue pays 0.000001 BTC
+    [payload] = life.filled_events()
+    assert D(payload["fill"]["fee"]) == rebate and payload["fill"]["fee_currency"] == "BTC" and payload["fill"]["is_maker"]
+    position = life.oms.position(BTC)
+    # The rebate is in the account, so in the position; valued at the fill price it is income.
+    assert balances["BTC"] == D("0.01") - rebate == position.quantity
+    assert balances["USDT"] == D("10000") - best_bid * D("0.01")
+    assert position.fees_quote == life.instrument.quantize_quote(rebate * best_bid) < 0
+    assert position.net_pnl == position.unrealized_pnl - position.fees_quote > position.unrealized_pnl
+    assert result.ok, result.unexplained
+    assert result.balance["difference"] == 0 and result.balance["base_fees"] == rebate
