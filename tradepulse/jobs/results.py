@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.cli._common import to_jsonable
+from tradepulse.model.jsonable import to_jsonable
 from tradepulse.errors import ConfigError
 
 if TYPE_CHECKING:  # nbformat takes a second to import; a notebook recording results never needs it

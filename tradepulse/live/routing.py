@@ -154,6 +154,10 @@ class OrderRouter:
             return None
         try:
             order, answer = await self.oms.submit(intent, self.venue.submit_order, approval=decision.approval)
+        except InvalidOrder:
+            # Refused before the venue call (an approval used, expired or void): the OMS journaled
+            # order.denied and nothing was sent, so this is neither a venue error nor an unknown outcome.
+            return None
         except (OrderRejected, InsufficientFunds) as error:
             # The OMS marked the order rejected; a venue that answers is healthy, a storm of rejects is not.
             await self.handle_risk_events(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, str(error)))

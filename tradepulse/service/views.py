@@ -163,9 +163,9 @@ class ServiceViews:
         engines, history = [], []
         for slot in self.slots.values():
             engines.append({"strategy_id": slot.strategy_id, "symbol": slot.symbol, "status": _text(slot.risk.status())})
-            for row in queries.risk_events(slot.open_reader(), limit=limit):
-                if row["kind"] in ("risk.state_change", "risk.breaker_trip", "risk.limits"):
-                    history.append({"strategy_id": slot.strategy_id, **_text(row)})
+            for row in queries.risk_events(slot.open_reader(), kinds=["risk.state_change", "risk.breaker_trip", "risk.limits"],
+                                           limit=limit):
+                history.append({"strategy_id": slot.strategy_id, **_text(row)})
         history.sort(key=lambda row: (row["ts"], row["seq"]), reverse=True)
         return {"trading_state": self.trading_state(), "engines": engines, "history": history[:limit]}
 

@@ -238,6 +238,7 @@ def risk_events(
     source: JournalSource,
     *,
     kind: str | None = None,
+    kinds: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
@@ -245,10 +246,13 @@ def risk_events(
 ) -> list[dict[str, Any]]:
     """Risk decisions, trading-state changes and breaker trips (kinds ``risk.*``), newest first.
 
-    Each dict is ``{seq, ts, kind, correlation_id, payload}``; ``kind`` narrows to one kind.
+    Each dict is ``{seq, ts, kind, correlation_id, payload}``; ``kind`` (or ``kinds``) narrows the
+    selection in the query itself, so frequent kinds (decisions, baselines) cannot crowd the
+    rarer ones out of ``limit``.
     """
-    if kind is not None:
-        return events(source, kinds=[kind], since=since, until=until, limit=limit, offset=offset, newest_first=True)
+    if kind is not None or kinds:
+        selected = [kind] if kind is not None else list(kinds or [])
+        return events(source, kinds=selected, since=since, until=until, limit=limit, offset=offset, newest_first=True)
     return events(source, kind_prefix=RISK_KIND_PREFIX, since=since, until=until, limit=limit, offset=offset, newest_first=True)
 
 
