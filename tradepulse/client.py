@@ -209,6 +209,10 @@ class LiveClient(_Base):
         token variable (or their ``_FILE`` twins).
     timeout
         Seconds to wait for each answer (and for the stream's handshake).
+    transport
+        An ``httpx.BaseTransport`` to send requests through instead of the network (httpx's own
+        seam: ``httpx.WSGITransport``, a recording or retrying transport, a test double). The
+        stream still uses a WebSocket to ``url``.
 
     Examples
     --------
@@ -216,19 +220,22 @@ class LiveClient(_Base):
     ...     client.positions()
     """
 
-    def __init__(self, url: str, token: str | Secret | None = None, timeout: float = 10) -> None:
+    def __init__(self, url: str, token: str | Secret | None = None, timeout: float = 10,
+                 transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(url, token, timeout)
-        self._http = httpx.Client(**self._client_options())
+        self._http = httpx.Client(**self._client_options(), transport=transport)
 
     @classmethod
-    def from_state_dir(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10) -> LiveClient:
+    def from_state_dir(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10,
+                       transport: httpx.BaseTransport | None = None) -> LiveClient:
         """The client of the service running from ``path`` (its ``service.json`` says where it listens)."""
-        return cls(service_url_of(path), token=token, timeout=timeout)
+        return cls(service_url_of(path), token=token, timeout=timeout, transport=transport)
 
     @classmethod
-    def from_config(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10) -> LiveClient:
+    def from_config(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10,
+                    transport: httpx.BaseTransport | None = None) -> LiveClient:
         """The client of the service started with the config file ``path`` (via its ``[service] state_dir``)."""
-        return cls.from_state_dir(state_dir_of(path), token=token, timeout=timeout)
+        return cls.from_state_dir(state_dir_of(path), token=token, timeout=timeout, transport=transport)
 
     # -- plumbing --
 
@@ -369,19 +376,22 @@ class AsyncLiveClient(_Base):
     ...         ...
     """
 
-    def __init__(self, url: str, token: str | Secret | None = None, timeout: float = 10) -> None:
+    def __init__(self, url: str, token: str | Secret | None = None, timeout: float = 10,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         super().__init__(url, token, timeout)
-        self._http = httpx.AsyncClient(**self._client_options())
+        self._http = httpx.AsyncClient(**self._client_options(), transport=transport)
 
     @classmethod
-    def from_state_dir(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10) -> AsyncLiveClient:
+    def from_state_dir(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10,
+                       transport: httpx.AsyncBaseTransport | None = None) -> AsyncLiveClient:
         """The client of the service running from ``path`` (its ``service.json`` says where it listens)."""
-        return cls(service_url_of(path), token=token, timeout=timeout)
+        return cls(service_url_of(path), token=token, timeout=timeout, transport=transport)
 
     @classmethod
-    def from_config(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10) -> AsyncLiveClient:
+    def from_config(cls, path: str | Path, token: str | Secret | None = None, timeout: float = 10,
+                    transport: httpx.AsyncBaseTransport | None = None) -> AsyncLiveClient:
         """The client of the service started with the config file ``path`` (via its ``[service] state_dir``)."""
-        return cls.from_state_dir(state_dir_of(path), token=token, timeout=timeout)
+        return cls.from_state_dir(state_dir_of(path), token=token, timeout=timeout, transport=transport)
 
     async def _send(self, call: Call) -> Any:
         try:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -114,6 +115,45 @@ def test_async_client_reads_streams_and_operates(config: Path):
         kinds = {event["kind"] for event in client.events(kind_prefix="risk.state", limit=100)}
         assert "risk.state_change" in kinds
 
+
+
+class RecordingTransport(httpx.HTTPTransport):
+    """A real network transport that also remembers what went through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str, bool]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path, "authorization" in request.headers))
+        return super().handle_request(request)
+
+
+class AsyncRecordingTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        return await super().handle_async_request(request)
+
+
+def test_both_clients_send_through_the_transport_they_are_given(config: Path):
+    transport = RecordingTransport()
+    with LiveClient.from_config(config, token=READ_TOKEN, transport=transport) as client:
+        state = client.status()["trading_state"]
+    assert state in ("ACTIVE", "REDUCING", "HALTED")
+    assert transport.seen == [("GET", "/api/v1/status", True)]
+
+    async_transport = AsyncRecordingTransport()
+
+    async def read() -> list:
+        async with AsyncLiveClient.from_config(config, token=READ_TOKEN, transport=async_transport) as reader:
+            return await reader.positions()
+
+    assert isinstance(asyncio.run(read()), list)
+    assert async_transport.seen == [("GET", "/api/v1/positions")]
 
 
 def test_reads_return_the_documented_shapes(config: Path):
