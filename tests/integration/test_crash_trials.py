@@ -1,10 +1,11 @@
 """The crash-trial runner, run for real: 20 kill -9s of a trading service with venue faults on.
 
 `tradepulse trials crash` starts the local venue and the service as processes, kills the service
-at random moments (with an order answer lost, REST error bursts or dropped WebSockets injected
-just before), warm-starts it each time, and audits the account with ccxt at the end. The test
+at random moments (with an order answer lost, an order landing late, REST error bursts, dropped
+WebSockets, a kill during an outage followed by a second kill, or a breaker trip injected just before), warm-starts it each time, and audits the account with ccxt at the end. The test
 reads its JSON report: every warm start reconciled cleanly, no fill was lost or doubled, no
-client order id reached the venue twice, and the position equals the venue balance change.
+client order id reached the venue twice, the position equals the venue balance change, and every
+restart kept the breaker baselines and trips it had before the kill.
 """
 
 from __future__ import annotations
@@ -34,9 +35,18 @@ def test_twenty_kill_nine_trials_leave_no_duplicate_orders_no_lost_fills_and_pos
     assert len(report["reconciliations"]) == RUNS
     assert all(entry["ok"] and entry["unexplained"] == [] for entry in report["reconciliations"])
     assert all(entry["balance"]["checked"] for entry in report["reconciliations"])
-    # The kills happened mid-trading, with faults injected.
+    # The kills happened mid-trading, every scenario at least once (a shuffled cycle of eight over twenty runs).
     assert report["kills"][-1]["orders_journaled"] > 10
-    assert {kill["fault"] for kill in report["kills"]} - {"none"}
+    kills = {kill["fault"]: kill for kill in report["kills"]}
+    assert set(kills) == {"lose_order_response", "land_order_late", "rest_error_burst", "drop_user_stream",
+                          "drop_market_stream", "outage_double_kill", "breaker_trip", "none"}
+    # The breaker tripped before its kill; the second kill left nothing open that the first could not cancel.
+    assert all(kill["tripped"] for kill in report["kills"] if kill["fault"] == "breaker_trip")
+    assert all(kill["open_after_second_kill"] == [] for kill in report["kills"] if kill["fault"] == "outage_double_kill")
+    # Every warm start restored the breaker baselines the journal held at the kill (problems would list any that did not).
+    assert len(report["baselines"]) == RUNS
+    tripped_runs = [kill["run"] for kill in report["kills"] if kill["fault"] == "breaker_trip"]
+    assert all("venue_errors" in entry["tripped_after"] for entry in report["baselines"] if entry["run"] - 1 in tripped_runs)
 
     audit = report["audit"]
     assert audit["venue_trades"] == audit["journaled_fills"] > 0

@@ -7,12 +7,27 @@ One trial set (``tradepulse trials crash``, or :func:`run_crash_trials`):
 2. Repeat ``runs`` times: start the service (``tradepulse serve``, ccxt against the venue, a
    strategy that trades every few seconds); once it answers, read its reconciliation (every run
    after the first is a warm start and must reconcile cleanly); switch the venue's faults on
-   (random REST errors and latency, plus at a random moment one of: an order placed whose answer
-   is lost, a burst of REST errors, dropped WebSocket connections); wait a random time; kill -9.
+   (random REST errors and latency, plus at a random moment one of the scenarios below); wait a
+   random time; kill -9. Scenarios, taken in a shuffled cycle so every one runs:
+
+   - ``lose_order_response``: an order is placed and its answer lost;
+   - ``land_order_late``: an order request is cut off and reaches the matching engine up to four
+     seconds later (a resend under the same id before its recvWindow has passed would fill twice);
+   - ``rest_error_burst``, ``drop_user_stream``, ``drop_market_stream``, ``none``;
+   - ``outage_double_kill``: every REST request fails, an operator kills (its cancels fail), the
+     venue recovers, the operator kills again (the failed cancels are sent again), then resumes;
+   - ``breaker_trip``: every REST request fails until the venue-error breaker trips, and the
+     service is killed -9 right after the trip.
+
+   Before every kill the journal's newest breaker baselines are read; after the warm start the
+   service must report the same trading day and day-start equity, a peak no lower, and every
+   breaker that was tripped still tripped (an engine halted by a breaker comes back HALTED and
+   the trial resumes it as an operator would).
 3. Start once more, check the reconciliation, stop gracefully (open orders cancelled).
 4. Audit against the venue with ccxt's own client: every venue trade of the account is journaled
    exactly once and nothing else is; no client order id was ever sent twice; the position the
-   journal rebuilds equals the venue's base balance minus the baseline, net of base-asset fees.
+   journal rebuilds equals the venue's base balance minus the baseline (base-asset fees already
+   left the position, see docs/execution.md).
 
 Randomness comes from ``seed``; the venue's fault decisions from its own seed. The venue runs as
 a separate process so that killing the service never touches it, as with a real exchange.
@@ -39,7 +54,9 @@ from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
 __all__ = ["CrashTrialReport", "run_crash_trials"]
 
 SYMBOL = "BTC/USDT"
-_FAULTS = ("lose_order_response", "rest_error_burst", "drop_user_stream", "drop_market_stream", "none")
+_FAULTS = ("lose_order_response", "land_order_late", "rest_error_burst", "drop_user_stream", "drop_market_stream",
+           "outage_double_kill", "breaker_trip", "none")
+_OPERATOR_REASON = "crash trial"
 #: The venue account: USDT to trade with, and some BTC, so the balance baseline matters.
 _VENUE_BALANCES = {"USDT": "3000", "BTC": "0.02", "ETH": "0"}
 
@@ -56,6 +73,7 @@ class CrashTrialReport:
     seed: int
     kills: list[dict[str, Any]] = field(default_factory=list)
     reconciliations: list[dict[str, Any]] = field(default_factory=list)
+    baselines: list[dict[str, Any]] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -65,7 +83,8 @@ class CrashTrialReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "runs": self.runs, "seed": self.seed, "kills": self.kills,
-                "reconciliations": self.reconciliations, "audit": self.audit, "problems": self.problems}
+                "reconciliations": self.reconciliations, "baselines": self.baselines, "audit": self.audit,
+                "problems": self.problems}
 
 
 def _config_text(state_dir: Path) -> str:
@@ -94,8 +113,12 @@ capital = 1500
 max_daily_loss_fraction = 0.5
 max_drawdown_fraction = 0.5
 max_orders_per_window = 1000
-max_venue_errors = 100000
+# Four failed venue calls in 30 s trip the breaker: the random 3 % errors practically never do,
+# an outage does (the breaker_trip scenario), and a burst of three does not.
+max_venue_errors = 4
+venue_error_window_seconds = 30
 max_venue_error_fraction = 1.0
+venue_error_min_requests = 100000
 max_rejects = 100000
 """
 
@@ -115,25 +138,32 @@ def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: 
     with Drill(work, prefix="trial") as drill:
         venue = drill.venue(speed=speed, seed=seed, balances=_VENUE_BALANCES)
         service = drill.service(config, start=False)
+        journal_file = state_dir / "journals" / "crash.sqlite"
+        scenarios: list[str] = []
+        before_kill: dict[str, Any] | None = None
         for number in range(1, runs + 1):
             venue.clear_faults()
             service.start()
-            _check_reconciliation(service, number, report)
+            _check_reconciliation(service, number, report, before_kill)
+            if not scenarios:
+                scenarios = rng.sample(_FAULTS, len(_FAULTS))
+            fault = scenarios.pop()
             hold = rng.uniform(min_seconds, max_seconds)
-            fault = rng.choice(_FAULTS)
             venue.faults(rest_error_rate=0.03, latency_ms=15)
             fault_at = rng.uniform(0.0, hold)
             time.sleep(fault_at)
-            _inject(venue, fault)
-            time.sleep(hold - fault_at)
+            outcome = _inject(venue, service, fault, rng)
+            if fault != "breaker_trip":  # killed right after the trip, not after a while
+                time.sleep(max(hold - fault_at, 0.0))
             orders = _count_orders(service)
+            before_kill = _risk_baselines(journal_file)
             service.kill()
             report.kills.append({"run": number, "after_seconds": round(hold, 2), "fault": fault, "fault_at": round(fault_at, 2),
-                                 "orders_journaled": orders})
+                                 "orders_journaled": orders, **outcome})
             say(f"run {number:2d}/{runs}: killed -9 after {hold:4.1f} s ({fault} at {fault_at:.1f} s), {orders} orders journaled so far")
         venue.clear_faults()
         service.start()
-        _check_reconciliation(service, runs + 1, report)
+        _check_reconciliation(service, runs + 1, report, before_kill)
         code = service.stop()
         if code != 0:
             report.problems.append(f"the final graceful stop exited with {code}, not 0")
@@ -143,15 +173,75 @@ def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: 
     return report
 
 
-def _inject(venue: LocalVenue, fault: str) -> None:
+def _inject(venue: LocalVenue, service: ServiceProcess, fault: str, rng: random.Random) -> dict[str, Any]:
+    """Start ``fault``; return what the report should record about it."""
     if fault == "lose_order_response":
         venue.faults(lose_order_response_next=1)
+    elif fault == "land_order_late":
+        late_ms = rng.randint(300, 4000)
+        venue.faults(land_order_late_next=1, land_order_late_ms=late_ms)
+        return {"late_ms": late_ms}
     elif fault == "rest_error_burst":
         venue.faults(rest_error_next=3)
     elif fault == "drop_user_stream":
         venue.control("ws/drop", {"target": "user"})
     elif fault == "drop_market_stream":
         venue.control("ws/drop", {"target": "market"})
+    elif fault == "outage_double_kill":
+        return _outage_double_kill(venue, service)
+    elif fault == "breaker_trip":
+        return _trip_breaker(venue, service)
+    return {}
+
+
+def _outage_double_kill(venue: LocalVenue, service: ServiceProcess) -> dict[str, Any]:
+    """Kill during an outage (cancels fail), kill again once the venue answers, resume."""
+    venue.faults(rest_error_rate=1.0)
+    with service.client(timeout=60) as client:
+        client.kill(f"{_OPERATOR_REASON}: kill during a venue outage")
+        pending_cancels = sum(1 for order in client.orders(limit=1000) if order.get("status") == "PENDING_CANCEL")
+        venue.faults(rest_error_rate=0.03)
+        client.kill(f"{_OPERATOR_REASON}: second kill after the outage")
+        left_open = [order["client_order_id"] for order in client.orders(limit=1000)
+                     if order.get("status") in ("SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "PENDING_CANCEL")]
+        client.resume(f"{_OPERATOR_REASON}: venue back")
+    return {"pending_cancels_after_first_kill": pending_cancels, "open_after_second_kill": left_open}
+
+
+def _trip_breaker(venue: LocalVenue, service: ServiceProcess) -> dict[str, Any]:
+    """Fail every REST request until the venue-error breaker halts trading (or 60 s pass)."""
+    venue.faults(rest_error_rate=1.0)
+    deadline = time.monotonic() + 60
+    with service.client() as client:
+        while time.monotonic() < deadline:
+            if client.status()["trading_state"] != "ACTIVE":
+                return {"tripped": True}
+            time.sleep(0.05)
+    return {"tripped": False}
+
+
+def _risk_baselines(journal_file: Path) -> dict[str, Any] | None:
+    """The newest breaker baselines and the tripped breakers, as the journal holds them (read-only)."""
+    from tradepulse.store import Journal
+
+    baselines: dict[str, Any] | None = None
+    tripped: set[str] = set()
+    with Journal(journal_file, read_only=True) as journal:
+        for event in journal.iter_events(kind_prefix="risk."):
+            payload = event.payload
+            kind = payload.get("kind")
+            if kind == "risk.state_change" and payload.get("new") == "ACTIVE" and str(payload.get("actor", "")).startswith("operator:"):
+                tripped = set()  # an operator's resume re-arms every breaker
+                if payload.get("baselines"):
+                    baselines = dict(payload["baselines"])
+            elif kind == "risk.baselines" and "day_start_equity" in payload:
+                baselines = payload
+            elif kind == "risk.breaker_trip":
+                tripped.add(str(payload.get("breaker")))
+    if baselines is None:
+        return None
+    return {"trading_day": baselines.get("trading_day"), "day_start_equity": baselines.get("day_start_equity"),
+            "peak_equity": baselines.get("peak_equity"), "tripped": sorted(tripped)}
 
 
 def _count_orders(service: ServiceProcess) -> int:
@@ -160,9 +250,17 @@ def _count_orders(service: ServiceProcess) -> int:
     return -1
 
 
-def _check_reconciliation(service: ServiceProcess, number: int, report: CrashTrialReport) -> None:
+def _check_reconciliation(service: ServiceProcess, number: int, report: CrashTrialReport,
+                          before_kill: dict[str, Any] | None = None) -> None:
     with service.client() as client:
         status = client.status()
+        risk = client.risk(limit=1)
+    if before_kill is not None:
+        _check_baselines(risk, before_kill, number, report)
+        if before_kill["tripped"] and status["trading_state"] != "ACTIVE":
+            # Halted by a breaker before the kill, halted after it: as it must be. An operator resumes.
+            with service.client() as client:
+                status = {**status, "trading_state": client.resume(f"{_OPERATOR_REASON}: breaker tripped before the kill")["trading_state"]}
     entries = status.get("reconciliation") or []
     if number == 1:
         if status["service"]["start_mode"] != "cold":
@@ -181,6 +279,33 @@ def _check_reconciliation(service: ServiceProcess, number: int, report: CrashTri
             report.problems.append(f"run {number}: reconciliation left differences unexplained: {summary['unexplained']}")
     if status["trading_state"] != "ACTIVE":
         report.problems.append(f"run {number}: trading state after the warm start is {status['trading_state']}")
+
+
+def _check_baselines(risk: dict[str, Any], before: dict[str, Any], number: int, report: CrashTrialReport) -> None:
+    """The warm start must restore what the journal held at the kill (a peak may only have risen since)."""
+    status = risk["engines"][0]["status"]
+    after = status["breakers"]
+    tripped_after = set(status.get("tripped") or {})
+    entry = {"run": number, "before": before, "after": {key: after.get(key) for key in ("trading_day", "day_start_equity", "peak_equity")},
+             "tripped_after": sorted(tripped_after)}
+    report.baselines.append(entry)
+    problems = []
+    if after.get("trading_day") != before["trading_day"]:
+        problems.append(f"trading day {after.get('trading_day')} != {before['trading_day']}")
+    if _decimal_or_none(after.get("day_start_equity")) != _decimal_or_none(before["day_start_equity"]):
+        problems.append(f"day-start equity {after.get('day_start_equity')} != {before['day_start_equity']}")
+    peak_after, peak_before = _decimal_or_none(after.get("peak_equity")), _decimal_or_none(before["peak_equity"])
+    if peak_before is not None and (peak_after is None or peak_after < peak_before):
+        problems.append(f"drawdown peak {peak_after} fell below {peak_before}")
+    missing = set(before["tripped"]) - tripped_after
+    if missing:
+        problems.append(f"tripped breakers re-armed by the restart: {sorted(missing)}")
+    if problems:
+        report.problems.append(f"run {number}: risk baselines not restored after the kill: " + "; ".join(problems))
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
