@@ -36,7 +36,7 @@ from typing import Any
 from tradepulse.backtest.costs import Costs
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.execution import OMS, CancelOutcome
-from tradepulse.execution.venues.base import Venue
+from tradepulse.execution.venues.base import SimulatedVenue, Venue
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
 from tradepulse.live.clock import EngineClock
 from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
@@ -100,8 +100,9 @@ class LiveEngine:
     feed
         Async iterable of market events in time order.
     venue
-        Anything implementing :class:`~tradepulse.execution.venues.Venue`; a venue with an
-        ``on_market(event)`` method (the paper venue) is fed each event before the engine.
+        Anything implementing :class:`~tradepulse.execution.venues.Venue`; a
+        :class:`~tradepulse.execution.venues.base.SimulatedVenue` (the paper venue) is fed each
+        event before the engine.
     journal
         The event journal; an existing one is replayed into the OMS (a restart continues it).
     risk
@@ -133,6 +134,8 @@ class LiveEngine:
         self.strategy = strategy
         self.feed = feed
         self.venue = venue
+        # Asked once: a simulated venue sees the market through the engine (declared, not probed per event).
+        self._simulated_venue = venue if isinstance(venue, SimulatedVenue) else None
         self.journal = journal
         self.risk = risk
         self.clock = clock
@@ -344,9 +347,8 @@ class LiveEngine:
         """Do what time alone requires: close due bars, run due venue requests, poll the breakers."""
         async with self._lock:
             now = self.clock.now()
-            process_due = getattr(self.venue, "process_due", None)
-            if process_due is not None:
-                process_due(now)
+            if self._simulated_venue is not None:
+                self._simulated_venue.process_due(now)
             router = self._router()
             await router.apply_updates(self.venue.updates().drain_nowait())
             for bar in self.builder.close_due(now) if self.builder is not None else []:
@@ -362,9 +364,8 @@ class LiveEngine:
 
     async def _on_event(self, event: MarketEvent) -> None:
         router = self._router()
-        on_market = getattr(self.venue, "on_market", None)
-        if on_market is not None:
-            on_market(event)
+        if self._simulated_venue is not None:
+            self._simulated_venue.on_market(event)
         await router.apply_updates(self.venue.updates().drain_nowait())
         await router.handle_risk_events(self.risk.on_market_data(self.symbol, event.at))
         closed: list[Bar] = []

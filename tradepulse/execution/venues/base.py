@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from tradepulse.execution.instruments import Instrument
 from tradepulse.execution.orders import ZERO, Fill, Order, Side, payload_of
 
-__all__ = ["Balance", "OrderUpdate", "UpdateStream", "Venue", "VenueFill", "VenueOrderStatus", "VenueUpdate"]
+__all__ = ["Balance", "OrderUpdate", "SimulatedVenue", "UpdateStream", "Venue", "VenueFill", "VenueOrderStatus", "VenueUpdate"]
 
 
 class VenueOrderStatus(enum.StrEnum):
@@ -249,3 +249,21 @@ class Venue(Protocol):
 
     def updates(self) -> UpdateStream:
         """The stream of :class:`OrderUpdate` and :class:`VenueFill` for this connection."""
+
+
+@runtime_checkable
+class SimulatedVenue(Venue, Protocol):
+    """A venue that lives in the engine's process and sees the market through the engine.
+
+    The paper venue matches against the market the engine replays, so the engine hands it each
+    market event before acting on it (:meth:`on_market`) and, on a wall clock, runs its delayed
+    requests when time alone passes (:meth:`process_due`). A venue at an exchange has neither:
+    it sees its own market.
+    """
+
+    def on_market(self, event: Any) -> None:
+        """Take one market event: run requests due by then, update the market, fill resting orders."""
+
+    def process_due(self, now: datetime) -> None:
+        """Carry out every delayed request due at or before ``now``."""
+
