@@ -153,7 +153,7 @@ async def _hosted_journal(folder: Path, durability: str) -> tuple[Any, Any]:
     slot = build_slot(config, config.strategies[0], {})
     host.slots[slot.strategy_id] = slot
     slot.journal.add_listener(host._listener_for(slot))
-    await slot.engine.start()  # connect the paper venue, build the OMS and router (the recorder reads the router)
+    await slot.engine.start()  # connect the paper venue, build the OMS and execution (the recorder reads the execution)
     return host, slot
 
 
@@ -261,7 +261,7 @@ async def api_part(folder: Path, requests: int, pnl_requests: int, bars: int | N
     }
 
     reader = slot.open_reader()
-    capital = slot.engine.router.capital
+    capital = slot.engine.execution.capital
     routes = [
         ("/status", requests, host.status),
         ("/orders?limit=100", requests, lambda: queries.orders(reader, limit=100)),

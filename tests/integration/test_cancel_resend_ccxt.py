@@ -70,7 +70,7 @@ async def resting_buy(engine: LiveEngine, exchange) -> str:
     bid = D(repr((await exchange.fetch_order_book(BTC, 5))["bids"][0][0]))
     limit = (bid * D("0.97")).quantize(D("0.01"))  # below the market, inside the price band
     intent = OrderIntent(engine.strategy_id, BTC, Side.BUY, D("0.001"), OrderType.LIMIT, limit_price=limit, reference_price=bid)
-    order = await engine.router.submit(intent, bid, engine.clock.now())
+    order = (await engine.execution.submit(intent, bid, engine.clock.now())).order
     assert order is not None and order.status is OrderStatus.ACCEPTED
     return order.client_order_id
 

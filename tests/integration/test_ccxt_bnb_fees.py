@@ -1,6 +1,6 @@
 """Fees in a third currency (Binance's BNB setting) and maker rebates, through real ccxt against the local venue.
 
-The engine's order path (the OMS on a SQLite journal, the order router, the ccxt adapter) trades on
+The engine's order path (the OMS on a SQLite journal, the order execution, the ccxt adapter) trades on
 accounts whose commissions are not in the traded assets. The venue replays no BNB market, so the
 account that stands in for a BNB payer pays in ETH, which the venue does replay: it charges ETH at
 its own ETHUSDT price with Binance's 25 % discount, and the adapter values the fee from the venue's
@@ -27,7 +27,7 @@ from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatu
 from tradepulse.execution.venues.ccxt_retry import RetryPolicy
 from tradepulse.execution.venues.ccxt_venue import CcxtVenue
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
-from tradepulse.live.routing import OrderRouter
+from tradepulse.live.routing import ExecutionEngine
 from tradepulse.risk import RiskControls
 from tradepulse.store import Journal
 
@@ -69,14 +69,14 @@ async def adapter_for(venue: VenueThread, key: str, secret: str) -> AsyncIterato
 
 
 class Life:
-    """The engine's order path on ``adapter``: an OMS replayed from the journal at ``path`` and the router."""
+    """The engine's order path on ``adapter``: an OMS replayed from the journal at ``path`` and the execution."""
 
     def __init__(self, path: Path, adapter: CcxtVenue, instrument: Instrument) -> None:
         self.adapter, self.instrument = adapter, instrument
         self.journal = Journal(path)
         self.oms = OMS(self.journal, [instrument])
         self.risk = RiskControls(REPLAY_RISK_LIMITS, clock=utc_now, symbols=[BTC], currency="USDT")
-        self.router = OrderRouter(oms=self.oms, venue=adapter, journal=self.journal, risk=self.risk, instrument=instrument,
+        self.execution = ExecutionEngine(oms=self.oms, venue=adapter, journal=self.journal, risk=self.risk, instrument=instrument,
                                   strategy_id=STRATEGY, capital=D("10000"), clock=utc_now)
 
     async def last_price(self) -> D:
@@ -85,7 +85,7 @@ class Life:
 
     async def trade(self, side: Side, quantity: str) -> Order:
         intent = OrderIntent(STRATEGY, BTC, side, D(quantity), reference_price=await self.last_price())
-        order = await self.router.submit(intent, intent.reference_price, utc_now())
+        order = (await self.execution.submit(intent, intent.reference_price, utc_now())).order
         assert order is not None, f"the engine refused to trade: {self.risk.state.mode} ({self.halt_reasons()})"
         return order
 
@@ -97,7 +97,7 @@ class Life:
 
     async def reconcile(self, since: datetime, baseline: D) -> Reconciliation:
         return await reconcile(oms=self.oms, venue=self.adapter, journal=self.journal, instrument=self.instrument,
-                               strategy_id=STRATEGY, baseline_base=baseline, since=since, router=self.router)
+                               strategy_id=STRATEGY, baseline_base=baseline, since=since, execution=self.execution)
 
     def same_state_on_replay(self) -> None:
         replayed = OMS(self.journal, [self.instrument])
@@ -173,7 +173,7 @@ def test_a_fee_the_adapter_finds_no_market_to_value_halts_with_the_reason_logged
         async with adapter_for(venue, key, secret) as adapter:
             life = Life(tmp_path / "journal.sqlite", adapter, (await adapter.instruments())[BTC])
             intent = OrderIntent(STRATEGY, BTC, Side.BUY, D("0.001"), reference_price=await life.last_price())
-            await life.router.submit(intent, intent.reference_price, utc_now())
+            await life.execution.submit(intent, intent.reference_price, utc_now())
             return life, life.risk.state.mode, await venue_balances(venue, key, secret)
 
     with caplog.at_level(logging.WARNING, logger="tradepulse"):
@@ -201,13 +201,13 @@ def test_a_maker_rebate_in_the_base_asset_is_income_in_the_books_and_in_reconcil
                 book = await adapter.exchange.fetch_order_book(BTC, limit=5)
                 best_bid = instrument.round_price(D(repr(book["bids"][0][0])))
                 intent = OrderIntent(STRATEGY, BTC, Side.BUY, D("0.01"), OrderType.LIMIT, limit_price=best_bid)
-                resting = await life.router.submit(intent, best_bid, utc_now())
+                resting = (await life.execution.submit(intent, best_bid, utc_now())).order
                 assert resting is not None
                 async with binance_client(venue, taker_key, taker_secret) as taker:
                     await taker.create_order(BTC, "market", "sell", 0.01)  # our bid first at its price
 
                 async def filled() -> bool:
-                    await life.router.apply_updates(adapter.updates().drain_nowait())
+                    await life.execution.apply_updates(adapter.updates().drain_nowait())
                     return life.oms.order(resting.client_order_id).status is OrderStatus.FILLED
                 await eventually(filled)
                 life.journal.close()

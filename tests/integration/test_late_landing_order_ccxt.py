@@ -21,7 +21,7 @@ import pytest
 from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, eventually, new_account, run
 
 from tradepulse.emulator import AccountSpec, VenueThread
-from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
+from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side, SubmitStatus
 from tradepulse.execution.venues.ccxt_retry import RetryPolicy
 from tradepulse.execution.venues.ccxt_venue import CcxtVenue
 from tradepulse.live.clock import WallClock
@@ -67,21 +67,24 @@ def test_a_late_landing_market_order_fills_once(venue, tmp_path: Path, late_ms: 
             engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), _no_events(), adapter, journal, risk=risk,
                                 clock=clock, config=EngineConfig(symbol=BTC, capital=D("1000")))
             await engine.start()
-            router = engine.router
+            execution = engine.execution
             try:
                 async with binance_client(venue, key, secret) as exchange:
                     ask = D(repr((await exchange.fetch_order_book(BTC, 5))["asks"][0][0]))
                     await asyncio.to_thread(control, venue, "POST", "/faults",
                                             {"land_order_late_next": 1, "land_order_late_ms": late_ms})
                     intent = OrderIntent(engine.strategy_id, BTC, Side.BUY, D("0.001"), OrderType.MARKET, reference_price=ask)
-                    await router.submit(intent, ask, clock.now())
-                    [client_order_id] = list(engine.oms.orders)
+                    result = await execution.submit(intent, ask, clock.now())
+                    # The answer was lost: the result says so and holds the order, nothing to guess.
+                    assert result.status is SubmitStatus.UNKNOWN and result.order.status is OrderStatus.SUBMITTED
+                    client_order_id = result.order.client_order_id
+                    assert [order.client_order_id for order in execution.unknown_orders()] == [client_order_id]
 
                     async def settled() -> bool:
-                        pending = router.unknown_orders()
+                        pending = execution.unknown_orders()
                         if pending:
-                            await router.apply_outcomes(await router.fetch_outcomes(pending))
-                        return not router.unknown_orders()
+                            await execution.apply_outcomes(await execution.fetch_outcomes(pending))
+                        return not execution.unknown_orders()
 
                     await eventually(settled, timeout_s=30, interval_s=0.2)
                     await eventually(lambda: asyncio.to_thread(lambda: not control(venue, "GET", "/state")["lateOrders"]["inFlight"]))

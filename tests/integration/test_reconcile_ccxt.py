@@ -1,6 +1,6 @@
 """Warm-start reconciliation through real ccxt (``CcxtVenue``) against the local Binance-compatible venue.
 
-Each test trades in a first life (a journal file, the OMS and the engine's order router on a
+Each test trades in a first life (a journal file, the OMS and the engine's order execution on a
 connected adapter), "crashes" at a chosen moment (the adapter and the journal are dropped while
 the venue keeps its orders), lets things happen at the venue, then starts a second life on the same
 journal file with a new adapter and reconciles. The venue charges a buyer's commission in BTC, so
@@ -24,7 +24,7 @@ from tradepulse.execution.reconcile import NOT_AT_VENUE
 from tradepulse.execution.venues.ccxt_retry import RetryPolicy
 from tradepulse.execution.venues.ccxt_venue import CcxtVenue
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
-from tradepulse.live.routing import OrderRouter
+from tradepulse.live.routing import ExecutionEngine
 from tradepulse.risk import RiskControls
 from tradepulse.store import Journal
 
@@ -51,14 +51,14 @@ async def adapter_for(venue: VenueThread, key: str, secret: str) -> AsyncIterato
 
 
 class Life:
-    """One process lifetime on ``path``: the OMS replayed from the journal, the router on ``adapter``."""
+    """One process lifetime on ``path``: the OMS replayed from the journal, the execution on ``adapter``."""
 
     def __init__(self, path: Path, adapter: CcxtVenue, instrument: Instrument) -> None:
         self.adapter, self.instrument = adapter, instrument
         self.journal = Journal(path)
         self.oms = OMS(self.journal, [instrument])
         risk = RiskControls(REPLAY_RISK_LIMITS, clock=utc_now, symbols=[BTC], currency="USDT")
-        self.router = OrderRouter(oms=self.oms, venue=adapter, journal=self.journal, risk=risk, instrument=instrument,
+        self.execution = ExecutionEngine(oms=self.oms, venue=adapter, journal=self.journal, risk=risk, instrument=instrument,
                                   strategy_id=STRATEGY, capital=D("10000"), clock=utc_now)
 
     async def last_price(self) -> D:
@@ -66,17 +66,17 @@ class Life:
         return self.instrument.round_price(D(repr(ticker["last"])))
 
     async def trade(self, intent: OrderIntent) -> Order:
-        order = await self.router.submit(intent, await self.last_price(), utc_now())
+        order = (await self.execution.submit(intent, await self.last_price(), utc_now())).order
         assert order is not None, "the risk gate refused a test order"
         return order
 
     async def below_market(self) -> D:
         return self.instrument.round_price(await self.last_price() * D("0.98"))
 
-    async def warm_start(self, since: datetime, *, router: bool = False) -> Reconciliation:
+    async def warm_start(self, since: datetime, *, execution: bool = False) -> Reconciliation:
         return await reconcile(oms=self.oms, venue=self.adapter, journal=self.journal, instrument=self.instrument,
                                strategy_id=STRATEGY, baseline_base=BASELINE, since=since,
-                               router=self.router if router else None)
+                               execution=self.execution if execution else None)
 
     def crash(self) -> None:
         self.journal.close()
@@ -152,7 +152,7 @@ def test_a_crash_between_journal_and_venue_answer_is_settled_from_the_venue(venu
             first.crash()
         async with adapter_for(venue, key, secret) as adapter:
             second = Life(path, adapter, instrument)
-            result = await second.warm_start(since, router=True)
+            result = await second.warm_start(since, execution=True)
             same_state(second.oms, second.journal, instrument)
             next_order = await second.trade(market(Side.SELL, "0.0005", await second.last_price()))
         async with binance_client(venue, key, secret) as plain:
@@ -200,7 +200,7 @@ def test_an_order_filled_while_the_service_was_down_is_applied(venue, tmp_path):
             await asyncio.to_thread(venue.call, lambda v: v.replayer.resume())
         async with adapter_for(venue, key, secret) as adapter:
             second = Life(path, adapter, instrument)
-            result = await second.warm_start(since, router=True)
+            result = await second.warm_start(since, execution=True)
             same_state(second.oms, second.journal, instrument)
         return resting, best_ask, second, result
 

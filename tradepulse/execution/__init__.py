@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tradepulse.execution.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
 from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.oms import OMS, FillOutcome, FillResult
+from tradepulse.execution.oms import OMS, FillOutcome, FillResult, Submission
 from tradepulse.execution.orders import (
     OPEN_STATES,
     TERMINAL_STATES,
@@ -28,7 +28,7 @@ from tradepulse.execution.orders import (
 )
 from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
 from tradepulse.execution.reconcile import Reconciliation, reconcile
-from tradepulse.execution.results import CancelOutcome, CancelResult
+from tradepulse.execution.results import CancelOutcome, CancelResult, SubmitResult, SubmitStatus
 
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",
@@ -55,6 +55,9 @@ __all__ = [
     "Position",
     "Reconciliation",
     "Side",
+    "SubmitResult",
+    "SubmitStatus",
+    "Submission",
     "TimeInForce",
     "UnknownOrder",
     "make_client_order_id",

@@ -71,6 +71,22 @@ class FillResult:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """What became of one submission (:meth:`OMS.try_submit`); exactly one of the last three is set.
+
+    ``answer``: the venue answered (apply it). ``refusal``: the venue refused, the order is
+    ``REJECTED``. ``unknown``: no definite answer (timeout, dropped connection); the order stays
+    ``SUBMITTED``, ``order.submit_failed`` is journaled, and the venue must be asked by client
+    order id before anything else is concluded.
+    """
+
+    order: Order
+    answer: Any = None
+    refusal: Exception | None = None
+    unknown: Exception | None = None
+
+
+@dataclass(frozen=True)
 class _Change:
     """A state change computed from one event payload, applied to memory after it is journaled."""
 
@@ -218,33 +234,6 @@ class OMS:
 
     # -- intents and our own decisions -------------------------------------------------------
 
-    def intent_for_target(
-        self,
-        strategy: str,
-        symbol: str,
-        target_quantity: Decimal,
-        *,
-        order_type: OrderType = OrderType.MARKET,
-        limit_price: Decimal | None = None,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        reference_price: Decimal | None = None,
-        reason: str = "",
-    ) -> OrderIntent | None:
-        """Build the intent that moves the position in ``symbol`` to ``target_quantity`` (signed, base units).
-
-        Open orders count as if filled (so a bar that repeats the target does not order twice).
-        Rounding and minimums as in :meth:`Instrument.intent_for_change
-        <tradepulse.execution.instruments.Instrument.intent_for_change>`; ``None`` when nothing
-        needs doing or the difference is below the instrument's minimum quantity or notional.
-        """
-        require_decimal("target_quantity", target_quantity)
-        pending = sum((order.signed_remaining_quantity for order in self.open_orders(symbol)), ZERO)
-        working = self.position(symbol).quantity + pending
-        return self.instrument(symbol).intent_for_change(
-            strategy, target_quantity - working, order_type=order_type, limit_price=limit_price,
-            time_in_force=time_in_force, reference_price=reference_price, reason=reason,
-        )
-
     def prepare_submit(self, intent: OrderIntent, *, approval: Any = None, at: datetime | None = None) -> Order:
         """Give ``intent`` a client order id, journal it as submitted, and return the order.
 
@@ -301,17 +290,33 @@ class OMS:
         order stays ``SUBMITTED``: its outcome is unknown until the venue is asked by client order
         id. The error is re-raised either way; applying the answer (ack, fills) is the caller's job.
         """
+        submission = await self.try_submit(intent, send, approval=approval, at=at)
+        problem = submission.refusal or submission.unknown
+        if problem is not None:
+            raise problem
+        return submission.order, submission.answer
+
+    async def try_submit(
+        self, intent: OrderIntent, send: Callable[[Order], Awaitable[T]], *, approval: Any = None, at: datetime | None = None
+    ) -> Submission:
+        """As :meth:`submit`, but the venue's refusal or an unknown outcome is a result holding the order, not an exception.
+
+        Raises only what :meth:`prepare_submit` raises (nothing was sent) and a cancellation of the
+        call itself (journaled as an unknown outcome first, then re-raised).
+        """
         order = self.prepare_submit(intent, approval=approval, at=at)
         try:
             answer = await send(order)
         except _DEFINITE_REFUSALS as error:
             self.apply_reject(order.client_order_id, f"{type(error).__name__}: {error}")
-            raise
+            return Submission(self._orders[order.client_order_id], refusal=error)
         except (Exception, asyncio.CancelledError) as error:
             failure = self._answer_payload(order, None, error=type(error).__name__, message=str(error), outcome="unknown")
             self._record(K.ORDER_SUBMIT_FAILED, failure, order.client_order_id)
-            raise
-        return self._orders[order.client_order_id], answer
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return Submission(self._orders[order.client_order_id], unknown=error)
+        return Submission(self._orders[order.client_order_id], answer=answer)
 
     def request_cancel(self, client_order_id: str, *, at: datetime | None = None) -> Order:
         """Journal a cancel request (``order.cancel_requested``) and return the order, now ``PENDING_CANCEL``.

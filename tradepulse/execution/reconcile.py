@@ -51,8 +51,8 @@ Steps, for one engine (one strategy id) on one symbol:
 
 The outcome is journaled as one ``reconcile.completed`` event (:meth:`Reconciliation.to_payload`).
 
-With a ``router``, venue answers and fills go through :meth:`OrderRouter.apply_updates
-<tradepulse.live.routing.OrderRouter.apply_updates>`, the path live answers take (its fill hook sees
+With a ``execution``, venue answers and fills go through :meth:`ExecutionEngine.apply_updates
+<tradepulse.live.routing.ExecutionEngine.apply_updates>`, the path live answers take (its fill hook sees
 the missed fills; a refused answer halts there as it would live). Without one they are applied to
 the OMS with the same mapping.
 """
@@ -76,7 +76,7 @@ from tradepulse.store.kinds import OmsEventKind as K
 
 if TYPE_CHECKING:
     from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill
-    from tradepulse.live.routing import OrderRouter
+    from tradepulse.live.routing import ExecutionEngine
 
 __all__ = ["NOT_AT_VENUE", "TRADE_WINDOW_MARGIN", "Reconciliation", "reconcile"]
 
@@ -158,7 +158,7 @@ async def reconcile(
     baseline_base: Decimal | None,
     since: datetime | None,
     tolerance: Decimal | None = None,
-    router: OrderRouter | None = None,
+    execution: ExecutionEngine | None = None,
 ) -> Reconciliation:
     """Reconcile ``oms`` (rebuilt from ``journal``) with ``venue`` for ``instrument``; see the module docstring.
 
@@ -180,15 +180,15 @@ async def reconcile(
         journaled event; ``None`` reads every trade the venue returns.
     tolerance
         Largest balance difference that passes (default: the instrument's lot size).
-    router
-        The engine's order router; when given, venue answers are applied through it.
+    execution
+        The engine's order execution; when given, venue answers are applied through it.
 
     Returns
     -------
     Reconciliation
         Also journaled as ``reconcile.completed`` (correlation id: ``strategy_id``).
     """
-    run = _Run(oms, venue, journal, instrument, strategy_id, router)
+    run = _Run(oms, venue, journal, instrument, strategy_id, execution)
     await run.go(baseline_base, since, instrument.lot_size if tolerance is None else tolerance)
     result = run.result()
     journal.append(RECONCILE_COMPLETED, result.to_payload(), correlation_id=strategy_id)
@@ -199,9 +199,9 @@ class _Run:
     """One reconciliation: reads the venue first, then applies what it said, then checks."""
 
     def __init__(
-        self, oms: OMS, venue: Venue, journal: Journal, instrument: Instrument, strategy_id: str, router: OrderRouter | None
+        self, oms: OMS, venue: Venue, journal: Journal, instrument: Instrument, strategy_id: str, execution: ExecutionEngine | None
     ) -> None:
-        self.oms, self.venue, self.journal, self.router = oms, venue, journal, router
+        self.oms, self.venue, self.journal, self.execution = oms, venue, journal, execution
         self.instrument, self.symbol, self.strategy_id = instrument, instrument.symbol, strategy_id
         self.first_seq = journal.last_seq()
         self.before = {cid: order.status for cid, order in oms.orders.items() if order.symbol == self.symbol}
@@ -353,8 +353,8 @@ class _Run:
                 f"{cid or '(no client order id)'}, which the journal does not know"
             )
             return
-        if self.router is not None:
-            await self.router.apply_updates([fill])
+        if self.execution is not None:
+            await self.execution.apply_updates([fill])
         else:
             self._guarded(lambda: self.oms.apply_fill(fill.to_fill()))
         if self.oms.seen_trade(self.symbol, fill.trade_id):
@@ -366,9 +366,9 @@ class _Run:
             })
 
     async def _apply_answer(self, update: OrderUpdate) -> None:
-        """Apply the venue's view of one of our orders (the mapping :class:`OrderRouter` uses for live answers)."""
-        if self.router is not None:
-            await self.router.apply_updates([update])
+        """Apply the venue's view of one of our orders (the mapping :class:`ExecutionEngine` uses for live answers)."""
+        if self.execution is not None:
+            await self.execution.apply_updates([update])
             return
         cid, status = update.client_order_id, str(update.status)
         order = self.oms.order(cid)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CancelOutcome", "CancelResult", "cancel_report"]
+__all__ = ["CancelOutcome", "CancelResult", "SubmitResult", "SubmitStatus", "cancel_report"]
 
 
 class CancelResult(enum.StrEnum):
@@ -52,3 +52,27 @@ def cancel_report(orders: list[dict[str, Any]]) -> dict[str, Any]:
         "pending": [order["client_order_id"] for order in orders if order["outcome"] == CancelResult.PENDING],
         "orders": orders,
     }
+
+
+class SubmitStatus(enum.StrEnum):
+    """How one submission went.
+
+    ``sent``: the venue answered and the answer is applied (the order may be filled, working, or
+    expired). ``denied``: the risk gate (or a spent approval) said no; nothing was sent.
+    ``refused``: the venue refused the order; it is REJECTED. ``unknown``: the venue call failed
+    without a definite answer; the order is SUBMITTED until the venue is asked by client order id.
+    """
+
+    SENT = "sent"
+    DENIED = "denied"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The result of one submission: its status, the order as it now stands, and why (when not sent)."""
+
+    status: SubmitStatus
+    order: Any = None
+    reason: str = ""

@@ -13,7 +13,7 @@ One engine trades one symbol with one strategy::
   made only when the target *changes*, and it goes out at the next available price: the next
   bar's open in a bar replay, the next trade in a tick replay.
 * **Money.** The target is sized from equity at that price and rounded to the lot
-  (:class:`~tradepulse.live.routing.OrderRouter`); the risk gate decides; the OMS journals the
+  (:class:`~tradepulse.live.routing.ExecutionEngine`); the risk gate decides; the OMS journals the
   order before the venue hears of it.
 * **Risk inputs.** Every market event feeds the stale-data breaker; every bar close marks the
   position to market and feeds equity to the loss and drawdown breakers; every venue call feeds
@@ -41,7 +41,7 @@ from tradepulse.live.bars import BarWindow, TimeBarBuilder
 from tradepulse.live.clock import EngineClock
 from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
 from tradepulse.live.report import ReplayReport
-from tradepulse.live.routing import OrderRouter
+from tradepulse.live.routing import ExecutionEngine
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.store import Journal
 from tradepulse.strategy.base import Strategy
@@ -145,7 +145,7 @@ class LiveEngine:
         self.window = BarWindow(max(config.window_bars or 0, strategy.warmup_bars, 1))
         self.builder = TimeBarBuilder(self.symbol, config.bar_period) if config.bar_period else None
         self.oms: OMS | None = None
-        self.router: OrderRouter | None = None
+        self.execution: ExecutionEngine | None = None
         self.report: ReplayReport | None = None
         self.target = 0.0  # the account starts flat, as in the backtest
         self._pending_target: float | None = None
@@ -189,7 +189,7 @@ class LiveEngine:
         if last_target:
             self.target = float(last_target[0].payload["target"])
         self.report = ReplayReport(self.symbol, capital)
-        self.router = OrderRouter(
+        self.execution = ExecutionEngine(
             oms=self.oms, venue=self.venue, journal=self.journal, risk=self.risk, instrument=instrument,
             strategy_id=self.strategy_id, capital=capital, clock=self.clock.now,
             sizing_costs=self.config.sizing_costs, cash_reserve_fraction=self.config.cash_reserve_fraction,
@@ -235,21 +235,20 @@ class LiveEngine:
         """The kill switch: halt trading, journal it, cancel open orders (and flatten if asked)."""
         async with self._lock:
             change = self.risk.halt(reason, actor, flatten)
-            await self._router().handle_risk_events([change])
+            await self._execution().carry_out([change])
             return change
 
     async def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
         """Undo the kill switch (only ``operator:<name>`` actors may), journaled like a halt."""
         async with self._lock:
             change = self.risk.resume(actor, reason)
-            await self._router().handle_risk_events([change])
+            await self._execution().carry_out([change])
             return change
 
     async def cancel_open_orders(self) -> list[CancelOutcome]:
         """Cancel every open order of this engine (re-sending cancels that failed); say how each went."""
         async with self._lock:
-            router = self._router()
-            return [await router.cancel(order) for order in self._oms().open_orders(self.symbol)]
+            return await self._execution().cancel_all()
 
     def _settle_in_background(self) -> None:
         """Look up unknown submission outcomes in a task of their own (one at a time; wall clock only)."""
@@ -258,7 +257,7 @@ class LiveEngine:
 
     async def _settle_now_or_later(self) -> None:
         """Settle unknown outcomes: inline in simulated time (a replay stays deterministic), else in the background."""
-        if not self._router().unknown_orders():
+        if not self._execution().unknown_orders():
             return
         if self.clock.simulated:
             await self._settle_step()  # the caller holds the lock
@@ -269,23 +268,23 @@ class LiveEngine:
         """One round of lookups; True when the venue answered. Venue calls run outside ``lock``."""
         from tradepulse.errors import VenueError
 
-        router = self._router()
-        pending = router.unknown_orders()
+        execution = self._execution()
+        pending = execution.unknown_orders()
         if not pending:
             return True
         try:
-            outcomes = await router.fetch_outcomes(pending)
+            outcomes = await execution.fetch_outcomes(pending)
         except VenueError as error:
             async with lock or contextlib.nullcontext():
                 self.journal.append("engine.reconcile_pending", {
                     "symbol": self.symbol, "client_order_ids": [order.client_order_id for order in pending], "error": str(error),
                 })
-                await router.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+                await execution.carry_out(self.risk.on_venue_response(False, detail=str(error)))
             return False
         async with lock or contextlib.nullcontext():
-            await router.apply_outcomes(outcomes)
-            await router.handle_risk_events(self.risk.on_venue_response(True))
-            if router.take_target_unmet() and self._pending_target is None:
+            await execution.apply_outcomes(outcomes)
+            await execution.carry_out(self.risk.on_venue_response(True))
+            if execution.take_target_unmet() and self._pending_target is None:
                 # The order never reached the venue: the position is not at the target; act on it again.
                 self._pending_target = self.target
         return True
@@ -297,10 +296,10 @@ class LiveEngine:
         on during an outage; each failed lookup counts towards the venue-error breaker.
         """
         delay = 1.0
-        while not self._stopping and self._router().unknown_orders():
+        while not self._stopping and self._execution().unknown_orders():
             if await self._settle_step(self._lock):
                 delay = 1.0
-                if self._router().unknown_orders():
+                if self._execution().unknown_orders():
                     # The venue answered but does not show the order yet, and its request could still land.
                     await asyncio.sleep(_LATE_LANDING_POLL_S)
                 continue
@@ -328,7 +327,7 @@ class LiveEngine:
 
     async def _apply_update(self, update: Any) -> None:
         async with self._lock:
-            await self._router().apply_updates([update])
+            await self._execution().apply_updates([update])
 
     async def _heartbeat(self) -> None:
         while True:
@@ -341,7 +340,7 @@ class LiveEngine:
             await work
         except Exception as error:  # noqa: BLE001 - a background task must never fail silently
             self.journal.append("engine.error", {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
-            await self._router().handle_risk_events([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
+            await self._execution().carry_out([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
 
     async def on_heartbeat(self) -> None:
         """Do what time alone requires: close due bars, run due venue requests, poll the breakers."""
@@ -349,11 +348,11 @@ class LiveEngine:
             now = self.clock.now()
             if self._simulated_venue is not None:
                 self._simulated_venue.process_due(now)
-            router = self._router()
-            await router.apply_updates(self.venue.updates().drain_nowait())
+            execution = self._execution()
+            await execution.apply_updates(self.venue.updates().drain_nowait())
             for bar in self.builder.close_due(now) if self.builder is not None else []:
                 await self._on_bar(bar)
-            await router.handle_risk_events(self.risk.poll(now))
+            await execution.carry_out(self.risk.poll(now))
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -363,11 +362,11 @@ class LiveEngine:
             await self._on_event(event)
 
     async def _on_event(self, event: MarketEvent) -> None:
-        router = self._router()
+        execution = self._execution()
         if self._simulated_venue is not None:
             self._simulated_venue.on_market(event)
-        await router.apply_updates(self.venue.updates().drain_nowait())
-        await router.handle_risk_events(self.risk.on_market_data(self.symbol, event.at))
+        await execution.apply_updates(self.venue.updates().drain_nowait())
+        await execution.carry_out(self.risk.on_market_data(self.symbol, event.at))
         closed: list[Bar] = []
         price: Decimal | None = None
         if isinstance(event, BarClose):
@@ -389,12 +388,12 @@ class LiveEngine:
             self._last_price = price
             if self._pending_target is not None:
                 await self._act(price, event)
-            await router.flatten_if_due(price, event.at)
-        await router.apply_updates(self.venue.updates().drain_nowait())
+            await execution.flatten(price, event.at)
+        await execution.apply_updates(self.venue.updates().drain_nowait())
         await self._settle_now_or_later()
 
     async def _on_bar(self, bar: Bar) -> None:
-        oms, router, report = self._oms(), self._router(), self.report
+        oms, execution, report = self._oms(), self._execution(), self.report
         assert report is not None
         self.window.append(bar)
         self.journal.append("market.bar", {
@@ -404,14 +403,14 @@ class LiveEngine:
         close = Decimal(repr(bar.close))
         self._last_price = close
         oms.mark_to_market({self.symbol: close}, at=bar.end)
-        equity = router.equity(close)
+        equity = execution.equity(close)
         report.record_bar(bar, equity, oms.position(self.symbol).quantity)
-        await router.handle_risk_events(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))
+        await execution.carry_out(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))
         try:
             target = _checked_target(self.strategy.latest_target(self.window.frame()), self.strategy.name)
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
             self.journal.append("strategy.error", {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
-            await router.handle_risk_events([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
+            await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
             return
         if target != self.target:
             self.journal.append("strategy.target", {
@@ -423,11 +422,11 @@ class LiveEngine:
 
     async def _act(self, price: Decimal, event: MarketEvent) -> None:
         """Turn the pending target into an order at ``price`` (the first price after the signal bar)."""
-        router = self._router()
+        execution = self._execution()
         target, self._pending_target = self._pending_target, None
         assert target is not None
         await self._settle_now_or_later()
-        unresolved = router.unknown_orders()
+        unresolved = execution.unknown_orders()
         if unresolved:
             # Keep the target: it is acted on at the first price after the venue has answered.
             self._pending_target = target
@@ -440,7 +439,7 @@ class LiveEngine:
                 })
             return
         self._deferring = False
-        intent = router.intent_for_target(target, price, self.window.last, best_ask=self._best_ask)
+        intent = execution.intent_for_target(target, price, self.window.last, best_ask=self._best_ask)
         if intent is None:
             position = self._oms().position(self.symbol).quantity
             self.journal.append("engine.order_skipped", {
@@ -448,17 +447,17 @@ class LiveEngine:
                 "reason": "the change rounds to nothing or is below the venue minimums",
             })
             return
-        await router.submit(intent, price, event.at, target=target)
+        await execution.submit(intent, price, event.at, target=target)
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _router(self) -> OrderRouter:
-        if self.router is None:
+    def _execution(self) -> ExecutionEngine:
+        if self.execution is None:
             raise ConfigError("the engine has not started: call `await engine.start()` (or run()) first")
-        return self.router
+        return self.execution
 
     def _oms(self) -> OMS:
-        self._router()
+        self._execution()
         assert self.oms is not None
         return self.oms
 

@@ -1,16 +1,23 @@
-"""From a target exposure to orders at the venue, and venue answers back into the OMS.
+"""The execution engine: explicit commands in, results out, venue answers back into the OMS.
 
-The order router is the engine's half that touches money. For one symbol it:
+For one symbol the engine carries out four commands, each returning a result the caller can act
+on without guessing:
 
-1. sizes a target exposure into an :class:`~tradepulse.execution.OrderIntent` from equity at the
-   fill price, exactly as the backtest does (``target * equity / price`` minus the position, a buy
-   capped by the cash it can pay for at the expected fill price and fee), rounded down to the lot;
-2. asks the risk gate and journals the decision; a denial is recorded on the OMS and stops there;
-3. journals the order (``order.submitted``) and only then calls the venue (``OMS.submit``);
-4. applies the venue's answers and stream (acknowledgements, fills, cancels, expiries) to the OMS
-   idempotently, because venues repeat themselves across REST answers and streams;
-5. journals the risk layer's events and carries out their actions: cancel open orders on a halt,
-   then flatten once the cancels are done.
+* :meth:`ExecutionEngine.submit` gates an intent (the risk decision is journaled; a denial is
+  recorded on the OMS), journals the order (``order.submitted``), sends it, and returns a
+  :class:`~tradepulse.execution.results.SubmitResult`: sent, denied, refused, or **unknown** (the
+  venue call failed without a definite answer) holding its order, which the engine then settles by
+  asking the venue (:meth:`fetch_outcomes`, :meth:`apply_outcomes`);
+* :meth:`ExecutionEngine.cancel` and :meth:`ExecutionEngine.cancel_all` return a
+  :class:`~tradepulse.execution.results.CancelOutcome` per order (cancelled, failed with the
+  reason, or pending); a cancel that failed is sent again by the next one;
+* :meth:`ExecutionEngine.flatten` closes the position with reduce-only market orders once no order
+  is open.
+
+Sizing is the pure :mod:`tradepulse.execution.sizer`; venue updates (acknowledgements, fills,
+cancels, expiries, from REST answers and streams, repeated or not) become OMS events in one place,
+:meth:`ExecutionEngine.apply_updates`; the risk layer's events are journaled and their actions
+carried out in one place, :meth:`ExecutionEngine.carry_out`.
 """
 
 from __future__ import annotations
@@ -21,23 +28,36 @@ from decimal import Decimal
 
 from tradepulse.backtest.costs import Costs
 from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected, VenueError
-from tradepulse.execution import OMS, CancelOutcome, CancelResult, FillOutcome, Instrument, InvalidOrder, InvalidTransition, Order, OrderIntent, OrderStatus
+from tradepulse.execution import (
+    OMS,
+    CancelOutcome,
+    CancelResult,
+    FillOutcome,
+    SubmitResult,
+    SubmitStatus,
+    Instrument,
+    InvalidOrder,
+    InvalidTransition,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    sizer,
+)
 from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
-from tradepulse.execution.venues.paper_market import slippage_fraction
 from tradepulse.live.events import Bar
 from tradepulse.risk import CancelOpenOrders, FlattenPositions, LastTrade, RiskContext, RiskControls, StateChange, flatten_intents
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
 
-__all__ = ["OrderRouter"]
+__all__ = ["ExecutionEngine"]
 
 ZERO = Decimal(0)
 _ENGINE_ACTOR = "system:engine"
 _FINISHED = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.DENIED)
 
 
-class OrderRouter:
-    """Sizing, the risk gate, the OMS and the venue for one symbol.
+class ExecutionEngine:
+    """The risk gate, the OMS and the venue for one symbol, driven by explicit commands.
 
     Parameters
     ----------
@@ -106,40 +126,27 @@ class OrderRouter:
     def intent_for_target(
         self, target: float, price: Decimal, signal_bar: Bar | None, *, best_ask: Decimal | None = None
     ) -> OrderIntent | None:
-        """The order that moves the position to ``target`` of equity at ``price``, or ``None``.
+        """The order that moves the position to ``target`` of equity at ``price``, or ``None`` (see :mod:`.sizer`).
 
-        Mirrors the backtest's ``targetpercent`` order: the target quantity is
-        ``target * equity / price`` (equity valued at the same unslipped price); a buy the cash
-        cannot pay for at the expected fill price plus the taker fee is cut to what it can. The
-        expected fill price is ``best_ask`` when a quote is known (tick data), else ``price`` moved
-        by the cost model's slippage (bar data, as in the backtest). ``cash_reserve_fraction`` of
-        the cash is never spent (a walk through thin levels can cost more than the best ask).
-        Quantities round down to the lot.
+        Open orders count as working; ``cash_reserve_fraction`` of the cash is never spent.
         """
         working = self.oms.position(self.symbol).quantity + sum(
             (order.signed_remaining_quantity for order in self.oms.open_orders(self.symbol)), ZERO
         )
-        change = Decimal(repr(float(target))) * self.equity(price) / price - working
-        if change > 0:
-            fee_rate = Decimal(repr(self.sizing_costs.fees_bps)) / Decimal(10_000)
-            if best_ask is not None:
-                fill_price = best_ask
-            else:
-                slip = slippage_fraction(self.sizing_costs.slippage, signal_bar, float(self.capital))
-                fill_price = self.instrument.round_price(price * (1 + slip))
-            unit_cost = fill_price * (1 + fee_rate)
-            # One quantum of headroom: the venue rounds each fee half-even and must never find us short.
-            spendable = max(self.cash() * (1 - self.cash_reserve_fraction) - self.instrument.quote_quantum, ZERO)
-            change = min(change, spendable / unit_cost)
-        return self.oms.intent_for_target(
-            self.strategy_id, self.symbol, working + change, reference_price=price,
-            reason=f"target {target:g} of equity at {price}",
+        return sizer.intent_for_target(
+            self.instrument, self.strategy_id, target, price, equity=self.equity(price), cash=self.cash(),
+            working_quantity=working, sizing_costs=self.sizing_costs, capital=self.capital,
+            cash_reserve_fraction=self.cash_reserve_fraction, signal_bar=signal_bar, best_ask=best_ask,
         )
 
     # -- orders ----------------------------------------------------------------------------------
 
-    async def submit(self, intent: OrderIntent, last_price: Decimal, at: datetime, target: float | None = None) -> Order | None:
-        """Gate, journal and send ``intent``; return the order (``None`` if the gate said no)."""
+    async def submit(self, intent: OrderIntent, last_price: Decimal, at: datetime, target: float | None = None) -> SubmitResult:
+        """Gate, journal and send ``intent``; say what became of it.
+
+        ``target`` is the exposure the order serves (kept for the replay report). An unknown
+        outcome is remembered: :meth:`unknown_orders` lists it until the venue has answered.
+        """
         context = RiskContext(
             positions={self.symbol: self.oms.position(self.symbol).quantity},
             open_orders=self.oms.open_orders(),
@@ -150,32 +157,32 @@ class OrderRouter:
         decision = self.risk.check(intent, context)
         self.journal.append(decision.kind, decision.to_payload())
         if not decision.approved:
-            self.oms.deny(intent, decision.reason, decision={"decision_id": decision.decision_id, "check": decision.check})
-            return None
+            denied = self.oms.deny(intent, decision.reason, decision={"decision_id": decision.decision_id, "check": decision.check})
+            return SubmitResult(SubmitStatus.DENIED, denied, decision.reason)
         try:
-            order, answer = await self.oms.submit(intent, self.venue.submit_order, approval=decision.approval)
-        except InvalidOrder:
+            submission = await self.oms.try_submit(intent, self.venue.submit_order, approval=decision.approval)
+        except InvalidOrder as error:
             # Refused before the venue call (an approval used, expired or void): the OMS journaled
             # order.denied and nothing was sent, so this is neither a venue error nor an unknown outcome.
-            return None
-        except (OrderRejected, InsufficientFunds) as error:
+            return SubmitResult(SubmitStatus.DENIED, None, str(error))
+        order = submission.order
+        if submission.refusal is not None:
             # The OMS marked the order rejected; a venue that answers is healthy, a storm of rejects is not.
-            await self.handle_risk_events(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, str(error)))
-            return None
-        except Exception as error:  # noqa: BLE001 - a timeout or dropped connection: the outcome is unknown
-            # The OMS journaled order.submit_failed; ask the venue before anything else is sent.
-            await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
-            # The engine looks it up in the background (unknown_orders/fetch_outcomes), outside its lock.
-            pending = self.oms.open_orders(self.symbol)
-            if pending:
-                self._unknown_outcome.add(pending[-1].client_order_id)
-            return None
+            reason = str(submission.refusal)
+            await self.carry_out(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, reason))
+            return SubmitResult(SubmitStatus.REFUSED, self.oms.order(order.client_order_id), reason)
+        if submission.unknown is not None:
+            # The OMS journaled order.submit_failed; nothing new is sent until the venue has been asked.
+            reason = str(submission.unknown)
+            self._unknown_outcome.add(order.client_order_id)
+            await self.carry_out(self.risk.on_venue_response(False, detail=reason))
+            return SubmitResult(SubmitStatus.UNKNOWN, self.oms.order(order.client_order_id), reason)
         if target is not None:
             self._targets[order.client_order_id] = target
-        await self.handle_risk_events(self.risk.on_venue_response(True))
+        await self.carry_out(self.risk.on_venue_response(True))
         await self.apply_updates(self.venue.updates().drain_nowait())
-        await self.apply_updates([answer])
-        return self.oms.order(order.client_order_id)
+        await self.apply_updates([submission.answer])
+        return SubmitResult(SubmitStatus.SENT, self.oms.order(order.client_order_id))
 
     def unknown_orders(self) -> list[Order]:
         """Orders whose submission outcome is still unknown (no venue call; see :meth:`fetch_outcomes`).
@@ -248,7 +255,7 @@ class OrderRouter:
                 self.oms.apply_cancel_reject(cid, str(error))
             return self._cancel_outcome(cid, CancelResult.FAILED, f"the venue refused the cancel: {error}")
         except VenueError as error:
-            await self.handle_risk_events(self.risk.on_venue_response(False, detail=str(error)))
+            await self.carry_out(self.risk.on_venue_response(False, detail=str(error)))
             return self._cancel_outcome(cid, CancelResult.FAILED, f"the cancel did not reach the venue ({error}); the next kill or cancel-all sends it again")
         await self.apply_updates(self.venue.updates().drain_nowait())
         await self.apply_updates([answer])
@@ -258,6 +265,10 @@ class OrderRouter:
         if status is OrderStatus.PENDING_CANCEL:
             return self._cancel_outcome(cid, CancelResult.PENDING, "the venue took the cancel; its confirmation has not arrived yet")
         return self._cancel_outcome(cid, CancelResult.FAILED, f"the order is {status}: it finished before the cancel took effect")
+
+    async def cancel_all(self) -> list[CancelOutcome]:
+        """Cancel every open order of this symbol (re-sending cancels that failed); one outcome per order."""
+        return [await self.cancel(order) for order in self.oms.open_orders(self.symbol)]
 
     def _cancel_outcome(self, client_order_id: str, outcome: CancelResult, reason: str = "") -> CancelOutcome:
         order = self.oms.order(client_order_id)
@@ -275,7 +286,7 @@ class OrderRouter:
                     await self._apply_order_update(update)
             except (InvalidTransition, InvalidOrder) as error:
                 # The OMS journaled venue.answer_refused: our state and the venue's disagree.
-                await self.handle_risk_events([self.risk.halt(f"reconciliation: venue answer refused ({error})", _ENGINE_ACTOR)])
+                await self.carry_out([self.risk.halt(f"reconciliation: venue answer refused ({error})", _ENGINE_ACTOR)])
 
     def _apply_fill(self, fill: VenueFill) -> None:
         result = self.oms.apply_fill(fill.to_fill())
@@ -308,12 +319,16 @@ class OrderRouter:
             self.oms.apply_expire(order.client_order_id, at=update.at)
         elif status is VenueOrderStatus.REJECTED and order.status in (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL):
             self.oms.apply_reject(order.client_order_id, update.reason or "rejected by the venue", at=update.at)
-            await self.handle_risk_events(self.risk.on_order_rejected(order.symbol, update.reason))
+            await self.carry_out(self.risk.on_order_rejected(order.symbol, update.reason))
 
     # -- risk events -----------------------------------------------------------------------------
 
-    async def handle_risk_events(self, events: Iterable[RiskEvent | StateChange]) -> None:
-        """Journal each risk event, then carry out the actions of state changes (cancels, flatten)."""
+    async def carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
+        """Journal each risk event, then carry out the actions of state changes (cancels, flatten).
+
+        The one place risk actions happen: a halt's cancels go through :meth:`cancel` (so a cancel
+        that failed before is sent again), a flatten waits in :meth:`flatten` until nothing is open.
+        """
         for event in events:
             self.journal.append(event.kind, event.to_payload())
             for action in getattr(event, "actions", ()):
@@ -323,17 +338,21 @@ class OrderRouter:
                         await self.cancel(order)
                 elif isinstance(action, FlattenPositions):
                     self._flatten_pending = True
-        await self.flatten_if_due()
+        await self.flatten()
 
-    async def flatten_if_due(self, last_price: Decimal | None = None, at: datetime | None = None) -> None:
-        """Once a halt's cancels are done, close the position with reduce-only market orders."""
-        # The position to close is known only once every submission's outcome is (an unknown one is open).
+    async def flatten(self, last_price: Decimal | None = None, at: datetime | None = None) -> list[SubmitResult]:
+        """Once a halt's cancels are done, close the position with reduce-only market orders.
+
+        Does nothing unless a flatten was asked for (a kill with flatten); waits, returning ``[]``,
+        while any order is open, since the position to close is known only once every submission's
+        outcome is. Call it again at the next price: the engine does, on every one.
+        """
         if not self._flatten_pending or self.oms.open_orders(self.symbol):
-            return
+            return []
         self._flatten_pending = False
         price = last_price or self.oms.position(self.symbol).mark_price
         if price is None:
-            return
+            return []
         positions = {self.symbol: self.oms.position(self.symbol).quantity}
-        for intent in flatten_intents(positions, {self.symbol: self.instrument}, strategy=self.strategy_id):
-            await self.submit(intent, price, at or self._clock())
+        return [await self.submit(intent, price, at or self._clock())
+                for intent in flatten_intents(positions, {self.symbol: self.instrument}, strategy=self.strategy_id)]

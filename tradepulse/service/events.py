@@ -156,12 +156,12 @@ class MetricsRecorder:
             metrics.set_trading_state(str(payload.get("new")))
 
     def _record_equity(self, payload: Mapping[str, Any]) -> None:
-        router = self.slot.engine.router
+        execution = self.slot.engine.execution
         net = None
         for summary in (payload.get("totals") or {}).values():
             net = _decimal(summary.get("net_pnl"))
-        if router is None or net is None:
+        if execution is None or net is None:
             return
-        total, drawdown = self.equities.update(self.slot.strategy_id, router.capital + net)
+        total, drawdown = self.equities.update(self.slot.strategy_id, execution.capital + net)
         self.metrics.set_equity(total)
         self.metrics.set_drawdown(drawdown)

@@ -164,12 +164,12 @@ class ServiceHost(ServiceViews):
         engine = slot.engine
         first = slot.journal.events(kinds=["engine.started"], limit=1)
         since = first[0].ts if first else None
-        oms, router = engine.oms, engine.router
-        assert oms is not None and router is not None
+        oms, execution = engine.oms, engine.execution
+        assert oms is not None and execution is not None
         result = await reconcile(
             oms=oms, venue=slot.venue, journal=slot.journal, instrument=oms.instrument(slot.symbol),
             strategy_id=slot.strategy_id, baseline_base=Decimal(str(baseline["base_total"])) if baseline else None,
-            since=since, router=router,
+            since=since, execution=execution,
         )
         slot.reconciliation = result.to_payload()
         if not result.ok:
@@ -209,7 +209,7 @@ class ServiceHost(ServiceViews):
         cancel = self.config.service.cancel_orders_on_stop if cancel_orders is None else cancel_orders
         cancels: list[dict[str, Any]] = []
         for slot in self.slots.values():
-            if cancel and slot.running and slot.engine.router is not None:
+            if cancel and slot.running and slot.engine.execution is not None:
                 with contextlib.suppress(Exception):
                     outcomes = await asyncio.wait_for(slot.engine.cancel_open_orders(), timeout=15)
                     cancels += [{**outcome.to_payload(), "strategy_id": slot.strategy_id} for outcome in outcomes]
@@ -302,10 +302,10 @@ class ServiceHost(ServiceViews):
         return await self.kill(actor=actor, reason="operator flatten: close every position", flatten=True)
 
     def _started_slots(self) -> list[EngineSlot]:
-        return [slot for slot in self.slots.values() if slot.engine.router is not None]
+        return [slot for slot in self.slots.values() if slot.engine.execution is not None]
 
     def _live_slots(self) -> list[EngineSlot]:
-        return [slot for slot in self.slots.values() if slot.engine.router is not None and slot.outcome in ("running", "starting")]
+        return [slot for slot in self.slots.values() if slot.engine.execution is not None and slot.outcome in ("running", "starting")]
 
     def _states(self) -> dict[str, Any]:
         return {"trading_state": self.trading_state(),

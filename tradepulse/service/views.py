@@ -102,11 +102,11 @@ class ServiceViews:
     def strategies(self) -> list[dict[str, Any]]:
         rows = []
         for slot in self.slots.values():
-            oms, router = slot.engine.oms, slot.engine.router
+            oms, execution = slot.engine.oms, slot.engine.execution
             rows.append({
                 "strategy_id": slot.strategy_id, "strategy": slot.config.strategy.name, "symbol": slot.symbol,
                 "params": _text(slot.config.params), "bar_seconds": slot.config.bar.total_seconds(),
-                "capital": str(router.capital) if router is not None else None, "target": slot.engine.target,
+                "capital": str(execution.capital) if execution is not None else None, "target": slot.engine.target,
                 "trading_state": slot.trading_state(), "outcome": slot.outcome,
                 "position": str(oms.position(slot.symbol).quantity) if oms is not None else "0",
             })
@@ -115,14 +115,14 @@ class ServiceViews:
     def positions(self) -> list[dict[str, Any]]:
         rows = []
         for slot in self.slots.values():
-            oms, router = slot.engine.oms, slot.engine.router
-            if oms is None or router is None:
+            oms, execution = slot.engine.oms, slot.engine.execution
+            if oms is None or execution is None:
                 continue
             position = oms.position(slot.symbol)
             payload = position.to_payload()
             price = slot.engine.last_price or position.mark_price
             rows.append({"strategy_id": slot.strategy_id, **payload,
-                         "equity": str(router.equity(price)) if price is not None else str(router.capital)})
+                         "equity": str(execution.equity(price)) if price is not None else str(execution.capital)})
         return rows
 
     def orders(self, *, status: list[str] | None = None, symbol: str | None = None, strategy_id: str | None = None,
@@ -148,10 +148,10 @@ class ServiceViews:
     def pnl(self, *, strategy_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for slot in self._selected(strategy_id):
-            router = slot.engine.router
-            if router is None:
+            execution = slot.engine.execution
+            if execution is None:
                 continue
-            series = queries.pnl_series(slot.open_reader(), initial_equity=router.capital, last=limit)
+            series = queries.pnl_series(slot.open_reader(), initial_equity=execution.capital, last=limit)
             for ts, row in series.iterrows():
                 rows.append({"ts": _iso(ts.to_pydatetime()), "strategy_id": slot.strategy_id,
                              **{column: str(row[column]) for column in

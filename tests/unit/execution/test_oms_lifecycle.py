@@ -20,6 +20,7 @@ from tradepulse.execution import (
     Side,
     UnknownOrder,
 )
+from tradepulse.execution.sizer import intent_for_quantity
 from tradepulse.store import Journal, OmsEventKind
 
 D = Decimal
@@ -47,6 +48,12 @@ class JournalReadingVenue:
     async def cancel_order(self, order):
         self.seen_at_call.append(self._journaled_kinds(order.client_order_id))
         return {"status": "canceled"}
+
+
+def intent_for_target(oms, strategy, symbol, target_quantity, **options):
+    """The sizer's intent from the OMS's position and open orders (the OMS itself does not size)."""
+    working = oms.position(symbol).quantity + sum((order.signed_remaining_quantity for order in oms.open_orders(symbol)), D(0))
+    return intent_for_quantity(oms.instrument(symbol), strategy, target_quantity, working, **options)
 
 
 def kinds(journal: Journal, client_order_id: str | None = None) -> list[str]:
@@ -232,20 +239,20 @@ def test_prepare_submit_refuses_intents_off_the_instrument_grid(oms, journal):
 
 
 def test_intent_for_target_trades_the_difference_counting_open_orders(oms):
-    intent = oms.intent_for_target("momentum", "BTC/USDT", D("0.123456789"), reference_price=D("43000.00"))
+    intent = intent_for_target(oms, "momentum", "BTC/USDT", D("0.123456789"), reference_price=D("43000.00"))
     assert (intent.side, intent.quantity) == (Side.BUY, D("0.12345"))
     oms.prepare_submit(intent)
-    assert oms.intent_for_target("momentum", "BTC/USDT", D("0.123456789"), reference_price=D("43000.00")) is None
-    reverse = oms.intent_for_target("momentum", "BTC/USDT", D("-0.1"), reference_price=D("43000.00"))
+    assert intent_for_target(oms, "momentum", "BTC/USDT", D("0.123456789"), reference_price=D("43000.00")) is None
+    reverse = intent_for_target(oms, "momentum", "BTC/USDT", D("-0.1"), reference_price=D("43000.00"))
     assert (reverse.side, reverse.quantity) == (Side.SELL, D("0.22345"))
 
 
 def test_intent_for_target_skips_differences_below_the_minimum_notional(oms):
-    assert oms.intent_for_target("momentum", "BTC/USDT", D("0.0001"), reference_price=D("43000.00")) is None
+    assert intent_for_target(oms, "momentum", "BTC/USDT", D("0.0001"), reference_price=D("43000.00")) is None
 
 
 def test_intent_for_target_rounds_a_limit_price_to_the_safe_side(oms):
-    intent = oms.intent_for_target("m", "BTC/USDT", D("-0.01"), order_type=OrderType.LIMIT, limit_price=D("43000.001"))
+    intent = intent_for_target(oms, "m", "BTC/USDT", D("-0.01"), order_type=OrderType.LIMIT, limit_price=D("43000.001"))
     assert (intent.side, intent.limit_price) == (Side.SELL, D("43000.01"))
 
 

@@ -1,6 +1,6 @@
 """Warm-start reconciliation against the real paper venue, with a real journal file per "life".
 
-Each test trades in a first life (OMS + order router on a journal file), "crashes" by closing the
+Each test trades in a first life (OMS + order execution on a journal file), "crashes" by closing the
 journal at a chosen moment while the venue lives on, lets the market move, and then starts a second
 life on the same file: the OMS replays the journal and :func:`reconcile` settles it with the venue.
 """
@@ -19,7 +19,7 @@ from tradepulse.execution.reconcile import NOT_AT_VENUE
 from tradepulse.execution.venues import FeeSchedule, PaperVenue, VenueFill
 from tradepulse.live.events import Trade
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
-from tradepulse.live.routing import OrderRouter
+from tradepulse.live.routing import ExecutionEngine
 from tradepulse.risk import RiskControls
 from tradepulse.store import Journal
 
@@ -29,20 +29,20 @@ BASELINE = D("1")
 
 
 class Life:
-    """One process lifetime: a journal file, the OMS replayed from it, and the engine's order router."""
+    """One process lifetime: a journal file, the OMS replayed from it, and the engine's order execution."""
 
     def __init__(self, path: Path, venue: PaperVenue, clock: StepClock, on_fill=None) -> None:
         self.clock = clock
         self.journal = Journal(path, durability="fast", clock=clock)
         self.oms = OMS(self.journal, [BTC_USDT], clock=clock)
         risk = RiskControls(REPLAY_RISK_LIMITS, clock=clock, symbols=[SYMBOL], currency="USDT")
-        self.router = OrderRouter(
+        self.execution = ExecutionEngine(
             oms=self.oms, venue=venue, journal=self.journal, risk=risk, instrument=BTC_USDT, strategy_id=STRATEGY,
             capital=D("100000"), clock=clock, on_fill=on_fill,
         )
 
     async def trade(self, intent: OrderIntent, last: str = "60000.00") -> Order:
-        order = await self.router.submit(intent, D(last), self.clock())
+        order = (await self.execution.submit(intent, D(last), self.clock())).order
         assert order is not None, "the risk gate refused a test order"
         return order
 
@@ -74,10 +74,10 @@ def opened_venue(clock: StepClock) -> PaperVenue:
     return venue
 
 
-async def warm_start(life: Life, *, router: bool = False, baseline: D | None = BASELINE) -> Reconciliation:
+async def warm_start(life: Life, *, execution: bool = False, baseline: D | None = BASELINE) -> Reconciliation:
     return await reconcile(
-        oms=life.oms, venue=life.router.venue, journal=life.journal, instrument=BTC_USDT, strategy_id=STRATEGY,
-        baseline_base=baseline, since=life.clock.now, router=life.router if router else None,
+        oms=life.oms, venue=life.execution.venue, journal=life.journal, instrument=BTC_USDT, strategy_id=STRATEGY,
+        baseline_base=baseline, since=life.clock.now, execution=life.execution if execution else None,
     )
 
 
@@ -132,7 +132,7 @@ def test_orders_filled_while_down_are_applied_and_the_position_matches_the_venue
         print_trade(venue, clock, "58900.00", "0.004")  # part of the buy
         print_trade(venue, clock, "61100.00", "5")  # all of the sell
         second = Life(tmp_path / "journal.sqlite", venue, clock, on_fill=lambda fill, target: fills_seen.append(fill))
-        return buy, sell, second, await warm_start(second, router=True)
+        return buy, sell, second, await warm_start(second, execution=True)
 
     buy, sell, second, result = asyncio.run(scenario())
     assert result.ok, result.unexplained
@@ -142,7 +142,7 @@ def test_orders_filled_while_down_are_applied_and_the_position_matches_the_venue
     assert [(f["client_order_id"], f["qty"], f["price"]) for f in result.missed_fills] == [
         (buy.client_order_id, D("0.004"), D("59000.00")), (sell.client_order_id, D("0.01"), D("61000.00")),
     ]
-    assert [f.trade_id for f in fills_seen] == [f["trade_id"] for f in result.missed_fills]  # through the router
+    assert [f.trade_id for f in fills_seen] == [f["trade_id"] for f in result.missed_fills]  # through the execution
     assert second.oms.order(sell.client_order_id).status is OrderStatus.FILLED
     assert second.oms.position(SYMBOL).quantity == D("-0.006")
     assert result.balance["venue_total"] - BASELINE == second.oms.position(SYMBOL).quantity

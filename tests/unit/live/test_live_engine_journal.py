@@ -70,7 +70,7 @@ def test_a_restarted_engine_continues_the_journal_without_reusing_ids_and_keeps_
 
     async def resume():
         await second.start()
-        assert second.target == last_target and second.router.capital == Decimal("10000")
+        assert second.target == last_target and second.execution.capital == Decimal("10000")
         assert second.oms.orders == first_orders
         return await second.run()
 

@@ -45,7 +45,7 @@ def test_the_kill_switch_cancels_resting_orders_and_later_targets_are_denied(tmp
         price = engine.last_price
         # 3 % below the market: inside the gate's 5 % price band, far from being filled.
         bid = OrderIntent("manual", "BTC/USDT", Side.BUY, Decimal("0.1"), OrderType.LIMIT, (price * Decimal("0.97")).quantize(Decimal("0.01")))
-        order = await engine.router.submit(bid, price, engine.clock.now())
+        order = (await engine.execution.submit(bid, price, engine.clock.now())).order
         resting = (await venue.open_orders())[0].status
         await engine.halt("operator stop", actor="operator:alice")
         for event in events[fed:]:

@@ -17,7 +17,7 @@ under TradePulse's client order id (ccxt's ``clientOrderId`` parameter, Binance'
    refuses a duplicate id only while the first order is open, so a market order sent again too
    early fills twice when the first lands late. Within that window (:attr:`submission_window_s`)
    the submitter raises ``TemporaryVenueError`` and the engine keeps asking in the background
-   (``OrderRouter.fetch_outcomes``), calling the order absent only once
+   (``ExecutionEngine.fetch_outcomes``), calling the order absent only once
    :meth:`OrderSubmitter.could_still_land` is false. After the window an absent order is sent
    again under the same id (safe: the first can no longer land).
 """
