@@ -1,47 +1,53 @@
-"""Fees in a third currency (Binance's BNB setting) and maker rebates, through real ccxt against the local venue.
+"""Fees charged in BNB (Binance's "pay fees with BNB") and maker rebates, through real ccxt against the local venue.
 
-The engine's order path (the OMS on a SQLite journal, the order execution, the ccxt adapter) trades on
-accounts whose commissions are not in the traded assets. The venue replays no BNB market, so the
-account that stands in for a BNB payer pays in ETH, which the venue does replay: it charges ETH at
-its own ETHUSDT price with Binance's 25 % discount, and the adapter values the fee from the venue's
-ETH/USDT ticker, exactly the path a BNB fee takes on Binance (``BNB/USDT``). A BNB payer at a
-configured price shows what happens when the adapter finds no market to value a fee in. The venue
-pays makers a rebate (a negative maker fee), and the rebate reaches the books as income.
+The engine's order path (the OMS on a SQLite journal, the order execution, the ccxt adapter) trades
+BTC/USDT on an account whose commissions are charged in BNB, an asset it does not trade. The venue
+lists BNBUSDT at a fixed price (the recordings have no BNB ticks for their dates, so the price is a
+configured constant), charges BNB at that price with Binance's 25 % discount, and the adapter values
+each fee from the venue's ``BNB/USDT`` ticker: the path a BNB fee takes on Binance. ``tradepulse
+venue serve --fee-asset BNB`` (started through ``LocalVenue``) charges BNB as ccxt's
+``fetch_my_trades`` sees it. The venue also pays makers a rebate (a negative maker fee), and the
+rebate reaches the books as income.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import ccxt.pro
 import pytest
 from emulator_fixtures import binance_client, eventually, run
 
-from tradepulse.emulator import AccountSpec, VenueThread
+from tradepulse.emulator import DEFAULT_FEE_ASSET_PRICES, AccountSpec, VenueEndpoints, VenueThread
 from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
 from tradepulse.execution.venues.ccxt_retry import RetryPolicy
 from tradepulse.execution.venues.ccxt_venue import CcxtVenue
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.live.routing import ExecutionEngine
 from tradepulse.risk import RiskControls
+from tradepulse.service.processes import LocalVenue, generated_credentials
 from tradepulse.store import Journal
 
 BTC = "BTC/USDT"
 STRATEGY = "fees"
 MAKER_REBATE = D("-0.0001")
 TAKER_FEE = D("0.001")
+# Not the default (560), so the tests see the configured price travel to the fee and the journal.
+BNB_PRICE = D("587.25")
 _numbers = iter(range(1, 10**6))
 
 
 @pytest.fixture(scope="module")
 def venue() -> Iterator[VenueThread]:
-    """A venue replaying in real time that charges takers 0.1 % and pays makers 0.01 %."""
-    with VenueThread(maker_fee=MAKER_REBATE, taker_fee=TAKER_FEE) as running:
+    """A venue replaying in real time that charges takers 0.1 %, pays makers 0.01 % and lists BNBUSDT at BNB_PRICE."""
+    with VenueThread(maker_fee=MAKER_REBATE, taker_fee=TAKER_FEE, fee_asset_prices={"BNB": BNB_PRICE}) as running:
         yield running
 
 
@@ -110,14 +116,20 @@ async def venue_balances(venue: VenueThread, key: str, secret: str) -> dict[str,
     return {asset: D(repr(raw[asset]["total"])) for asset in ("BTC", "USDT", "ETH", "BNB") if asset in raw}
 
 
-def test_the_engine_keeps_trading_when_its_fees_are_charged_in_a_third_currency(venue, tmp_path):
-    key, secret = fee_account(venue, {"USDT": "10000", "ETH": "1"}, fee_asset="ETH")
+def bnb_commission(quantity: str, price: str, bnb_price: D) -> D:
+    """What the venue charges in BNB for a taker fill: 0.1 % of the notional, less 25 %, at its BNB price."""
+    return (D(quantity) * D(price) * TAKER_FEE * D("0.75") / bnb_price).quantize(D("1e-8"), ROUND_HALF_UP)
+
+
+def test_the_engine_keeps_trading_when_its_fees_are_charged_in_bnb(venue, tmp_path):
+    key, secret = fee_account(venue, {"USDT": "10000", "BNB": "1"}, fee_asset="BNB")
     path = tmp_path / "journal.sqlite"
 
     async def scenario():
         since = utc_now()
         async with adapter_for(venue, key, secret) as adapter:
             instrument = (await adapter.instruments())[BTC]
+            bnb = await adapter.exchange.fetch_ticker("BNB/USDT")  # what any client reads as BNB's price
             life = Life(path, adapter, instrument)
             orders = [await life.trade(Side.BUY, "0.002"), await life.trade(Side.SELL, "0.001"),
                       await life.trade(Side.BUY, "0.001")]
@@ -131,58 +143,72 @@ def test_the_engine_keeps_trading_when_its_fees_are_charged_in_a_third_currency(
             result = await second.reconcile(since, baseline=D("0"))
             second.same_state_on_replay()
             state = second.risk.state.mode
-        return [second.oms.order(o.client_order_id) for o in orders], missed, second, result, state, \
+        return [second.oms.order(o.client_order_id) for o in orders], missed, second, result, state, bnb, \
             await venue_balances(venue, key, secret)
 
-    orders, missed, life, result, state, balances = run(scenario())
+    orders, missed, life, result, state, bnb, balances = run(scenario())
     assert [o.status for o in orders] == [OrderStatus.FILLED] * 3 and str(state).upper().endswith("ACTIVE")
+    assert D(repr(bnb["last"])) == BNB_PRICE and bnb["info"]["lastPrice"] == f"{BNB_PRICE:.8f}"
 
-    # The journal holds the rate each fee was valued at, and the fee in quote it gave.
+    # Every fee was charged in BNB at the venue's BNB price, and the journal holds that price as the rate.
     filled = life.filled_events()
-    assert len(filled) == 4 and all(p["fill"]["fee_currency"] == "ETH" for p in filled)
-    rates = [D(p["fill"]["fee_quote_rate"]) for p in filled]
-    assert all(D("100") < rate < D("100000") for rate in rates)  # USDT per ETH
+    fills = [p["fill"] for p in filled]
+    assert len(filled) == 4 and all(f["fee_currency"] == "BNB" for f in fills)
+    assert [D(f["fee_quote_rate"]) for f in fills] == [BNB_PRICE] * 4
+    assert [D(f["fee"]) for f in fills] == [bnb_commission(f["fill_quantity"], f["fill_price"], BNB_PRICE) for f in fills]
     fees_quote = [D(p["fee_quote"]) for p in filled]
-    assert fees_quote == [life.instrument.quantize_quote(D(p["fill"]["fee"]) * rate) for p, rate in zip(filled, rates)]
-    # The venue charged 0.1 % less Binance's 25 % discount at its own ETH price; ours moved little since.
-    for payload, fee_quote in zip(filled, fees_quote):
-        notional = D(payload["fill"]["fill_quantity"]) * D(payload["fill"]["fill_price"])
-        assert abs(fee_quote - notional * TAKER_FEE * D("0.75")) <= notional * TAKER_FEE * D("0.01")
+    assert fees_quote == [life.instrument.quantize_quote(D(f["fee"]) * BNB_PRICE) for f in fills]
 
-    # The fill missed in the crash came back through reconciliation with its rate.
+    # The fill missed in the crash came back through reconciliation with the same rate.
     assert result.ok, result.unexplained
-    assert [(f["client_order_id"], f["fee_currency"]) for f in result.missed_fills] == [(missed.client_order_id, "ETH")]
-    assert result.missed_fills[0]["fee_quote_rate"] is not None
+    assert [(f["client_order_id"], f["fee_currency"]) for f in result.missed_fills] == [(missed.client_order_id, "BNB")]
+    assert D(result.missed_fills[0]["fee_quote_rate"]) == BNB_PRICE
 
-    # ETH fees touch neither BTC nor USDT: the position is the venue's BTC to the last unit, cash to the cent.
+    # BNB fees touch neither BTC nor USDT: the position is the venue's BTC to the last unit, cash to the cent.
     position = life.oms.position(BTC)
     assert position.quantity == D("0.001") == balances["BTC"] and result.balance["difference"] == 0
-    fills = [p["fill"] for p in filled]
     signed_cost = sum(D(f["fill_quantity"]) * D(f["fill_price"]) * (1 if f["side"] == "buy" else -1) for f in fills)
     assert balances["USDT"] == D("10000") - signed_cost
-    assert balances["ETH"] == D("1") - sum(D(f["fee"]) for f in fills)
+    assert balances["BNB"] == D("1") - sum(D(f["fee"]) for f in fills)
     # P&L counts the fees, in USDT.
     assert position.fees_quote == sum(fees_quote) > 0
     assert position.net_pnl == position.realized_pnl + position.unrealized_pnl - sum(fees_quote)
 
 
-def test_a_fee_the_adapter_finds_no_market_to_value_halts_with_the_reason_logged(venue, tmp_path, caplog):
-    key, secret = fee_account(venue, {"USDT": "10000", "BNB": "1"}, fee_asset="BNB", fee_asset_price="500")
+def test_venue_serve_with_fee_asset_bnb_charges_commissions_in_bnb_as_ccxt_sees_them(tmp_path):
+    credentials = generated_credentials("bnb")
+    with LocalVenue(tmp_path, credentials.environ(), fee_asset="BNB") as local:
+        banner = local.urls
+        address = urlsplit(local.base_url)
 
-    async def scenario():
-        async with adapter_for(venue, key, secret) as adapter:
-            life = Life(tmp_path / "journal.sqlite", adapter, (await adapter.instruments())[BTC])
-            intent = OrderIntent(STRATEGY, BTC, Side.BUY, D("0.001"), reference_price=await life.last_price())
-            await life.execution.submit(intent, intent.reference_price, utc_now())
-            return life, life.risk.state.mode, await venue_balances(venue, key, secret)
+        async def scenario():
+            exchange = ccxt.pro.binance(VenueEndpoints(address.hostname, address.port).ccxt_config(
+                credentials.venue_key, credentials.venue_secret, enableRateLimit=False))
+            try:
+                await exchange.load_markets()
+                bnb = await exchange.fetch_ticker("BNB/USDT")
+                before = await exchange.fetch_balance()
+                order = await exchange.create_order(BTC, "market", "buy", 0.002)
+                trades = await exchange.fetch_my_trades(BTC)
+                after = await exchange.fetch_balance()
+                return exchange.markets["BNB/USDT"], bnb, before, order, trades, after
+            finally:
+                await exchange.close()
 
-    with caplog.at_level(logging.WARNING, logger="tradepulse"):
-        life, state, balances = run(scenario())
-    assert balances["BNB"] < 1 and balances["BTC"] == D("0.001")  # the venue did charge BNB
-    assert str(state).upper().endswith("HALTED")
-    refused = [event.payload for event in life.journal.iter_events(kinds=["venue.answer_refused"])]
-    assert refused and "fee_quote_rate" in refused[0]["message"]
-    assert any("BNB/USDT" in record.getMessage() for record in caplog.records)
+        market, bnb, before, order, trades, after = run(scenario())
+    price = DEFAULT_FEE_ASSET_PRICES["BNB"]
+    assert banner["fee_asset"] == "BNB" and banner["fixed_price_markets"] == {"BNBUSDT": str(price)}
+    # Listed, not trading (ccxt: inactive), at the default price; the default balances gained one BNB.
+    assert market["active"] is False and D(repr(bnb["last"])) == price
+    assert before["BNB"]["total"] == 1 and before["BTC"]["total"] == 0.5
+    mine = [t for t in trades if t["order"] == order["id"]]
+    assert mine and all(t["fee"]["currency"] == "BNB" for t in mine)
+    charged = [D(repr(t["fee"]["cost"])) for t in mine]
+    assert charged == [bnb_commission(t["info"]["qty"], t["info"]["price"], price) for t in mine]
+    assert all(D(t["info"]["commission"]) == c for t, c in zip(mine, charged))
+    # The BTC bought arrives whole; only BNB paid.
+    assert D(repr(after["BTC"]["total"])) == D("0.502")
+    assert D(repr(after["BNB"]["total"])) == D(1) - sum(charged)
 
 
 def test_a_maker_rebate_in_the_base_asset_is_income_in_the_books_and_in_reconciliation(venue, tmp_path):

@@ -14,12 +14,13 @@ Examples
 """
 
 from tradepulse.emulator.accounts import FeePayment
-from tradepulse.emulator.config import DEFAULT_BALANCES, AccountSpec, VenueConfig
+from tradepulse.emulator.config import DEFAULT_BALANCES, DEFAULT_FEE_ASSET_PRICES, AccountSpec, VenueConfig
 from tradepulse.emulator.faults import FaultSettings, parse_fault_flags
 from tradepulse.emulator.server import VenueEndpoints, VenueServer, VenueThread
 
 __all__ = [
     "DEFAULT_BALANCES",
+    "DEFAULT_FEE_ASSET_PRICES",
     "AccountSpec",
     "FaultSettings",
     "FeePayment",

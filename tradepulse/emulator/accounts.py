@@ -43,16 +43,14 @@ class FeePayment:
     ----------
     asset
         The asset commissions are paid in (Binance: BNB); ``None`` pays the usual way (a buyer in
-        the base asset, a seller in the quote asset).
-    price
-        Quote per unit of ``asset``, for an asset the venue replays no market of (it has none for
-        BNB); an asset it does replay (ETH) is valued at the market's last trade instead.
+        the base asset, a seller in the quote asset). The venue values it at its own price for
+        ``<asset>USDT`` (a replayed market's last trade, or a listed fee-asset market's fixed
+        price), never at a price of the account's: what it charges is what a client can check.
     discount
         Fraction taken off a commission paid in ``asset`` (Binance: 25 % with BNB).
     """
 
     asset: str | None = None
-    price: Decimal | None = None
     discount: Decimal = BNB_DISCOUNT
 
 

@@ -23,6 +23,7 @@ from tradepulse.emulator.clock import VenueClock
 from tradepulse.emulator.config import VenueConfig
 from tradepulse.emulator.errors import ApiError
 from tradepulse.emulator.faults import FaultInjector
+from tradepulse.emulator.fee_markets import FixedPriceMarket, fee_asset_markets
 from tradepulse.emulator.market import MarketData, SymbolMarket
 from tradepulse.emulator.matching import MatchingEngine
 from tradepulse.emulator.params import RequestContext
@@ -56,17 +57,21 @@ class Venue:
         self.config = config
         self.clock = VenueClock(config.speed)
         self.faults = FaultInjector(config.faults, config.seed)
-        self.specs: dict[str, SymbolSpec] = {symbol: SYMBOLS[symbol] for symbol in config.symbols}
+        replayed = {symbol: SYMBOLS[symbol] for symbol in config.symbols}
         self.timeline = load_timeline(config.symbols, config.recordings_dir)
-        self.market_hub = MarketStreamHub({s.stream_name for s in self.specs.values()}, config.ws_heartbeat_s)
-        self.market_data = MarketData(self.timeline, self.specs, self.market_hub)
-        self.markets: dict[str, SymbolMarket] = self.market_data.by_symbol
+        # Streams only for replayed markets: a fixed-price market has nothing to publish.
+        self.market_hub = MarketStreamHub({s.stream_name for s in replayed.values()}, config.ws_heartbeat_s)
+        self.market_data = MarketData(self.timeline, replayed, self.market_hub)
+        self.fee_markets = fee_asset_markets(config.fee_asset_prices)
+        # Every listed market, as REST serves them: the replayed ones, then the fixed-price ones (BNBUSDT).
+        self.specs: dict[str, SymbolSpec] = {**replayed, **{s: m.spec for s, m in self.fee_markets.items()}}
+        self.markets: dict[str, SymbolMarket | FixedPriceMarket] = {**self.market_data.by_symbol, **self.fee_markets}
         self.accounts = AccountRegistry()
         for spec in config.accounts:
             self.accounts.add(spec.api_key, spec.api_secret, spec.balances, spec.fee_payment)
         self.authenticator = Authenticator(self.accounts)
-        self.engine = MatchingEngine(self.markets, self.specs, self.clock, config.maker_fee, config.taker_fee,
-                                     seed=config.seed)
+        self.engine = MatchingEngine(self.market_data.by_symbol, self.specs, self.clock, config.maker_fee,
+                                     config.taker_fee, seed=config.seed, fee_markets=self.fee_markets)
         self.user_hub = UserStreamHub(self.authenticator, self.clock, lambda: self.faults.settings.latency_ms,
                                       config.ws_heartbeat_s)
         self.engine.listener = self.user_hub

@@ -7,6 +7,7 @@ sentence saying what to change, so the command line can print one line and exit 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +17,14 @@ from tradepulse.emulator.decimals import to_decimal
 from tradepulse.emulator.faults import FaultSettings
 from tradepulse.errors import ConfigError
 
-__all__ = ["AccountSpec", "DEFAULT_BALANCES", "VenueConfig", "fee_asset_problem"]
+__all__ = ["AccountSpec", "DEFAULT_BALANCES", "DEFAULT_FEE_ASSET_PRICES", "VenueConfig", "fee_asset_problem"]
 
 #: Starting balances of an account created without explicit ones.
 DEFAULT_BALANCES: dict[str, str] = {"USDT": "10000", "BTC": "0.5", "ETH": "5"}
+
+#: USDT price of a fee-asset market the venue lists without being given one: a round figure of the
+#: order of BNB's price in August 2024 (the recordings' dates), not a recorded price.
+DEFAULT_FEE_ASSET_PRICES: dict[str, Decimal] = {"BNB": Decimal("560")}
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,9 @@ class AccountSpec:
     ----------
     fee_asset
         Pay commissions in this asset while the account holds enough of it (Binance's "use BNB to
-        pay for fees"); ``None`` pays the usual way. See :class:`~tradepulse.emulator.accounts.FeePayment`.
-    fee_asset_price
-        USDT per unit of ``fee_asset``; required for an asset the venue replays no market of (BNB).
+        pay for fees"); ``None`` pays the usual way. It is valued at the venue's price for it: a
+        replayed market's last trade (ETH), or the fixed price of its listed market (BNB, see
+        ``VenueConfig.fee_asset_prices``). See :class:`~tradepulse.emulator.accounts.FeePayment`.
     fee_asset_discount
         Fraction off commissions paid in ``fee_asset`` (Binance: 0.25 with BNB).
     """
@@ -43,7 +48,6 @@ class AccountSpec:
     api_secret: str = field(repr=False)
     balances: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
     fee_asset: str | None = None
-    fee_asset_price: str | None = None
     fee_asset_discount: str = str(BNB_DISCOUNT)
 
     def __post_init__(self) -> None:
@@ -68,34 +72,62 @@ class AccountSpec:
         asset = self.fee_asset
         if not (asset.isascii() and asset.isalnum() and asset.isupper() and 2 <= len(asset) <= 12):
             raise ConfigError(f"the fee asset must be an asset code such as BNB, got {asset!r}")
-        price = None
-        if self.fee_asset_price is not None:
-            try:
-                price = to_decimal(self.fee_asset_price)
-            except ValueError:
-                price = Decimal(-1)
-            if price <= 0:
-                raise ConfigError(f"the price of fee asset {asset} must be a positive number, got {self.fee_asset_price!r}")
         try:
             discount = to_decimal(self.fee_asset_discount)
         except ValueError:
             discount = Decimal(-1)
         if not Decimal(0) <= discount < 1:
             raise ConfigError(f"the fee asset discount must be a fraction from 0 up to (not including) 1, got {self.fee_asset_discount!r}")
-        return FeePayment(asset, price, discount)
+        return FeePayment(asset, discount)
 
 
-def fee_asset_problem(spec: AccountSpec, symbols: tuple[str, ...]) -> str | None:
-    """Why ``spec``'s fee asset cannot be valued on a venue replaying ``symbols`` (``None``: it can)."""
+def fee_asset_problem(spec: AccountSpec, symbols: tuple[str, ...], fee_asset_prices: Mapping[str, Decimal]) -> str | None:
+    """Why the venue cannot value ``spec``'s fee asset (``None``: it can).
+
+    It can when it replays the asset's market (``symbols``) or lists it at a fixed price
+    (``fee_asset_prices``): the price a commission is charged at is then one a client can read.
+    """
     from tradepulse.emulator.symbols import SYMBOLS
 
-    payment = spec.fee_payment
-    if payment.asset is None or payment.price is not None:
+    asset = spec.fee_payment.asset
+    if asset is None or asset in fee_asset_prices:
         return None
-    if any(SYMBOLS[symbol].base_asset == payment.asset for symbol in symbols if symbol in SYMBOLS):
+    if any(SYMBOLS[symbol].base_asset == asset for symbol in symbols if symbol in SYMBOLS):
         return None
-    return (f"the venue replays no market for fee asset {payment.asset}; give its price in USDT "
-            f"(fee_asset_price) for account {spec.api_key}")
+    return (f"the venue has no {asset}USDT market to value fee asset {asset} of account {spec.api_key}: "
+            f"it replays {', '.join(symbols)} and lists BNBUSDT only when started with a BNB price "
+            "(fee_asset_prices, --fee-asset-price) or a BNB-paying account")
+
+
+def _fee_asset_prices(given: Mapping[str, object], symbols: tuple[str, ...],
+                      accounts: tuple[AccountSpec, ...]) -> dict[str, Decimal]:
+    """The fee-asset markets to list: those ``given``, plus BNB at its default price for a BNB-paying account."""
+    from tradepulse.emulator.symbols import FEE_ASSET_SYMBOLS, SYMBOLS
+
+    prices: dict[str, Decimal] = {}
+    replayed = {SYMBOLS[symbol].base_asset for symbol in symbols if symbol in SYMBOLS}
+    for asset, raw in given.items():
+        spec = FEE_ASSET_SYMBOLS.get(asset)
+        if spec is None or asset in replayed:
+            why = "it is replayed, at its recorded prices" if asset in replayed else "no such market is known"
+            raise ConfigError(f"the venue lists a fixed-price market only for {', '.join(FEE_ASSET_SYMBOLS)}; "
+                              f"not for {asset} ({why})")
+        try:
+            price = to_decimal(raw)  # type: ignore[arg-type]
+        except ValueError:
+            price = Decimal(-1)
+        # One tick of room on each side for the static book's bid and ask.
+        low, high = spec.min_price + spec.tick_size, spec.max_price - spec.tick_size
+        if not (low <= price <= high and price % spec.tick_size == 0):
+            raise ConfigError(f"the {asset} price must be between {low} and {high} USDT in steps of "
+                              f"{spec.tick_size} ({spec.symbol}'s tick), got {raw!r}")
+        prices[asset] = price
+    for account in accounts:
+        asset = account.fee_payment.asset
+        # Binance always lists BNBUSDT; a BNB payer without a price gets it at the documented default.
+        if asset in DEFAULT_FEE_ASSET_PRICES and asset not in prices and asset not in replayed:
+            prices[asset] = DEFAULT_FEE_ASSET_PRICES[asset]
+    return prices
 
 
 @dataclass(frozen=True)
@@ -128,6 +160,12 @@ class VenueConfig:
         Seed of the random fault decisions, so a test run is repeatable.
     symbols
         Symbols to replay (a subset of BTCUSDT, ETHUSDT).
+    fee_asset_prices
+        Fee assets to list a market of at a fixed USDT price, e.g. ``{"BNB": Decimal("560")}``
+        lists BNBUSDT at 560 (see :mod:`tradepulse.emulator.fee_markets`; BNB is the only one known).
+        Default: none, except that an account paying fees in BNB lists it at
+        :data:`DEFAULT_FEE_ASSET_PRICES` (560 USDT). The recordings have no BNB ticks for their
+        dates, so this price is a constant, and commissions paid in BNB are charged at it.
     recordings_dir
         Folder with the ``binance_spot_*_stream.jsonl.gz`` files; None uses the package copy.
     ws_heartbeat_s
@@ -147,6 +185,7 @@ class VenueConfig:
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int = 0
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    fee_asset_prices: Mapping[str, Decimal] = field(default_factory=dict)
     recordings_dir: Path | None = None
     ws_heartbeat_s: float = 20.0
 
@@ -185,7 +224,9 @@ class VenueConfig:
         keys = [a.api_key for a in self.accounts]
         if len(keys) != len(set(keys)):
             raise ConfigError("two accounts share one API key")
+        prices = _fee_asset_prices(self.fee_asset_prices, self.symbols, self.accounts)
+        object.__setattr__(self, "fee_asset_prices", prices)
         for account in self.accounts:
-            problem = fee_asset_problem(account, self.symbols)
+            problem = fee_asset_problem(account, self.symbols, prices)
             if problem:
                 raise ConfigError(problem)

@@ -7,8 +7,8 @@
 - ``POST /_control/ban`` ``{"seconds": 30}``: ban every client IP now (418 until it expires).
 - ``POST /_control/replay`` ``{"paused": true, "speed": 5}``: pause/resume the replay, change speed.
 - ``POST /_control/accounts`` ``{"apiKey", "apiSecret", "balances": {"USDT": "1000"}}``: add an account;
-  optional ``"feeAsset": "BNB"``, ``"feeAssetPrice": "550"`` (USDT per unit; required for an asset
-  the venue replays no market of) and ``"feeAssetDiscount": "0.25"`` pay its commissions in that asset.
+  optional ``"feeAsset": "BNB"`` and ``"feeAssetDiscount": "0.25"`` pay its commissions in that asset,
+  valued at the venue's price for it (a replayed market, or a listed fixed-price one such as BNBUSDT).
 - ``POST /_control/balances`` ``{"apiKey", "asset", "delta"}``: deposit or withdraw (``balanceUpdate``).
 
 The venue listens on loopback by default; anyone who can reach it can use these endpoints.
@@ -136,29 +136,28 @@ async def add_account(request: web.Request) -> web.Response:
     balances = body.get("balances", {})
     if not isinstance(api_key, str) or not isinstance(api_secret, str) or not isinstance(balances, dict):
         return _bad("apiKey and apiSecret must be strings and balances an object of asset -> amount")
+    if body.get("feeAssetPrice") is not None:
+        # One price per asset, the venue's: an account's own would charge fees no client can check.
+        return _bad("an account has no fee asset price of its own: the venue values BNB at its BNBUSDT price "
+                    "(fee_asset_prices, --fee-asset-price when it starts)")
     fee_options = {name: body[key] for key, name in _FEE_OPTIONS.items() if body.get(key) is not None}
     if not all(isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in fee_options.values()):
-        return _bad("feeAsset must be a string, feeAssetPrice and feeAssetDiscount numbers")
+        return _bad("feeAsset must be a string and feeAssetDiscount a number")
     try:
         spec = AccountSpec(api_key, api_secret, {str(k): str(v) for k, v in balances.items()},
                            **{name: str(value) for name, value in fee_options.items()})
     except ConfigError as exc:
         return _bad(str(exc))
-    problem = fee_asset_problem(spec, venue.config.symbols)
+    problem = fee_asset_problem(spec, venue.config.symbols, venue.config.fee_asset_prices)
     if problem:
         return _bad(problem)
     account = venue.accounts.add(spec.api_key, spec.api_secret, spec.balances, spec.fee_payment)
     payment = account.fee_payment
     return _answer({"apiKey": account.api_key, "uid": account.uid, "balances": account.to_json(),
-                    "feeAsset": payment.asset, "feeAssetPrice": _text(payment.price),
-                    "feeAssetDiscount": _text(payment.discount) if payment.asset else None})
+                    "feeAsset": payment.asset, "feeAssetDiscount": str(payment.discount) if payment.asset else None})
 
 
-_FEE_OPTIONS = {"feeAsset": "fee_asset", "feeAssetPrice": "fee_asset_price", "feeAssetDiscount": "fee_asset_discount"}
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+_FEE_OPTIONS = {"feeAsset": "fee_asset", "feeAssetDiscount": "fee_asset_discount"}
 
 
 async def adjust_balance(request: web.Request) -> web.Response:

@@ -69,6 +69,11 @@ class ApiError(Exception):
         return cls(-2010, "Order would immediately match and take.")
 
     @classmethod
+    def market_closed(cls) -> ApiError:
+        # Binance's errors list puts this matching-engine message under -2010 NEW_ORDER_REJECTED.
+        return cls(-2010, "Market is closed.")
+
+    @classmethod
     def duplicate_order(cls) -> ApiError:
         return cls(-2010, "Duplicate order sent.")
 

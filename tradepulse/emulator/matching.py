@@ -16,10 +16,12 @@ Rules (see docs/emulator.md, "Matching"):
 - Fees: the buyer pays commission in the base asset, the seller in the quote asset. An account
   with a fee asset (Binance's BNB setting, :class:`~tradepulse.emulator.accounts.FeePayment`) pays
   it in that asset instead, discounted, valued at the venue's last trade of ``<asset><quote>`` (or
-  the configured price when the venue replays no such market), while its free balance covers it;
+  the fixed price of a listed fee-asset market, BNBUSDT), while its free balance covers it;
   the traded assets then move by exactly the traded amounts. A negative maker fee is a rebate,
   always paid in the usual asset.
 - Self-trade prevention: EXPIRE_MAKER (Binance's default), EXPIRE_TAKER, EXPIRE_BOTH or NONE.
+- A listed fee-asset market (BNBUSDT at a fixed price) does not trade: a new order there is
+  refused with ``-2010 Market is closed.``
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tradepulse.emulator.accounts import Account
 from tradepulse.emulator.clock import VenueClock
 from tradepulse.emulator.decimals import ZERO, floor_to_step, round_fee
 from tradepulse.emulator.errors import ApiError
+from tradepulse.emulator.fee_markets import FixedPriceMarket
 from tradepulse.emulator.market import SymbolMarket, TradePrint
 from tradepulse.emulator.orders import Fill, Order
 from tradepulse.emulator.symbols import SymbolSpec, check_order_filters
@@ -101,12 +104,16 @@ class MatchingEngine:
         Commission rates as fractions.
     seed
         Seed for generated client order ids (repeatable runs).
+    fee_markets
+        Listed fee-asset markets by symbol: they price commissions paid in their asset and refuse orders.
     """
 
     def __init__(self, markets: dict[str, SymbolMarket], specs: dict[str, SymbolSpec], clock: VenueClock,
-                 maker_fee: Decimal, taker_fee: Decimal, seed: int = 0) -> None:
+                 maker_fee: Decimal, taker_fee: Decimal, seed: int = 0,
+                 fee_markets: dict[str, FixedPriceMarket] | None = None) -> None:
         self.markets = markets
         self.specs = specs
+        self.fee_markets = fee_markets or {}
         self.clock = clock
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
@@ -133,8 +140,11 @@ class MatchingEngine:
         ------
         ApiError
             Filter failures (-1013), insufficient balance or a taking LIMIT_MAKER (-2010), a
-            duplicate open client order id (-2010).
+            duplicate open client order id (-2010), an order on a fee-asset market (-2010).
         """
+        if request.symbol in self.fee_markets:
+            # Its price is a constant and it has no book to match against: it is not trading.
+            raise ApiError.market_closed()
         spec, market = self.specs[request.symbol], self.markets[request.symbol]
         now = self.clock.market_ms()
         client_order_id = request.client_order_id or self.new_client_order_id()
@@ -437,8 +447,9 @@ class MatchingEngine:
         asset = payment.asset
         if asset is None or rate <= 0 or asset in (spec.base_asset, spec.quote_asset):
             return None
-        market = self.markets.get(asset + spec.quote_asset)
-        unit_price = (market.last_price() if market is not None else None) or payment.price
+        symbol = asset + spec.quote_asset
+        market = self.markets.get(symbol) or self.fee_markets.get(symbol)
+        unit_price = market.last_price() if market is not None else None
         if not unit_price:
             return None
         commission = round_fee(cost * rate * (1 - payment.discount) / unit_price)

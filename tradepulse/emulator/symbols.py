@@ -4,6 +4,13 @@ Filter values are those Binance published for these symbols in August 2024 (the 
 tick size 0.01 for both, lot step 0.00001 BTC / 0.0001 ETH, minimum notional 5 USDT. The emulator
 enforces PRICE_FILTER, PERCENT_PRICE_BY_SIDE, LOT_SIZE, MARKET_LOT_SIZE, NOTIONAL and MAX_NUM_ORDERS
 with Binance's ``-1013 Filter failure: <NAME>`` answers; the other filters are listed for fidelity.
+
+:data:`FEE_ASSET_SYMBOLS` holds the markets the venue can list for a fee asset without replaying
+them (BNBUSDT, see :mod:`tradepulse.emulator.fee_markets`). BNBUSDT's tick (0.01), lot step and
+minimum (0.001 BNB) and minimum notional (5 USDT) are Binance's; its maximums (price 100,000,
+quantity 9,000, market quantity 1,000) are round figures of the same order as Binance's, not taken
+from a listing of the recordings' dates. It is listed with status ``BREAK`` (``trading=False``):
+nothing trades there, so only its prices matter.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from typing import Any
 from tradepulse.emulator.decimals import ZERO, fmt8, is_multiple
 from tradepulse.emulator.errors import ApiError
 
-__all__ = ["SUPPORTED_ORDER_TYPES", "SymbolSpec", "SYMBOLS", "check_order_filters", "exchange_info_symbol"]
+__all__ = ["FEE_ASSET_SYMBOLS", "SUPPORTED_ORDER_TYPES", "SymbolSpec", "SYMBOLS", "check_order_filters",
+           "exchange_info_symbol"]
 
 #: The order types the matching engine implements; exchangeInfo advertises exactly these.
 SUPPORTED_ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
@@ -41,6 +49,8 @@ class SymbolSpec:
     max_num_orders: int = 200
     percent_up: Decimal = Decimal(5)
     percent_down: Decimal = Decimal("0.2")
+    # False lists the symbol with Binance's status BREAK: visible, priced, not accepting orders.
+    trading: bool = True
 
     @property
     def stream_name(self) -> str:
@@ -64,12 +74,23 @@ SYMBOLS: dict[str, SymbolSpec] = {
     ),
 }
 
+#: Markets listed for a fee asset at a configured price, by asset (see the module docstring).
+FEE_ASSET_SYMBOLS: dict[str, SymbolSpec] = {
+    "BNB": SymbolSpec(
+        symbol="BNBUSDT", base_asset="BNB", quote_asset="USDT",
+        tick_size=Decimal("0.01"), min_price=Decimal("0.01"), max_price=Decimal("100000"),
+        step_size=Decimal("0.001"), min_qty=Decimal("0.001"), max_qty=Decimal("9000"),
+        market_max_qty=Decimal("1000"),
+        min_notional=Decimal(5), max_notional=Decimal("9000000"), trading=False,
+    ),
+}
+
 
 def exchange_info_symbol(spec: SymbolSpec) -> dict[str, Any]:
     """Return the ``exchangeInfo`` entry for ``spec``, field for field as Binance sends it."""
     return {
         "symbol": spec.symbol,
-        "status": "TRADING",
+        "status": "TRADING" if spec.trading else "BREAK",
         "baseAsset": spec.base_asset,
         "baseAssetPrecision": 8,
         "quoteAsset": spec.quote_asset,

@@ -392,6 +392,9 @@ class LocalVenue(_Child):
         Seed of the venue's random faults and generated ids.
     balances
         The account's starting balances (``{"USDT": "3000", "BTC": "0.02"}``); default: the venue's.
+    fee_asset
+        Pay commissions in this asset (``"BNB"``: ``--fee-asset BNB``, a BNBUSDT market fixed at 560
+        USDT values them). Default balances gain 1 BNB; given ``balances`` must name the asset.
     start_timeout, stop_timeout
         Seconds to wait for its URLs, and for its graceful stop.
 
@@ -405,12 +408,14 @@ class LocalVenue(_Child):
     name = "local venue"
 
     def __init__(self, directory: Path, env: Mapping[str, str] | None = None, *, speed: float = 10.0, seed: int = 0,
-                 balances: Mapping[str, str | float] | None = None, start_timeout: float = 90.0,
-                 stop_timeout: float = 30.0) -> None:
+                 balances: Mapping[str, str | float] | None = None, fee_asset: str | None = None,
+                 start_timeout: float = 90.0, stop_timeout: float = 30.0) -> None:
         super().__init__(Path(directory) / "venue.log", env, start_timeout, stop_timeout)
         self.args = ["venue", "serve", "--port", "0", "--json", "--speed", str(speed), "--seed", str(seed)]
         for asset, amount in (balances or {}).items():
             self.args += ["--balance", f"{asset}={amount}"]
+        if fee_asset is not None:
+            self.args += ["--fee-asset", fee_asset]
         self.urls: dict[str, Any] = {}
         self._http: Any = None
 
@@ -687,12 +692,12 @@ class Drill:
         return f"Drill({str(self.folder)!r}, {len(self.children)} processes)"
 
     def venue(self, *, speed: float = 10.0, seed: int = 0, balances: Mapping[str, str | float] | None = None,
-              timeout: float = 90.0) -> LocalVenue:
+              fee_asset: str | None = None, timeout: float = 90.0) -> LocalVenue:
         """Start the local venue in the folder; services started afterwards trade on it.
 
         Parameters
         ----------
-        speed, seed, balances
+        speed, seed, balances, fee_asset
             As for :class:`LocalVenue`.
         timeout
             Seconds it may take to start.
@@ -702,7 +707,8 @@ class Drill:
         LocalVenue
             Started.
         """
-        venue = LocalVenue(self.folder, self.env, speed=speed, seed=seed, balances=balances, start_timeout=timeout)
+        venue = LocalVenue(self.folder, self.env, speed=speed, seed=seed, balances=balances, fee_asset=fee_asset,
+                           start_timeout=timeout)
         self.children.append(venue)
         venue.start()
         self.env["TRADEPULSE_BINANCE_URL"] = venue.base_url

@@ -8,10 +8,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from decimal import Decimal
 
 import pytest
 
 from tradepulse.cli import main
+
+
+_KEYS = {"TRADEPULSE_VENUE_API_KEY": "k", "TRADEPULSE_VENUE_API_SECRET": "s"}
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
@@ -29,6 +33,12 @@ from tradepulse.cli import main
     (["--maker-fee", "lots"], {}, "--maker-fee must be a number"),
     (["--taker-fee", "NaN"], {}, "taker fee must be a fraction between 0 and 0.1"),
     (["--weight-limit", "0"], {}, "weight limit must be at least 1"),
+    (["--fee-asset", "BNB"], {}, "--fee-asset needs an account"),
+    (["--fee-asset", "BNB", "--balance", "USDT=100"], _KEYS, "give the account some BNB (--balance BNB=1)"),
+    (["--fee-asset-price", "560"], _KEYS, "--fee-asset-price needs --fee-asset"),
+    (["--fee-asset", "ETH", "--fee-asset-price", "3000"], _KEYS, "only for BNB; not for ETH"),
+    (["--fee-asset", "BNB", "--fee-asset-price", "560.001"], _KEYS, "BNB price must be between"),
+    (["--fee-asset", "XRP"], _KEYS, "no XRPUSDT market to value fee asset XRP"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, monkeypatch, args, env, message):
     for name in ("TRADEPULSE_VENUE_API_KEY", "TRADEPULSE_VENUE_API_SECRET", "TRADEPULSE_VENUE_API_SECRET_FILE"):
@@ -105,3 +115,34 @@ def test_credentials_come_from_flags_environment_or_a_secret_file(tmp_path, monk
     assert "from-file" not in repr(config) and config.seed == 3
     flags = build_parser().parse_args(["venue", "serve", "--api-key", "flag-key", "--api-secret", "flag-secret"])
     assert _build_config(flags).accounts[0].api_key == "flag-key"
+
+
+def test_fee_asset_flags_make_a_bnb_paying_account_and_list_bnbusdt(monkeypatch):
+    from tradepulse.cli import build_parser
+    from tradepulse.cli.venue_cmds import _build_config
+
+    for name, value in _KEYS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TRADEPULSE_VENUE_API_SECRET_FILE", raising=False)
+
+    def config(*args: str):
+        return _build_config(build_parser().parse_args(["venue", "serve", *args]))
+
+    priced = config("--fee-asset", "bnb", "--fee-asset-price", "612.5", "--balance", "USDT=100", "--balance", "BNB=0")
+    account = priced.accounts[0]
+    assert (account.fee_asset, account.balances) == ("BNB", {"USDT": "100", "BNB": "0"})
+    assert priced.fee_asset_prices == {"BNB": Decimal("612.5")}
+    # Default balances gain one BNB, and the market comes at the documented default price.
+    seeded = config("--fee-asset", "BNB")
+    assert seeded.accounts[0].balances == {"USDT": "10000", "BTC": "0.5", "ETH": "5", "BNB": "1"}
+    assert seeded.fee_asset_prices == {"BNB": Decimal("560")}
+    # A replayed asset needs no market of its own; the default balances already hold ETH.
+    assert config("--fee-asset", "ETH").fee_asset_prices == {} and config().fee_asset_prices == {}
+
+
+def test_help_shows_the_fee_asset_flags_with_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["venue", "serve", "--help"])
+    text = capsys.readouterr().out
+    assert "--fee-asset ASSET" in text and "--fee-asset-price USDT" in text
+    assert "tradepulse venue serve --fee-asset BNB --fee-asset-price 560 --balance USDT=10000 --balance BNB=1" in text

@@ -2,9 +2,9 @@
 
 With ``fee_asset`` an account pays each commission in that asset, out of its own balance, valued
 at the venue's price for it and with the discount (Binance: 25 % with BNB); the traded assets move
-by exactly the traded amounts. An account short of the asset pays the usual way. The venue replays
-no BNB market, so BNB needs a configured price; ETH is valued at the replayed ETHUSDT price. A
-negative maker fee pays makers a rebate in the usual commission asset.
+by exactly the traded amounts. An account short of the asset pays the usual way. BNB is valued at
+the fixed price of the venue's listed BNBUSDT market (the recordings have no BNB ticks); ETH at the
+replayed ETHUSDT price. A negative maker fee pays makers a rebate in the usual commission asset.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tradepulse.emulator import AccountSpec, FeePayment, VenueConfig
+from tradepulse.emulator import DEFAULT_FEE_ASSET_PRICES, AccountSpec, FeePayment, VenueConfig
 from tradepulse.emulator.accounts import Account
 from tradepulse.emulator.app import Venue, make_app
 from tradepulse.emulator.matching import OrderRequest
@@ -29,8 +29,8 @@ USUAL = D("0.001")
 
 @pytest.fixture(scope="module")
 def venue() -> Venue:
-    """A venue whose books are the real recording 30 s in (the replay is not started: prices stay put)."""
-    built = Venue(VenueConfig(start_offset_s=30))
+    """A venue whose books are the real recording 30 s in (the replay is not started: prices stay put); BNB at 500."""
+    built = Venue(VenueConfig(start_offset_s=30, fee_asset_prices={"BNB": D("500")}))
     built.replayer.warm_up()
     return built
 
@@ -91,42 +91,66 @@ def test_an_account_short_of_the_fee_asset_pays_the_usual_way(venue):
     assert payer.balance("BTC").free == D("0.01") - sum(f.commission for f in fills)
 
 
-def test_bnb_is_valued_at_its_configured_price_because_the_venue_replays_no_bnb_market(venue):
-    payer = account(venue, {"USDT": "10000", "BNB": "1"}, fee_asset="BNB", fee_asset_price="500")
+def test_bnb_is_valued_at_the_fixed_price_of_the_venues_bnbusdt_market(venue):
+    payer = account(venue, {"USDT": "10000", "BNB": "1"}, fee_asset="BNB")
+    assert venue.markets["BNBUSDT"].last_price() == 500
     _, fills = venue.engine.place(payer, market("BUY", "0.01"))
     expected = sum(((f.price * f.qty * USUAL * D("0.75") / 500).quantize(EIGHT) for f in fills), D(0))
     assert all(f.commission_asset == "BNB" for f in fills)
     assert payer.balance("BNB").free == D("1") - expected and payer.balance("BTC").free == D("0.01")
 
 
+def test_a_bnb_paying_account_lists_bnbusdt_at_the_default_price_unless_one_is_given():
+    config = VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="BNB"),))
+    assert config.fee_asset_prices == {"BNB": D("560")} == DEFAULT_FEE_ASSET_PRICES
+    assert VenueConfig(accounts=config.accounts, fee_asset_prices={"BNB": "612.5"}).fee_asset_prices == {"BNB": D("612.5")}
+    assert VenueConfig().fee_asset_prices == {}  # nothing asks for it: the venue lists only what it replays
+    assert VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="ETH"),)).fee_asset_prices == {}
+
+
 def test_fee_asset_options_are_checked_when_the_venue_is_configured():
-    with pytest.raises(ConfigError, match="BNB"):
-        VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="BNB"),))  # no BNB market and no price
+    with pytest.raises(ConfigError, match="no XRPUSDT market"):
+        VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="XRP"),))
+    with pytest.raises(ConfigError, match="no ETHUSDT market"):
+        VenueConfig(symbols=("BTCUSDT",), accounts=(AccountSpec("k", "s", fee_asset="ETH"),))
     with pytest.raises(ConfigError, match="discount"):
         AccountSpec("k", "s", fee_asset="ETH", fee_asset_discount="1")
-    with pytest.raises(ConfigError, match="price"):
-        AccountSpec("k", "s", fee_asset="BNB", fee_asset_price="-1")
     with pytest.raises(ConfigError, match="fee asset"):
         AccountSpec("k", "s", fee_asset="bnb usd")
-    config = VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="BNB", fee_asset_price="500"),))
-    assert config.accounts[0].fee_payment == FeePayment("BNB", D("500"), D("0.25"))
+    with pytest.raises(ConfigError, match="only for BNB; not for ETH"):
+        VenueConfig(fee_asset_prices={"ETH": "3000"})  # ETH has its recorded prices
+    with pytest.raises(ConfigError, match="only for BNB; not for XRP"):
+        VenueConfig(fee_asset_prices={"XRP": "1"})
+    for price in ("-1", "0.01", "560.001", "lots", "100000"):  # off the tick, or no room for the book's bid/ask
+        with pytest.raises(ConfigError, match="BNB price must be between"):
+            VenueConfig(fee_asset_prices={"BNB": price})
+    config = VenueConfig(accounts=(AccountSpec("k", "s", fee_asset="BNB", fee_asset_discount="0.1"),))
+    assert config.accounts[0].fee_payment == FeePayment("BNB", D("0.1"))
 
 
 def test_accounts_of_the_configuration_and_of_the_control_api_get_their_fee_option():
-    built = Venue(VenueConfig(start_offset_s=5, accounts=(AccountSpec("cfg", "s", fee_asset="ETH"),)))
-    assert built.accounts.by_api_key("cfg").fee_payment == FeePayment("ETH", None, D("0.25"))
+    built = Venue(VenueConfig(start_offset_s=5, accounts=(AccountSpec("cfg", "s", fee_asset="ETH"),),
+                              fee_asset_prices={"BNB": "480"}))
+    assert built.accounts.by_api_key("cfg").fee_payment == FeePayment("ETH", D("0.25"))
+    plain = Venue(VenueConfig(start_offset_s=5))
 
-    async def add_over_http() -> tuple[int, dict, int, dict]:
-        async with TestClient(TestServer(make_app(built))) as client:
-            good = await client.post("/_control/accounts", json={
-                "apiKey": "ctl", "apiSecret": "s", "balances": {"BNB": "2"}, "feeAsset": "BNB", "feeAssetPrice": "480"})
-            bad = await client.post("/_control/accounts", json={"apiKey": "ctl2", "apiSecret": "s", "feeAsset": "BNB"})
-            return good.status, await good.json(), bad.status, await bad.json()
+    async def add_over_http(venue: Venue, body: dict) -> tuple[int, dict]:
+        async with TestClient(TestServer(make_app(venue))) as client:
+            answer = await client.post("/_control/accounts", json=body)
+            return answer.status, await answer.json()
 
-    status, body, bad_status, bad_body = asyncio.run(add_over_http())
-    assert status == 200 and body["feeAsset"] == "BNB"
-    assert built.accounts.by_api_key("ctl").fee_payment == FeePayment("BNB", D("480"), D("0.25"))
-    assert bad_status == 400 and "BNB" in bad_body["error"]
+    status, body = asyncio.run(add_over_http(built, {
+        "apiKey": "ctl", "apiSecret": "s", "balances": {"BNB": "2"}, "feeAsset": "BNB"}))
+    assert status == 200 and body["feeAsset"] == "BNB" and body["feeAssetDiscount"] == "0.25"
+    assert built.accounts.by_api_key("ctl").fee_payment == FeePayment("BNB", D("0.25"))
+    # A price of the account's own is refused: commissions are charged at the venue's one price.
+    status, body = asyncio.run(add_over_http(built, {
+        "apiKey": "ctl2", "apiSecret": "s", "feeAsset": "BNB", "feeAssetPrice": "700"}))
+    assert status == 400 and "no fee asset price of its own" in body["error"]
+    # A venue started without BNBUSDT cannot value BNB, so it takes no BNB payer.
+    status, body = asyncio.run(add_over_http(plain, {"apiKey": "ctl3", "apiSecret": "s", "feeAsset": "BNB"}))
+    assert status == 400 and "no BNBUSDT market" in body["error"]
+    assert built.accounts.by_api_key("ctl2") is None and plain.accounts.by_api_key("ctl3") is None
 
 
 def test_a_negative_maker_fee_pays_the_maker_a_rebate_in_the_usual_asset():
