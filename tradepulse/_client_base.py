@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -230,6 +231,14 @@ def _statuses(status: str | list[str] | tuple[str, ...] | None) -> list[str] | N
     return [str(item).strip().upper() for item in items if str(item).strip()] or None
 
 
+def _instant(value: datetime | str | None, name: str) -> str | None:
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        raise ConfigError(f"{name} needs a time zone (e.g. datetime.now(UTC)); a naive time could mean any zone")
+    return value.isoformat()
+
+
 class Calls:
     """The request each client method sends (shared by :class:`LiveClient` and :class:`AsyncLiveClient`)."""
 
@@ -241,6 +250,10 @@ class Calls:
     def orders(status: Any, symbol: str | None, strategy_id: str | None, limit: int, offset: int) -> Call:
         return Call("GET", "/orders", _params(status=_statuses(status), symbol=symbol, strategy_id=strategy_id,
                                               limit=limit, offset=offset))
+
+    @staticmethod
+    def execution(since: datetime | str | None, strategy_id: str | None) -> Call:
+        return Call("GET", "/execution", _params(since=_instant(since, "since"), strategy_id=strategy_id))
 
     @staticmethod
     def kill(reason: str, flatten: bool) -> Call:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -298,6 +299,12 @@ class LiveClient(_Base):
         """:meth:`pnl` as a pandas DataFrame indexed by time, money as floats."""
         return pnl_to_frame(self.pnl(strategy_id=strategy_id, limit=limit))
 
+    def execution(self, since: datetime | str | None = None, strategy_id: str | None = None) -> list[dict[str, Any]]:
+        """Execution quality per strategy and symbol (slippage in bps against the arrival price, fill ratio,
+        order-to-ack milliseconds, fees, rejects, denials) of the orders submitted since ``since`` (a
+        timezone-aware time or ISO-8601 text; all orders when ``None``)."""
+        return self._send(Calls.execution(since, strategy_id))
+
     def risk(self, limit: int = 100) -> dict[str, Any]:
         """Trading state, each engine's risk controls and the breaker history (newest first)."""
         return self._send(Calls.get("/risk", limit=limit))
@@ -450,6 +457,11 @@ class AsyncLiveClient(_Base):
     async def pnl_frame(self, strategy_id: str | None = None, limit: int = 1000) -> pd.DataFrame:
         """See :meth:`LiveClient.pnl_frame`."""
         return pnl_to_frame(await self.pnl(strategy_id=strategy_id, limit=limit))
+
+    async def execution(self, since: datetime | str | None = None,
+                        strategy_id: str | None = None) -> list[dict[str, Any]]:
+        """See :meth:`LiveClient.execution`."""
+        return await self._send(Calls.execution(since, strategy_id))
 
     async def risk(self, limit: int = 100) -> dict[str, Any]:
         """See :meth:`LiveClient.risk`."""

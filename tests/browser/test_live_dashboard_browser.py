@@ -74,6 +74,10 @@ def test_live_dashboard_page_shows_the_trading_state_and_orders_of_a_running_ser
     body = page.inner_text("body")
     assert "Live trading" in body and "No TradePulse service" not in body
     assert "BTC/USDT" in page.inner_text(".tp-live-positions")
+    # Execution quality is the service's per-strategy table, not a sample of journal events.
+    quality = page.locator(".tp-live-quality tbody tr")
+    assert quality.count() == 1 and quality.first.locator("td[data-column=strategy_id]").inner_text() == "btc-sma"
+    assert quality.first.locator("td[data-column=fill_ratio]").inner_text().endswith("%")
 
     # A read token: a view only, no operator buttons, and the token is nowhere on the page.
     assert page.get_attribute(".tp-live-access", "data-scope") == "read"

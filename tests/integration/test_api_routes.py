@@ -8,9 +8,12 @@ background thread. Tests talk to it as clients do.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ from polling import eventually
 from service_fixtures import OPERATE_TOKEN, READ_TOKEN, InProcessService, bearer, service  # noqa: F401 - fixture
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from tradepulse.client import AsyncLiveClient, LiveClient
+from tradepulse.errors import ConfigError
 
 
 @pytest.fixture
@@ -116,6 +122,72 @@ def test_orders_fills_and_paging(reader: httpx.Client) -> None:
     assert all(fill["fill_quantity"] and fill["fill_price"] for fill in fills)
 
 
+def _execution_snapshot(service: InProcessService, reader: httpx.Client) -> dict[str, Any] | None:
+    """Execution quality with the orders, fills and submissions it was computed from, or ``None`` if the
+    engine journaled an order event meanwhile (the orders read before and after differ)."""
+    before = reader.get("/api/v1/orders", params={"limit": 1000}).json()
+    snapshot = {
+        "execution": reader.get("/api/v1/execution").json(),
+        "fills": reader.get("/api/v1/fills", params={"limit": 1000}).json(),
+        "submitted": reader.get("/api/v1/events", params={"kind_prefix": "order.submitted", "limit": 1000}).json(),
+        "since_newest": reader.get("/api/v1/execution", params={"since": before[0]["journaled_at"]}).json() if before else [],
+    }
+    with LiveClient(service.base_url, token=READ_TOKEN) as client:
+        snapshot["client"] = client.execution(strategy_id="btc-sma")
+    snapshot["async_client"] = asyncio.run(_async_execution(service))
+    after = reader.get("/api/v1/orders", params={"limit": 1000}).json()
+    return {**snapshot, "orders": before} if before == after else None
+
+
+async def _async_execution(service: InProcessService) -> list[dict[str, Any]]:
+    async with AsyncLiveClient(service.base_url, token=READ_TOKEN) as client:
+        return await client.execution()
+
+
+def test_execution_quality_agrees_with_the_orders_fills_and_submissions(service: InProcessService,
+                                                                         reader: httpx.Client) -> None:
+    eventually(lambda: (rows := reader.get("/api/v1/fills").json()) and len({f["client_order_id"] for f in rows}) >= 2, 90)
+    shown = eventually(lambda: _execution_snapshot(service, reader), 60)
+    orders, fills = shown["orders"], shown["fills"]
+    assert len(orders) < 1000 and len(fills) < 1000 and len(shown["submitted"]) < 1000
+    (row,) = shown["execution"]
+    assert (row["strategy_id"], row["strategy"], row["symbol"]) == ("btc-sma", "btc-sma", "BTC/USDT")
+    assert shown["client"] == shown["async_client"] == shown["execution"]
+
+    sent = [order for order in orders if order["status"] != "DENIED"]
+    assert row["orders"] == len(sent) and row["denials"] == len(orders) - len(sent)
+    assert row["rejects"] == sum(order["status"] == "REJECTED" for order in orders)
+    assert row["orders_with_fills"] == len({fill["client_order_id"] for fill in fills})
+    ordered = sum(Decimal(order["quantity"]) for order in sent)
+    filled = sum(Decimal(fill["fill_quantity"]) for fill in fills)
+    assert Decimal(row["ordered_quantity"]) == ordered and Decimal(row["filled_quantity"]) == filled
+    assert row["fill_ratio"] == pytest.approx(float(filled / ordered))
+    assert Decimal(row["fees_quote"]) == sum(Decimal(fill["fee_quote"]) for fill in fills)
+
+    # Slippage recomputed from each order's arrival price (journaled at submission) and its fills.
+    arrival = {event["correlation_id"]: Decimal(event["payload"]["intent"]["reference_price"]) for event in shown["submitted"]}
+    cost, value = Decimal(0), Decimal(0)
+    for fill in fills:
+        reference, quantity, price = arrival[fill["client_order_id"]], Decimal(fill["fill_quantity"]), Decimal(fill["fill_price"])
+        cost += (price - reference) * quantity * (1 if fill["side"] == "buy" else -1)
+        value += reference * quantity
+    assert Decimal(row["slippage_quote"]) == cost
+    assert row["slippage_bps_avg"] == pytest.approx(float(cost / value * 10_000))
+    assert row["slippage_orders"] == row["orders_with_fills"] and row["slippage_bps_worst"] >= row["slippage_bps_avg"] - 1e-9
+    assert row["ack_orders"] >= row["orders_with_fills"]
+    assert 0 <= row["ack_ms_p50"] <= row["ack_ms_p95"] <= row["ack_ms_max"]
+
+    # ``since`` selects by submission: the newest order's journal time leaves the orders journaled then.
+    newest = [order for order in sent if order["journaled_at"] >= orders[0]["journaled_at"]]
+    assert sum(row["orders"] for row in shown["since_newest"]) == len(newest)
+    assert reader.get("/api/v1/execution", params={"since": "2100-01-01T00:00:00Z"}).json() == []
+    assert reader.get("/api/v1/execution", params={"strategy_id": "btc-sma"}).json()[0]["strategy_id"] == "btc-sma"
+    # A time without a zone could mean any; it is refused, by the service and by the client before sending.
+    assert_error(reader.get("/api/v1/execution", params={"since": "2024-03-01T00:00:00"}), 422, "validation_error")
+    with LiveClient(service.base_url, token=READ_TOKEN) as client, pytest.raises(ConfigError, match="time zone"):
+        client.execution(since=datetime(2024, 3, 1))
+
+
 def test_invalid_parameters_are_422_in_the_error_shape(reader: httpx.Client) -> None:
     for path, params in [("/api/v1/orders", {"limit": 0}), ("/api/v1/orders", {"limit": 1001}),
                          ("/api/v1/orders", {"offset": -1}), ("/api/v1/orders", {"status": "LOST"}),
@@ -126,7 +198,7 @@ def test_invalid_parameters_are_422_in_the_error_shape(reader: httpx.Client) -> 
 
 
 def test_an_unknown_strategy_is_404(reader: httpx.Client) -> None:
-    for path in ("/api/v1/orders", "/api/v1/fills", "/api/v1/pnl", "/api/v1/events"):
+    for path in ("/api/v1/orders", "/api/v1/fills", "/api/v1/pnl", "/api/v1/events", "/api/v1/execution"):
         error = assert_error(reader.get(path, params={"strategy_id": "no-such"}), 404, "not_found")
         assert "no-such" in error["message"]
     assert_error(reader.get("/api/v1/nothing-here"), 404, "not_found")
@@ -165,7 +237,7 @@ def test_a_client_can_ask_the_scope_of_its_token(reader: httpx.Client, operator:
 
 
 GET_ROUTES = ["/api/v1/health", "/api/v1/token", "/api/v1/status", "/api/v1/strategies", "/api/v1/positions", "/api/v1/orders",
-              "/api/v1/fills", "/api/v1/pnl", "/api/v1/risk", "/api/v1/alerts", "/api/v1/events", "/api/v1/metrics",
+              "/api/v1/fills", "/api/v1/execution", "/api/v1/pnl", "/api/v1/risk", "/api/v1/alerts", "/api/v1/events", "/api/v1/metrics",
               "/metrics"]
 ACTIONS = ["kill", "resume", "cancel-all", "flatten"]
 

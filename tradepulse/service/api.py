@@ -37,6 +37,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from pydantic import AwareDatetime, BeforeValidator
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -323,6 +324,20 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="How many item
 StrategyId = Annotated[str | None, Query(pattern=m.STRATEGY_ID_PATTERN, description="Only this strategy (404 if unknown).")]
 Symbol = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this symbol, e.g. `BTC/USDT`.")]
 
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    # pydantic would also read a bare number as seconds since 1970; a typo must not become a time.
+    if isinstance(value, str) and not _DATE_TIME.match(value):
+        raise ValueError("expected an ISO-8601 date and time with a time zone, e.g. 2026-11-22T00:00:00Z")
+    return value
+
+
+Since = Annotated[AwareDatetime | None, BeforeValidator(_date_time_text), Query(
+    description="Only orders submitted at or after this time (ISO-8601 with a time zone, e.g. "
+                "`2026-11-22T00:00:00Z`); everything that happened to them afterwards counts.")]
+
 
 # -- the app -----------------------------------------------------------------------------------
 
@@ -416,6 +431,12 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
         limit: Annotated[int, Query(ge=1, le=10_000, description="The last `limit` points per strategy.")] = 1000,
     ) -> Any:
         return backend.pnl(strategy_id=strategy_id, limit=limit)
+
+    @api.get("/execution", tags=["trading"], response_model=list[m.ExecutionQuality],
+             responses=_responses(401, 404, 422),
+             summary="Execution quality per strategy and symbol: slippage, fill ratio, order-to-ack time")
+    async def execution(since: Since = None, strategy_id: StrategyId = None) -> Any:
+        return backend.execution(since=since, strategy_id=strategy_id)
 
     @api.get("/risk", tags=["risk"], response_model=m.RiskState, responses=_responses(401, 422),
              summary="Trading state, each engine's risk controls and breaker history")

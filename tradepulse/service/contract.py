@@ -19,6 +19,7 @@ REST routes (all under ``/api/v1``, all requiring a bearer token; operate scope 
 ``GET /orders``            :meth:`ServiceBackend.orders` (status, symbol, strategy_id, limit, offset)
 ``GET /fills``             :meth:`ServiceBackend.fills` (symbol, strategy_id, limit, offset)
 ``GET /pnl``               :meth:`ServiceBackend.pnl` (strategy_id, limit)
+``GET /execution``         :meth:`ServiceBackend.execution` (since, strategy_id)
 ``GET /risk``              :meth:`ServiceBackend.risk` (limit of breaker history)
 ``GET /alerts``            :meth:`ServiceBackend.alerts` (limit, offset)
 ``GET /events``            :meth:`ServiceBackend.events` (kind_prefix, strategy_id, after_seq, limit)
@@ -34,6 +35,7 @@ REST routes (all under ``/api/v1``, all requiring a bearer token; operate scope 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["OPERATE", "READ", "ServiceBackend", "UnknownStrategy"]
@@ -94,6 +96,13 @@ class ServiceBackend(Protocol):
     def pnl(self, *, strategy_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Equity and P&L points, oldest first, the last ``limit`` per strategy:
         ``[{"ts", "strategy_id", "equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl"}]``."""
+
+    def execution(self, *, since: datetime | None = None, strategy_id: str | None = None) -> list[dict[str, Any]]:
+        """Execution quality of the orders submitted since ``since`` (all when ``None``), one row per
+        strategy and symbol: ``[{"strategy_id", "strategy", "symbol", "orders", "orders_with_fills",
+        "rejects", "denials", "ordered_quantity", "filled_quantity", "fill_ratio", "slippage_orders",
+        "slippage_bps_avg", "slippage_bps_worst", "slippage_quote", "ack_orders", "ack_ms_p50",
+        "ack_ms_p95", "ack_ms_max", "fees_quote"}]`` (see store.queries.execution_quality)."""
 
     def risk(self, *, limit: int = 100) -> dict[str, Any]:
         """``{"trading_state", "engines": [{"strategy_id", "symbol", "status": {...}}],

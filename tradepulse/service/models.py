@@ -28,6 +28,7 @@ __all__ = [
     "ErrorBody",
     "ErrorResponse",
     "Event",
+    "ExecutionQuality",
     "Fill",
     "Health",
     "KillRequest",
@@ -225,6 +226,34 @@ class PnlPoint(_Response):
     unrealized_pnl: Money
     fees_quote: Money
     net_pnl: Money
+
+
+class ExecutionQuality(_Response):
+    """How well one strategy's orders in one symbol were executed (see docs/api.md, Execution quality)."""
+
+    strategy_id: str
+    strategy: str = Field(description="The strategy id the orders carry (the engine's `strategy_id`).")
+    symbol: str
+    orders: int = Field(description="Orders sent to the venue (denied intents are not).")
+    orders_with_fills: int = Field(description="Orders filled at least partly.")
+    rejects: int = Field(description="Orders the venue rejected.")
+    denials: int = Field(description="Intents the risk gate refused; never sent.")
+    ordered_quantity: Money
+    filled_quantity: Money
+    fill_ratio: float | None = Field(description="Filled ÷ ordered quantity; null without orders.")
+    slippage_orders: int = Field(description="Filled orders with an arrival price: those the slippage covers.")
+    slippage_bps_avg: float | None = Field(
+        description="Slippage against the arrival price (the last price the engine saw when it decided), in basis "
+                    "points of the arrival value, positive = a cost; weighted by arrival notional. Null when nothing "
+                    "was measured.")
+    slippage_bps_worst: float | None = Field(description="The costliest order's slippage (bps).")
+    slippage_quote: Money = Field(description="The slippage as an amount of the quote currency (positive = a cost).")
+    ack_orders: int = Field(description="Orders with a measured order-to-ack time.")
+    ack_ms_p50: float | None = Field(description="Median milliseconds from submission to the venue's first sign of "
+                                                 "the order (its ack, or its first fill), on the journal's clock.")
+    ack_ms_p95: float | None = Field(description="95th percentile of the same (linear between ranks).")
+    ack_ms_max: float | None = Field(description="The slowest.")
+    fees_quote: Money = Field(description="Fees paid, in the quote currency.")
 
 
 class EngineRisk(_Response):

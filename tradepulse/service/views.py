@@ -159,6 +159,13 @@ class ServiceViews:
         rows.sort(key=lambda row: (row["ts"], row["strategy_id"]))
         return rows
 
+    def execution(self, *, since: datetime | None = None, strategy_id: str | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for slot in self._selected(strategy_id):
+            found = queries.execution_quality(slot.open_reader(), since=since)
+            rows += [{"strategy_id": slot.strategy_id, **row} for row in found]
+        return rows
+
     def risk(self, *, limit: int = 100) -> dict[str, Any]:
         engines, history = [], []
         for slot in self.slots.values():

@@ -2,7 +2,8 @@
 
 The widget reads the service only through :mod:`tradepulse.client` (a :class:`~tradepulse.client.LiveClient`
 or an :class:`~tradepulse.client.AsyncLiveClient`): trading state, uptime, venue and feeds; equity
-and P&L; positions; recent orders and fills; execution quality; risk state and breaker history;
+and P&L; positions; recent orders and fills; execution quality per strategy and symbol (the
+service computes it from its journals, ``GET /api/v1/execution``); risk state and breaker history;
 alerts. A background thread refreshes it every ``refresh_seconds`` by *setting widget traits*
 (HTML values, the chart's data), never with ``with output:`` from the thread, which Voila drops.
 
@@ -22,10 +23,9 @@ import html
 import inspect
 import logging
 import math
-import statistics
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from plotly.subplots import make_subplots
 
 from tradepulse.errors import ConfigError, TradePulseError
 
-__all__ = ["LiveMonitor", "execution_quality"]
+__all__ = ["LiveMonitor"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ _CELL = "padding:2px 8px;border-bottom:1px solid #e3e3e3;white-space:nowrap"
 _HEAD = f"{_CELL};text-align:left;position:sticky;top:0;background:#fafafa;font-weight:600"
 _SECTION = "font-weight:600;font-size:14px;margin:12px 0 4px;color:#333"
 _ORDERS_FETCHED, _ORDERS_SHOWN, _FILLS_FETCHED, _FILLS_SHOWN = 50, 25, 200, 20
-_PNL_POINTS, _HISTORY, _ALERTS, _EVENT_PAGE, _EVENT_PAGES, _TIMING_KEPT = 500, 50, 50, 1000, 5, 5000
+_PNL_POINTS, _HISTORY, _ALERTS = 500, 50, 50
+#: Execution quality covers every order in the journals, so the service's answer costs more than the other
+#: reads: it is asked again when the recent orders change, and otherwise at most this often (seconds).
+_EXECUTION_MAX_AGE = 30.0
 _DEFAULT_REASON = "requested from the live dashboard"
 #: Operator actions: (button label, client method, button style, needs a typed reason).
 _ACTIONS = {"kill": ("Kill (halt)", "danger", True), "resume": ("Resume", "success", True),
@@ -84,16 +87,6 @@ def _time(value: Any) -> str:
         return ""
     text = str(value).replace("T", " ").removesuffix("Z").split("+")[0]
     return text.split(".")[0]
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _duration(seconds: Any) -> str:
@@ -140,7 +133,10 @@ def _cell(kind: str, value: Any) -> str:
     if kind == "bps":
         number = _number(value)
         return "" if number is None else f"{number:+.2f}"
-    if kind == "seconds":
+    if kind == "ratio":
+        number = _number(value)
+        return "" if number is None else f"{number:.1%}"
+    if kind in ("seconds", "ms"):
         number = _number(value)
         return "" if number is None else f"{number:,.1f}"
     if kind == "bool":
@@ -187,80 +183,6 @@ def _summary(payload: Any, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# -- execution quality ---------------------------------------------------------------------------
-
-
-def execution_quality(orders: list[Mapping[str, Any]], fills: list[Mapping[str, Any]],
-                      timing: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Slippage, order-to-ack latency and fill ratio of recent orders and fills.
-
-    Parameters
-    ----------
-    orders, fills
-        As the service's ``/orders`` and ``/fills`` answer them.
-    timing
-        Per ``client_order_id``: ``submitted_at``, ``accepted_at`` (ISO text) and ``reference_price``
-        (the last price the strategy decided at), from the journal's ``order.submitted`` and
-        ``order.accepted`` events.
-
-    Returns
-    -------
-    dict
-        ``orders``, ``fill_ratio`` (filled ÷ ordered quantity), ``orders_filled``, ``slippage_bps``
-        (quantity-weighted, positive = paid more than the reference), ``fills_with_reference``,
-        ``ack_ms_median``, ``ack_ms_max``, ``acks``. ``None`` where there is nothing to measure.
-    """
-    timing = timing or {}
-    ordered = sum(_number(o.get("quantity")) or 0.0 for o in orders)
-    filled = sum(_number(o.get("filled_quantity")) or 0.0 for o in orders)
-    weighted, weights, measured = 0.0, 0.0, 0
-    for fill in fills:
-        reference = _number(fill.get("reference_price")) or _number(fill.get("last_price"))
-        if reference is None:
-            reference = _number(timing.get(str(fill.get("client_order_id")), {}).get("reference_price"))
-        price, quantity = _number(fill.get("fill_price")), _number(fill.get("fill_quantity"))
-        if not reference or price is None or not quantity:
-            continue
-        sign = -1.0 if str(fill.get("side", "")).lower() == "sell" else 1.0
-        weighted += sign * (price - reference) / reference * 1e4 * quantity
-        weights += quantity
-        measured += 1
-    acks: list[float] = []
-    for order in orders:
-        entry = timing.get(str(order.get("client_order_id")), {})
-        sent = _parse_time(entry.get("submitted_at") or order.get("created_at"))
-        acked = _parse_time(entry.get("accepted_at") or order.get("accepted_at") or order.get("acknowledged_at"))
-        if sent is not None and acked is not None:
-            acks.append(max(0.0, (acked - sent).total_seconds() * 1000.0))
-    return {
-        "orders": len(orders),
-        "fill_ratio": filled / ordered if ordered > 0 else None,
-        "orders_filled": sum(1 for o in orders if o.get("status") == "FILLED"),
-        "slippage_bps": weighted / weights if weights > 0 else None,
-        "fills_with_reference": measured,
-        "ack_ms_median": statistics.median(acks) if acks else None,
-        "ack_ms_max": max(acks) if acks else None,
-        "acks": len(acks),
-    }
-
-
-def _quality_html(quality: Mapping[str, Any]) -> str:
-    def fmt(value: Any, pattern: str) -> str:
-        return "n/a" if value is None else pattern.format(value)
-
-    rows = [
-        ("orders", "Recent orders", str(quality.get("orders", 0))),
-        ("fill_ratio", "Fill ratio (filled ÷ ordered qty)", fmt(quality.get("fill_ratio"), "{:.1%}")),
-        ("orders_filled", "Orders fully filled", f"{quality.get('orders_filled', 0)} of {quality.get('orders', 0)}"),
-        ("slippage_bps", "Avg slippage vs last price (bps)", fmt(quality.get("slippage_bps"), "{:+.2f}")),
-        ("ack_ms_median", "Order → ack, median (ms)", fmt(quality.get("ack_ms_median"), "{:,.1f}")),
-        ("ack_ms_max", "Order → ack, max (ms)", fmt(quality.get("ack_ms_max"), "{:,.1f}")),
-    ]
-    body = "".join(f'<tr data-stat="{key}"><th style="{_CELL};text-align:left;font-weight:500">{html.escape(label)}</th>'
-                   f'<td style="{_CELL};text-align:right">{html.escape(value)}</td></tr>' for key, label, value in rows)
-    return f'<table class="tp-live-quality" style="{_TABLE};max-width:460px">{body}</table>'
-
-
 # -- the widget ----------------------------------------------------------------------------------
 
 
@@ -303,8 +225,7 @@ class LiveMonitor(widgets.VBox):
         self._thread: threading.Thread | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._can_operate: bool | None = None
-        self._cursors: dict[tuple[str, str], int] = {}
-        self._timing: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._execution: tuple[Any, float, list[dict[str, Any]]] | None = None  # (orders seen, when, answer)
         self._rendered: dict[str, Any] = {"connected": False, "message": "not refreshed yet", "where": self._where}
         self._last_action: dict[str, Any] | None = None
         self._ever_connected = False
@@ -480,6 +401,7 @@ class LiveMonitor(widgets.VBox):
     def _drop_client(self) -> None:
         client, self._client = self._client, None
         self._can_operate = None
+        self._execution = None
         closer = getattr(client, "close", None) or getattr(client, "aclose", None)
         if closer is not None:
             try:
@@ -491,33 +413,15 @@ class LiveMonitor(widgets.VBox):
         """Whether the token may act (``GET /token`` names its scope; the token is never shown)."""
         return str(self._call(self._client.scope)) == "operate"
 
-    def _follow_order_events(self, strategy_ids: Iterable[str]) -> None:
-        """Read new ``order.submitted``/``order.accepted`` events: reference price and ack times per order."""
-        for strategy_id in strategy_ids:
-            for kind in ("order.submitted", "order.accepted"):
-                for _ in range(_EVENT_PAGES):
-                    after = self._cursors.get((strategy_id, kind), 0)
-                    events = self._call(self._client.events, kind_prefix=kind, strategy_id=strategy_id,
-                                        after_seq=after, limit=_EVENT_PAGE)
-                    for event in events:
-                        self._cursors[(strategy_id, kind)] = max(after, int(event.get("seq", 0)))
-                        after = self._cursors[(strategy_id, kind)]
-                        payload = event.get("payload") or {}
-                        order_id = str(payload.get("client_order_id") or event.get("correlation_id") or "")
-                        if not order_id:
-                            continue
-                        entry = self._timing.setdefault(order_id, {})
-                        self._timing.move_to_end(order_id)
-                        at = payload.get("at") or event.get("ts")
-                        if kind == "order.submitted":
-                            entry["submitted_at"] = at
-                            entry["reference_price"] = (payload.get("intent") or {}).get("reference_price")
-                        else:
-                            entry["accepted_at"] = at
-                    while len(self._timing) > _TIMING_KEPT:
-                        self._timing.popitem(last=False)
-                    if len(events) < _EVENT_PAGE:
-                        break
+    def _execution_of(self, client: Any, orders: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The service's execution quality, asked again only when the recent orders changed or the last answer aged."""
+        seen = [(order.get("client_order_id"), order.get("last_seq")) for order in orders]
+        cached = self._execution
+        if cached is not None and cached[0] == seen and time.monotonic() - cached[1] < _EXECUTION_MAX_AGE:
+            return cached[2]
+        answer = self._call(client.execution)
+        self._execution = (seen, time.monotonic(), answer)
+        return answer
 
     def _fetch(self) -> dict[str, Any]:
         from tradepulse._client_base import ServiceUnauthorized, ServiceUnreachable
@@ -537,7 +441,7 @@ class LiveMonitor(widgets.VBox):
             pnl = self._call(client.pnl, limit=_PNL_POINTS)
             risk = self._call(client.risk, limit=_HISTORY)
             alerts = self._call(client.alerts, limit=_ALERTS)
-            self._follow_order_events(e.get("strategy_id") for e in status.get("engines", []) if e.get("strategy_id"))
+            execution = self._execution_of(client, orders)
         except Exception as error:  # noqa: BLE001 - the page must say what went wrong, never fail
             if not isinstance(error, TradePulseError | OSError):
                 logger.exception("reading the live service failed")
@@ -552,25 +456,12 @@ class LiveMonitor(widgets.VBox):
             message = str(error) if isinstance(error, TradePulseError | OSError) else f"{type(error).__name__}: {error}"
             return {**self._rendered, "connected": False, "title": title, "message": message,
                     "where": self._where, "can_operate": False, "updated_at": _now()}
-        timing = {str(o.get("client_order_id")): dict(self._timing.get(str(o.get("client_order_id")), {}))
-                  for o in orders}
-        for fill in fills:
-            key = str(fill.get("client_order_id"))
-            if key not in timing and key in self._timing:
-                timing[key] = dict(self._timing[key])
-        refs = {key: _number(entry.get("reference_price")) for key, entry in timing.items()}
-        for fill in fills:
-            reference = refs.get(str(fill.get("client_order_id")))
-            price = _number(fill.get("fill_price"))
-            if reference and price is not None:
-                sign = -1.0 if str(fill.get("side", "")).lower() == "sell" else 1.0
-                fill["slippage_bps"] = sign * (price - reference) / reference * 1e4
         return {
             "connected": True, "title": None, "message": None, "where": self._where, "url": getattr(client, "url", None),
             "can_operate": bool(self._can_operate), "trading_state": status.get("trading_state"),
             "status": status, "health": health, "positions": positions, "orders": orders, "fills": fills,
             "pnl": pnl, "risk": risk, "alerts": alerts,
-            "execution": execution_quality(orders, fills, timing), "updated_at": _now(),
+            "execution": execution, "updated_at": _now(),
         }
 
     # -- rendering (sets traits only) -------------------------------------------------------------
@@ -657,10 +548,16 @@ class LiveMonitor(widgets.VBox):
         self.fills_view.value = _table(data["fills"], [
             ("filled_at", "Filled", "time"), ("strategy_id", "Strategy", "text"), ("side", "Side", "text"),
             ("fill_quantity", "Quantity", "qty"), ("fill_price", "Price", "money"),
-            ("slippage_bps", "Slippage (bps)", "bps"), ("fee_quote", "Fee", "money"), ("is_maker", "Maker", "bool"),
+            ("fee_quote", "Fee", "money"), ("is_maker", "Maker", "bool"),
             ("client_order_id", "Order id", "text"),
         ], "tp-live-fills", "No fills yet.", _FILLS_SHOWN)
-        self.quality_view.value = _quality_html(data["execution"])
+        self.quality_view.value = _table(data["execution"], [
+            ("strategy_id", "Strategy", "text"), ("symbol", "Symbol", "text"), ("orders", "Orders", "text"),
+            ("fill_ratio", "Fill ratio", "ratio"), ("slippage_bps_avg", "Slippage avg (bps)", "bps"),
+            ("slippage_bps_worst", "Worst (bps)", "bps"), ("ack_ms_p50", "Ack p50 (ms)", "ms"),
+            ("ack_ms_p95", "Ack p95 (ms)", "ms"), ("ack_ms_max", "Ack max (ms)", "ms"), ("fees_quote", "Fees", "money"),
+            ("rejects", "Rejected", "text"), ("denials", "Denied", "text"),
+        ], "tp-live-quality", "No orders yet.")
         self.risk_view.value = self._risk_html(risk, state)
         self.alerts_view.value = _table(data["alerts"], [
             ("ts", "Time", "time"), ("severity", "Severity", "text"), ("kind", "Kind", "text"),

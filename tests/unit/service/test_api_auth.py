@@ -149,7 +149,7 @@ def operations(app: Any) -> list[tuple[str, str]]:
 
 def test_every_documented_operation_requires_a_bearer_token(app: Any) -> None:
     ops = operations(app)
-    assert len(ops) == 17 and ("GET", "/metrics") in ops and ("POST", "/api/v1/actions/kill") in ops
+    assert len(ops) == 18 and ("GET", "/metrics") in ops and ("POST", "/api/v1/actions/kill") in ops
     for method, path in ops:
         body = {"json": {"reason": "test"}} if method == "POST" else {}
         missing = call(app, method, path, **body)

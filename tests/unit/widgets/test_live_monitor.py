@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
 
 from tradepulse.client import LiveClient
 from tradepulse.widgets import LiveMonitor
-from tradepulse.widgets.live_monitor import execution_quality
 
 # speed 10: the recording replays in about a minute, long enough to act while the engine still runs.
 SPEED = 10
@@ -62,10 +62,17 @@ def all_text(widget: widgets.Widget) -> str:
     return "\n".join(parts)
 
 
+def cells(table: str, column: str) -> list[str]:
+    """The text of one column's cells in a rendered table."""
+    return re.findall(rf'<td data-column="{column}"[^>]*>(.*?)</td>', table)
+
+
 def test_read_token_monitor_shows_state_positions_and_orders_from_the_service_and_no_operator_buttons(service, monitor_of):
     monitor = monitor_of(READ_TOKEN)
     # The background thread picks up orders as the strategy trades.
-    shown = eventually(lambda: (snap := monitor.snapshot())["orders"] and snap["fills"] and snap["pnl"] and snap, 90)
+    eventually(lambda: (snap := monitor.snapshot())["orders"] and snap["fills"] and snap["pnl"] and snap, 90)
+    monitor.stop()  # from here on the views hold what the snapshot holds
+    shown = monitor.snapshot()
 
     with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
         service_orders = {o["client_order_id"]: o for o in reader.orders(limit=100)}
@@ -90,10 +97,16 @@ def test_read_token_monitor_shows_state_positions_and_orders_from_the_service_an
     assert "btc-sma" in monitor.positions_view.value and "BTC/USDT" in monitor.engines_view.value
     equity = [trace for trace in monitor.figure.data if trace.name == "equity · btc-sma"]
     assert equity and len(equity[0].y) >= 1
-    quality = shown["execution"]
-    assert quality["orders"] == len(shown["orders"]) and 0 < quality["fill_ratio"] <= 1
-    assert quality["acks"] >= 1 and quality["fills_with_reference"] >= 1
-    assert 'data-stat="fill_ratio"' in monitor.quality_view.value
+    (quality,) = shown["execution"]
+    assert quality["strategy_id"] == "btc-sma" and quality["symbol"] == "BTC/USDT"
+    assert quality["orders"] >= 1 and 0 < quality["fill_ratio"] <= 1
+    assert quality["ack_orders"] >= 1 and quality["slippage_orders"] >= 1
+    assert cells(monitor.quality_view.value, "fill_ratio") == [f'{quality["fill_ratio"]:.1%}']
+    # The table is the service's own answer (asked again whenever an order changed), not a sample of events.
+    with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
+        agreed = eventually(lambda: (answer := reader.execution()) == monitor.refresh()["execution"] and answer, 60)
+    assert agreed[0]["orders"] >= quality["orders"]
+    assert cells(monitor.quality_view.value, "orders") == [str(agreed[0]["orders"])]
 
     # Read scope: no operator panel, every button disabled, and a click sends nothing.
     assert shown["can_operate"] is False and monitor.can_operate is False
@@ -164,21 +177,3 @@ def test_without_a_service_the_monitor_says_so_and_connects_once_one_starts(tmp_
     # Stopped: the panel comes back, with the last data kept on the page.
     eventually(lambda: not monitor.snapshot()["connected"], 60)
     assert "No TradePulse service at" in monitor.banner.value and monitor.body.layout.display is None
-
-
-def test_execution_quality_from_order_and_fill_records():
-    orders = [{"client_order_id": "a", "quantity": "2", "filled_quantity": "2", "status": "FILLED",
-               "created_at": "2024-01-01T00:00:00+00:00"},
-              {"client_order_id": "b", "quantity": "2", "filled_quantity": "1", "status": "PARTIALLY_FILLED",
-               "created_at": "2024-01-01T00:00:01+00:00"}]
-    fills = [{"client_order_id": "a", "side": "buy", "fill_price": "101", "fill_quantity": "2"},
-             {"client_order_id": "b", "side": "sell", "fill_price": "99", "fill_quantity": "1"}]
-    timing = {"a": {"reference_price": "100", "submitted_at": "2024-01-01T00:00:00Z", "accepted_at": "2024-01-01T00:00:00.250Z"},
-              "b": {"reference_price": "100", "submitted_at": "2024-01-01T00:00:01Z", "accepted_at": "2024-01-01T00:00:01.050Z"}}
-    quality = execution_quality(orders, fills, timing)
-    assert quality["fill_ratio"] == pytest.approx(0.75) and quality["orders_filled"] == 1
-    # Both fills paid 100 bps against the price decided at: the buy above it, the sell below it.
-    assert quality["slippage_bps"] == pytest.approx(100.0)
-    assert quality["ack_ms_median"] == pytest.approx(150.0) and quality["ack_ms_max"] == pytest.approx(250.0)
-    assert execution_quality([], [])["fill_ratio"] is None
-
