@@ -3,7 +3,8 @@
 One trial set (``tradepulse trials crash``, or :func:`run_crash_trials`):
 
 1. Start the local venue (``tradepulse venue serve``) replaying the recorded BTCUSDT market
-   faster than real time, with an account funded in USDT and some BTC (so the baseline matters).
+   faster than real time, with an account funded in USDT and some BTC (so the baseline matters)
+   that pays its commissions in BNB (so every fill's fee is valued at the venue's BNB price).
 2. Repeat ``runs`` times: start the service (``tradepulse serve``, ccxt against the venue, a
    strategy that trades every few seconds); once it answers, read its reconciliation (every run
    after the first is a warm start and must reconcile cleanly); switch the venue's faults on
@@ -57,8 +58,10 @@ SYMBOL = "BTC/USDT"
 _FAULTS = ("lose_order_response", "land_order_late", "rest_error_burst", "drop_user_stream", "drop_market_stream",
            "outage_double_kill", "breaker_trip", "none")
 _OPERATOR_REASON = "crash trial"
-#: The venue account: USDT to trade with, and some BTC, so the balance baseline matters.
-_VENUE_BALANCES = {"USDT": "3000", "BTC": "0.02", "ETH": "0"}
+#: The venue account: USDT to trade with, and some BTC, so the balance baseline matters; BNB pays
+#: the commissions (Binance's BNB setting), so every fill carries a third-currency fee to value.
+_VENUE_BALANCES = {"USDT": "3000", "BTC": "0.02", "ETH": "0", "BNB": "5"}
+_FEE_ASSET = "BNB"
 
 
 class TrialFailure(TradePulseError):
@@ -136,7 +139,7 @@ def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: 
     report = CrashTrialReport(runs=runs, seed=seed)
     # One fresh key pair is the venue's account and the service's Binance keys (drill.env); the audit reads it too.
     with Drill(work, prefix="trial") as drill:
-        venue = drill.venue(speed=speed, seed=seed, balances=_VENUE_BALANCES)
+        venue = drill.venue(speed=speed, seed=seed, balances=_VENUE_BALANCES, fee_asset=_FEE_ASSET)
         service = drill.service(config, start=False)
         journal_file = state_dir / "journals" / "crash.sqlite"
         scenarios: list[str] = []
@@ -328,6 +331,11 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
         submitted = [event.payload["client_order_id"] for event in journal.iter_events(kinds=["order.submitted"])]
         baseline = journal.events(kinds=["service.baseline"], limit=1)
     journaled_trades = Counter(str(payload["fill"]["trade_id"]) for payload in filled)
+    fee_currencies = Counter(str(payload["fill"].get("fee_currency") or "") for payload in filled)
+    unvalued = [str(payload["fill"]["trade_id"]) for payload in filled
+                if payload["fill"].get("fee_currency") == _FEE_ASSET and not payload["fill"].get("fee_quote_rate")]
+    if unvalued:
+        problems.append(f"fills charged in {_FEE_ASSET} journaled without the rate used: {unvalued}")
     venue_trades = {str(trade["id"]): trade for trade in trades}
     duplicates_journaled = sorted(trade for trade, count in journaled_trades.items() if count > 1)
     missing = sorted(set(venue_trades) - set(journaled_trades))
@@ -358,7 +366,8 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
         # Base-asset fees are already out of the journal's position (portfolio.position_after_fill).
         problems.append(f"position {position} != venue BTC {venue_btc} - baseline {baseline_btc} ({base_fees} BTC paid in fees)")
     return {"venue_trades": len(venue_trades), "journaled_fills": sum(journaled_trades.values()), "venue_orders": len(orders),
-            "journaled_orders": len(submitted), "position": str(position), "base_fees": str(base_fees),
+            "journaled_orders": len(submitted), "fee_currencies": dict(fee_currencies), "position": str(position),
+            "base_fees": str(base_fees),
             "venue_btc": str(venue_btc), "baseline_btc": str(baseline_btc), "problems": problems}
 
 
