@@ -42,9 +42,9 @@ def _percentiles_us(samples_ns: list[int]) -> dict[str, float]:
 
 def run_engine(events: list, instrument, *, strategy: str, params: dict, bar_period: timedelta | None, durability: str) -> dict:
     """Replay ``events`` through the engine once, timing the run and every tick-to-order path."""
-    from tradepulse.backtest.costs import Costs
-    from tradepulse.execution.venues import PaperVenue
-    from tradepulse.live.clock import SimulatedClock
+    from tradepulse.model.costs import Costs
+    from tradepulse.adapters.paper import PaperVenue
+    from tradepulse.model.clock import SimulatedClock
     from tradepulse.live.engine import EngineConfig, LiveEngine
     from tradepulse.live.replay import REPLAY_RISK_LIMITS
     from tradepulse.risk import RiskControls
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--journal-appends", type=int, default=2_000)
     args = parser.parse_args()
 
-    from tradepulse.live.feeds import BarReplayFeed, RecordingFeed
+    from tradepulse.adapters.paper.feeds import BarReplayFeed, RecordingFeed
 
     ticks = RecordingFeed.from_source("recording:binance:BTC/USDT")
     tick_events = list(ticks.events())

@@ -128,7 +128,7 @@ def percentiles_us(samples_ns: list[int]) -> dict[str, float]:
 
 async def recorded_mix(folder: Path, days: str = "2023-01-04") -> list[tuple[str, dict, str | None]]:
     """A real engine's journal events (kind, payload, correlation id) from replaying the sample's first days."""
-    from tradepulse.backtest.costs import Costs
+    from tradepulse.model.costs import Costs
     from tradepulse.live.replay import run_replay_async
     from tradepulse.store import Journal
 

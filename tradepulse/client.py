@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tradepulse._client_base import (
+from tradepulse.client_base import (
     Call,
     Calls,
     ServiceError,
@@ -62,7 +62,7 @@ from tradepulse._client_base import (
     websocket_url,
 )
 from tradepulse.errors import ConfigError
-from tradepulse.execution.venues.credentials import Secret
+from tradepulse.adapters.credentials import Secret
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -55,7 +55,7 @@ class TradePulseJupyter(Configurable):
 
     def describe_target(self) -> str:
         """Where the service is looked for, safe to log (no token, no URL password)."""
-        from tradepulse._client_base import display_url
+        from tradepulse.client_base import display_url
 
         if self.service_url:
             return f"service at {display_url(self.service_url)}"
@@ -70,11 +70,11 @@ class TradePulseJupyter(Configurable):
 
         try:
             if self.service_url:
-                from tradepulse._client_base import normalize_url
+                from tradepulse.client_base import normalize_url
 
                 return normalize_url(self.service_url)
             if self.state_dir:
-                from tradepulse._client_base import service_url_of
+                from tradepulse.client_base import service_url_of
 
                 return service_url_of(Path(self.state_dir).expanduser())
         except (ServiceError, ConfigError) as error:
@@ -123,7 +123,7 @@ class ServiceHandler(_Handler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from tradepulse._client_base import display_url
+        from tradepulse.client_base import display_url
         from tradepulse.client import AsyncLiveClient, ServiceError, ServiceUnreachable
         from tradepulse.errors import TradePulseError
 

@@ -22,9 +22,9 @@ from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, n
 
 from tradepulse.emulator import AccountSpec, VenueThread
 from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
-from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-from tradepulse.live.clock import WallClock
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
+from tradepulse.model.clock import WallClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal

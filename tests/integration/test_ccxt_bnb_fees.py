@@ -27,10 +27,10 @@ from emulator_fixtures import binance_client, eventually, run
 
 from tradepulse.emulator import DEFAULT_FEE_ASSET_PRICES, AccountSpec, VenueEndpoints, VenueThread
 from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
-from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
-from tradepulse.live.routing import ExecutionEngine
+from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls
 from tradepulse.service.processes import LocalVenue, generated_credentials
 from tradepulse.store import Journal

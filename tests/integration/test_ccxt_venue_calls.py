@@ -17,14 +17,14 @@ from emulator_fixtures import binance_client, eventually, new_account, run, user
 
 from tradepulse.emulator import VenueThread
 from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected
-from tradepulse.execution.orders import Order, OrderType, Side
-from tradepulse.execution.venues import Venue
-from tradepulse.execution.venues.base import OrderUpdate, VenueFill
-from tradepulse.execution.venues.base import VenueOrderStatus as S
-from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-from tradepulse.live.ccxt_feed import CcxtFeed
-from tradepulse.live.events import BarClose, BookTicker, DepthSnapshot, Trade
+from tradepulse.model.orders import Order, OrderType, Side
+from tradepulse.adapters.paper import Venue
+from tradepulse.model.venue import OrderUpdate, VenueFill
+from tradepulse.model.venue import VenueOrderStatus as S
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
+from tradepulse.adapters.ccxt.feed import CcxtFeed
+from tradepulse.model.events import BarClose, BookTicker, DepthSnapshot, Trade
 
 BTC = "BTC/USDT"
 

@@ -24,12 +24,12 @@ import pytest
 from emulator_fixtures import run
 
 from tradepulse.errors import AuthenticationFailed
-from tradepulse.execution.venues.ccxt_exchange import create_exchange
-from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-from tradepulse.execution.venues.credentials import load_credentials
-from tradepulse.live.ccxt_feed import CcxtFeed
-from tradepulse.live.clock import WallClock
+from tradepulse.adapters.ccxt.exchange import create_exchange
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
+from tradepulse.adapters.credentials import load_credentials
+from tradepulse.adapters.ccxt.feed import CcxtFeed
+from tradepulse.model.clock import WallClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal

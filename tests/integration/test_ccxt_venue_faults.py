@@ -20,13 +20,13 @@ from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, e
 
 from tradepulse.emulator import AccountSpec, VenueThread
 from tradepulse.errors import AuthenticationFailed, OrderNotFound, RateLimited, TemporaryVenueError
-from tradepulse.execution.orders import Order, OrderType, Side
-from tradepulse.execution.venues.base import OrderUpdate, VenueFill
-from tradepulse.execution.venues.base import VenueOrderStatus as S
-from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-from tradepulse.live.ccxt_feed import CcxtFeed
-from tradepulse.live.events import BookTicker, Trade
+from tradepulse.model.orders import Order, OrderType, Side
+from tradepulse.model.venue import OrderUpdate, VenueFill
+from tradepulse.model.venue import VenueOrderStatus as S
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
+from tradepulse.adapters.ccxt.feed import CcxtFeed
+from tradepulse.model.events import BookTicker, Trade
 
 BTC = "BTC/USDT"
 

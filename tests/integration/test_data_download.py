@@ -25,7 +25,7 @@ from tradepulse.data.cache import (
     parse_cache_address,
     resolve_cache_source,
 )
-from tradepulse.data.download import download_ohlcv
+from tradepulse.adapters.ccxt.download import download_ohlcv
 from tradepulse.errors import DataError
 
 BTC = "BTC/USDT"
@@ -221,7 +221,7 @@ def test_the_command_has_help_with_an_example(capsys):
 
 
 def test_the_cache_is_a_data_source_for_commands_and_feeds(venue, tmp_path, capsys, monkeypatch):
-    from tradepulse.live.feeds import BarReplayFeed
+    from tradepulse.adapters.paper.feeds import BarReplayFeed
 
     since, until = closed_range(venue, 60)
     download_ohlcv("binance", BTC, "1s", since, until, cache_dir=tmp_path, exchange_url=venue.endpoints.base_url)

@@ -14,7 +14,7 @@ import pytest
 
 from tradepulse.backtest import Costs, FixedSlippage, RangeSlippage, run_backtest
 from tradepulse.data import load_bars
-from tradepulse.live.feeds import FINE_STEP
+from tradepulse.adapters.paper.feeds import FINE_STEP
 from tradepulse.live.replay import run_replay
 
 HOURLY = "sample:binance:BTC/USDT:1h"

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from tradepulse.backtest.costs import Costs
-from tradepulse.execution.venues import PaperVenue
-from tradepulse.live.clock import SimulatedClock
+from tradepulse.model.costs import Costs
+from tradepulse.adapters.paper import PaperVenue
+from tradepulse.model.clock import SimulatedClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.live.events import BarClose, MarketEvent
-from tradepulse.live.feeds import BarReplayFeed
+from tradepulse.model.events import BarClose, MarketEvent
+from tradepulse.adapters.paper.feeds import BarReplayFeed
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import Strategy

@@ -151,8 +151,8 @@ def control(venue: dict, path: str, body: dict) -> None:
 
 
 async def venue_call(env: dict[str, str], action: str) -> object:
-    from tradepulse.execution.venues.ccxt_exchange import create_exchange
-    from tradepulse.execution.venues.credentials import load_credentials
+    from tradepulse.adapters.ccxt.exchange import create_exchange
+    from tradepulse.adapters.credentials import load_credentials
 
     exchange = create_exchange("binance", credentials=load_credentials("binance", env), environ=env)
     try:

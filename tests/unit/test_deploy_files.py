@@ -467,7 +467,7 @@ def _doc_commands() -> list[tuple[str, str]]:
 
 def test_docs_commands_parse_with_the_cli():
     from tradepulse.cli import build_parser
-    from tradepulse.execution.orders import OrderStatus
+    from tradepulse.model.orders import OrderStatus
 
     commands = _doc_commands()
     assert len(commands) > 20

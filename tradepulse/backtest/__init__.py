@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tradepulse.backtest.costs import Costs, FixedSlippage, RangeSlippage
+from tradepulse.model.costs import Costs, FixedSlippage, RangeSlippage
 
 _LAZY = {
     "DEFAULT_INIT_CASH": "engine",

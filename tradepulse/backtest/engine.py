@@ -6,7 +6,7 @@ The target a strategy returns for bar ``t`` is decided at ``t``'s close and fill
 ``t+1``'s open (vectorbt ``size_type='targetpercent'``, ``price=open``). An order is placed only
 when the target changes; between changes the position is left alone (it is not rebalanced as its
 share of equity drifts). The first bar never trades, and a target on the last bar never fills.
-Fees and slippage come from :class:`~tradepulse.backtest.costs.Costs`.
+Fees and slippage come from :class:`~tradepulse.model.costs.Costs`.
 
 The live engine follows the same rule: evaluate on the closed bar, fill at the next available
 price, trade only when the target changes. That is what makes replaying history through it
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import vectorbt as vbt
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.backtest.result import BacktestResult
 from tradepulse.errors import ConfigError, DataError, StrategyError
 from tradepulse.strategy.base import Strategy

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     import vectorbt as vbt
 
-    from tradepulse.backtest.costs import Costs
+    from tradepulse.model.costs import Costs
     from tradepulse.strategy.base import Strategy
 
 __all__ = ["BacktestResult", "STAT_NAMES", "equity_curves", "equity_stats", "fill_stats", "trade_stats"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.backtest.engine import (
     DEFAULT_INIT_CASH,
     _clean_targets,

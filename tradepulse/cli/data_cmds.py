@@ -155,7 +155,7 @@ def _print_report(report) -> None:
 def _download(args: argparse.Namespace) -> int:
     import sys
 
-    from tradepulse.data.download import download_ohlcv
+    from tradepulse.adapters.ccxt.download import download_ohlcv
 
     result = download_ohlcv(
         args.exchange, args.symbol, args.timeframe, args.since, args.until, cache_dir=args.cache_dir,

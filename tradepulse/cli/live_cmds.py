@@ -107,10 +107,10 @@ def _risk_limits(path: str | None) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from tradepulse.backtest.costs import Costs, FixedSlippage, RangeSlippage
-    from tradepulse.execution.venues.paper_market import LatencyModel
+    from tradepulse.model.costs import Costs, FixedSlippage, RangeSlippage
+    from tradepulse.sim.market import LatencyModel
     from tradepulse.live.bars import parse_period
-    from tradepulse.live.feeds import BarReplayFeed, open_feed
+    from tradepulse.adapters.paper.feeds import BarReplayFeed, open_feed
     from tradepulse.live.replay import run_replay
     from tradepulse.strategy import load_strategy
 

@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tradepulse._client_base import (
+from tradepulse.client_base import (
     LOG_FILE,
     PID_FILE,
     SERVICE_FILE,
@@ -364,7 +364,7 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\
 
 def _first_error(text: str) -> str:
     """The first error among the last lines of a log, in one line (tokens masked)."""
-    from tradepulse.execution.venues.credentials import _read_variable, redact
+    from tradepulse.adapters.credentials import read_secret_variable, redact
 
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("---- ")][-40:]
     found: str | None = None
@@ -389,7 +389,7 @@ def _first_error(text: str) -> str:
     secrets: list[str] = []
     for variable in TOKEN_VARIABLES:
         try:
-            secrets.extend(part.strip() for part in (_read_variable(variable, os.environ) or "").split(","))
+            secrets.extend(part.strip() for part in (read_secret_variable(variable, os.environ) or "").split(","))
         except ConfigError:
             continue
     found = redact(found, secrets)

@@ -1,6 +1,6 @@
 """The local OHLCV cache: one Parquet file per exchange, symbol and timeframe, with what it covers.
 
-``tradepulse data download`` fills it (:mod:`tradepulse.data.download`); every reader uses it like
+``tradepulse data download`` fills it (:mod:`tradepulse.adapters.ccxt.download`); every reader uses it like
 any other bar file, by path or by address::
 
     load_bars("cache:binance:BTC/USDT:1m")

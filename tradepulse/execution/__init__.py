@@ -6,10 +6,10 @@ Money is exact here: quantities, prices, fees and P&L are :class:`~decimal.Decim
 
 from __future__ import annotations
 
-from tradepulse.execution.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
-from tradepulse.execution.instruments import Instrument
+from tradepulse.model.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
+from tradepulse.model.instruments import Instrument
 from tradepulse.execution.oms import OMS, FillOutcome, FillResult, Submission
-from tradepulse.execution.orders import (
+from tradepulse.model.orders import (
     OPEN_STATES,
     TERMINAL_STATES,
     TRANSITIONS,

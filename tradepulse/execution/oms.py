@@ -24,9 +24,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from tradepulse.errors import ConfigError, InsufficientFunds, OrderRejected
-from tradepulse.execution.ids import ClientOrderIds, make_client_order_id
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import (
+from tradepulse.model.ids import ClientOrderIds, make_client_order_id
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import (
     ZERO,
     Fill,
     InvalidOrder,
@@ -128,7 +128,7 @@ class OMS:
     instruments
         Every instrument the OMS may trade (and every one the journal mentions).
     client_order_id_prefix
-        First segment of client order ids (``tp``); see :class:`~tradepulse.execution.ids.ClientOrderIds`.
+        First segment of client order ids (``tp``); see :class:`~tradepulse.model.ids.ClientOrderIds`.
     clock
         Returns the current UTC time for changes made without an explicit ``at``.
     require_approval
@@ -323,7 +323,7 @@ class OMS:
 
         An order already ``PENDING_CANCEL`` may be asked again: an earlier cancel that failed or got
         no answer leaves the order possibly working at the venue, and only a new request stops it.
-        Raises :class:`~tradepulse.execution.orders.InvalidTransition` for an order that cannot be
+        Raises :class:`~tradepulse.model.orders.InvalidTransition` for an order that cannot be
         cancelled (already done), without journaling anything.
         """
         order = self.order(client_order_id)
@@ -420,7 +420,7 @@ class OMS:
         A fill whose ``(symbol, trade_id)`` was seen before is journaled as ``fill.duplicate``; one
         for an unknown client order id as ``fill.unknown_order``: both change nothing. A fill the
         state table refuses (for a rejected order) is journaled as ``venue.answer_refused`` and
-        raises :class:`~tradepulse.execution.orders.InvalidTransition`.
+        raises :class:`~tradepulse.model.orders.InvalidTransition`.
         """
         order = self._orders.get(fill.client_order_id)
         fill_payload = fill.to_payload()

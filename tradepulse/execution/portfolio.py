@@ -37,8 +37,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import ZERO, Fill, InvalidOrder, Side, decimal_text, parse_decimal
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, Fill, InvalidOrder, Side, decimal_text, parse_decimal
 
 _PRECISION = 60
 

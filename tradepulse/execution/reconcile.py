@@ -52,7 +52,7 @@ Steps, for one engine (one strategy id) on one symbol:
 The outcome is journaled as one ``reconcile.completed`` event (:meth:`Reconciliation.to_payload`).
 
 With a ``execution``, venue answers and fills go through :meth:`ExecutionEngine.apply_updates
-<tradepulse.live.routing.ExecutionEngine.apply_updates>`, the path live answers take (its fill hook sees
+<tradepulse.execution.engine.ExecutionEngine.apply_updates>`, the path live answers take (its fill hook sees
 the missed fills; a refused answer halts there as it would live). Without one they are applied to
 the OMS with the same mapping.
 """
@@ -67,16 +67,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradepulse.errors import OrderNotFound, VenueError
-from tradepulse.execution.instruments import Instrument
+from tradepulse.model.instruments import Instrument
 from tradepulse.execution.oms import OMS
-from tradepulse.execution.orders import TERMINAL_STATES, ZERO, InvalidOrder, InvalidTransition, Order, OrderStatus
+from tradepulse.model.orders import TERMINAL_STATES, ZERO, InvalidOrder, InvalidTransition, Order, OrderStatus
 from tradepulse.store.journal import Journal
 from tradepulse.store.kinds import RECONCILE_COMPLETED
 from tradepulse.store.kinds import OmsEventKind as K
 
 if TYPE_CHECKING:
-    from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill
-    from tradepulse.live.routing import ExecutionEngine
+    from tradepulse.model.venue import OrderUpdate, Venue, VenueFill
+    from tradepulse.execution.engine import ExecutionEngine
 
 __all__ = ["NOT_AT_VENUE", "TRADE_WINDOW_MARGIN", "Reconciliation", "reconcile"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import ZERO, OrderIntent, OrderType, TimeInForce
-from tradepulse.execution.venues.paper_market import slippage_fraction
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, OrderIntent, OrderType, TimeInForce
+from tradepulse.sim.market import slippage_fraction
+from tradepulse.model.costs import Costs
 
 __all__ = ["intent_for_quantity", "intent_for_target"]
 
@@ -34,7 +34,7 @@ def intent_for_quantity(
     """The intent that moves ``working_quantity`` (position plus open orders, signed) to ``target_quantity``.
 
     ``None`` when nothing needs doing or the difference is below the instrument's minimum quantity
-    or notional (see :meth:`Instrument.intent_for_change <tradepulse.execution.instruments.Instrument.intent_for_change>`).
+    or notional (see :meth:`Instrument.intent_for_change <tradepulse.model.instruments.Instrument.intent_for_change>`).
     """
     return instrument.intent_for_change(
         strategy_id, target_quantity - working_quantity, order_type=order_type, limit_price=limit_price,
@@ -74,7 +74,7 @@ def intent_for_target(
 
     Examples
     --------
-    >>> from tradepulse.execution.instruments import Instrument
+    >>> from tradepulse.model.instruments import Instrument
     >>> btc = Instrument("BTC/USDT", "BTC", "USDT", tick_size=Decimal("0.01"), lot_size=Decimal("0.00001"),
     ...                  min_quantity=Decimal("0.00001"), min_notional=Decimal("5"))
     >>> intent = intent_for_target(btc, "demo", 0.5, Decimal("50000"), equity=Decimal("1000"), cash=Decimal("1000"),

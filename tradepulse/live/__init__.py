@@ -5,8 +5,8 @@ venue updates flowing back into the OMS and every step journaled. The same strat
 here and in backtests; replaying history through the engine against the paper venue reproduces
 the backtest's trades (``tests/integration/test_live_parity.py``). See ``docs/live.md``.
 
-Names load their module on first use, so ``import tradepulse.live.events`` stays cheap and the
-venue package can import market-event types without importing the engine.
+Names load their module on first use: the engine pulls in pandas and the strategy layer, which
+``import tradepulse.live`` alone should not pay for.
 """
 
 from __future__ import annotations
@@ -15,41 +15,41 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
-    "Bar": "events",
-    "BarClose": "events",
-    "BarOpen": "events",
-    "BookTicker": "events",
-    "DepthDiff": "events",
-    "DepthSnapshot": "events",
-    "MarketEvent": "events",
-    "Trade": "events",
-    "OrderBook": "book",
-    "BarWindow": "bars",
-    "TimeBarBuilder": "bars",
-    "parse_period": "bars",
-    "EngineClock": "clock",
-    "SimulatedClock": "clock",
-    "WallClock": "clock",
-    "BarReplayFeed": "feeds",
-    "RECORDINGS": "feeds",
-    "RecordingFeed": "feeds",
-    "fine_instrument": "feeds",
-    "open_feed": "feeds",
-    "EngineConfig": "engine",
-    "LiveEngine": "engine",
-    "ReplayReport": "report",
-    "run_replay": "replay",
+    "Bar": "tradepulse.model.events",
+    "BarClose": "tradepulse.model.events",
+    "BarOpen": "tradepulse.model.events",
+    "BookTicker": "tradepulse.model.events",
+    "DepthDiff": "tradepulse.model.events",
+    "DepthSnapshot": "tradepulse.model.events",
+    "MarketEvent": "tradepulse.model.events",
+    "Trade": "tradepulse.model.events",
+    "OrderBook": "tradepulse.model.book",
+    "BarWindow": "tradepulse.live.bars",
+    "TimeBarBuilder": "tradepulse.live.bars",
+    "parse_period": "tradepulse.live.bars",
+    "EngineClock": "tradepulse.model.clock",
+    "SimulatedClock": "tradepulse.model.clock",
+    "WallClock": "tradepulse.model.clock",
+    "BarReplayFeed": "tradepulse.adapters.paper.feeds",
+    "RECORDINGS": "tradepulse.adapters.paper.feeds",
+    "RecordingFeed": "tradepulse.adapters.paper.feeds",
+    "fine_instrument": "tradepulse.adapters.paper.feeds",
+    "open_feed": "tradepulse.adapters.paper.feeds",
+    "EngineConfig": "tradepulse.live.engine",
+    "LiveEngine": "tradepulse.live.engine",
+    "ReplayReport": "tradepulse.live.report",
+    "run_replay": "tradepulse.live.replay",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
     from tradepulse.live.bars import BarWindow, TimeBarBuilder, parse_period
-    from tradepulse.live.book import OrderBook
-    from tradepulse.live.clock import EngineClock, SimulatedClock, WallClock
+    from tradepulse.model.book import OrderBook
+    from tradepulse.model.clock import EngineClock, SimulatedClock, WallClock
     from tradepulse.live.engine import EngineConfig, LiveEngine
-    from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
-    from tradepulse.live.feeds import RECORDINGS, BarReplayFeed, RecordingFeed, fine_instrument, open_feed
+    from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
+    from tradepulse.adapters.paper.feeds import RECORDINGS, BarReplayFeed, RecordingFeed, fine_instrument, open_feed
     from tradepulse.live.replay import run_replay
     from tradepulse.live.report import ReplayReport
 
@@ -58,7 +58,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tradepulse.live' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"tradepulse.live.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

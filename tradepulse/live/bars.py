@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tradepulse.errors import ConfigError
-from tradepulse.live.events import Bar, Trade
+from tradepulse.model.events import Bar, Trade
 
 __all__ = ["BarWindow", "TimeBarBuilder", "parse_period"]
 

@@ -13,7 +13,7 @@ One engine trades one symbol with one strategy::
   made only when the target *changes*, and it goes out at the next available price: the next
   bar's open in a bar replay, the next trade in a tick replay.
 * **Money.** The target is sized from equity at that price and rounded to the lot
-  (:class:`~tradepulse.live.routing.ExecutionEngine`); the risk gate decides; the OMS journals the
+  (:class:`~tradepulse.execution.engine.ExecutionEngine`); the risk gate decides; the OMS journals the
   order before the venue hears of it.
 * **Risk inputs.** Every market event feeds the stale-data breaker; every bar close marks the
   position to market and feeds equity to the loss and drawdown breakers; every venue call feeds
@@ -33,15 +33,15 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.execution import OMS, CancelOutcome
-from tradepulse.execution.venues.base import SimulatedVenue, Venue
+from tradepulse.model.venue import SimulatedVenue, Venue
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
-from tradepulse.live.clock import EngineClock
-from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
+from tradepulse.model.clock import EngineClock
+from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
 from tradepulse.live.report import ReplayReport
-from tradepulse.live.routing import ExecutionEngine
+from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.store import Journal
 from tradepulse.strategy.base import Strategy
@@ -101,14 +101,14 @@ class LiveEngine:
         Async iterable of market events in time order.
     venue
         Anything implementing :class:`~tradepulse.execution.venues.Venue`; a
-        :class:`~tradepulse.execution.venues.base.SimulatedVenue` (the paper venue) is fed each
+        :class:`~tradepulse.model.venue.SimulatedVenue` (the paper venue) is fed each
         event before the engine.
     journal
         The event journal; an existing one is replayed into the OMS (a restart continues it).
     risk
         The risk controls (gate, kill switch, breakers) sharing the engine's clock.
     clock
-        :class:`~tradepulse.live.clock.SimulatedClock` for replays, ``WallClock`` live.
+        :class:`~tradepulse.model.clock.SimulatedClock` for replays, ``WallClock`` live.
     config
         See :class:`EngineConfig`.
 

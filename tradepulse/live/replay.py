@@ -16,13 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.errors import ConfigError
-from tradepulse.execution.venues.paper import FeeSchedule, LatencyModel, PaperVenue
-from tradepulse.live.clock import SimulatedClock
+from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenue
+from tradepulse.model.clock import SimulatedClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.live.events import MarketEvent
-from tradepulse.live.feeds import BarReplayFeed, RecordingFeed, open_feed
+from tradepulse.model.events import MarketEvent
+from tradepulse.adapters.paper.feeds import BarReplayFeed, RecordingFeed, open_feed
 from tradepulse.live.report import ReplayReport
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
@@ -73,7 +73,7 @@ async def run_replay_async(
     source
         ``sample:<name>`` or a bar file (replayed as bars), ``recording:<name>`` or a
         ``.jsonl.gz`` tick recording (trades cut into ``bar_period`` bars), or a feed object
-        (:class:`~tradepulse.live.feeds.BarReplayFeed`, :class:`~tradepulse.live.feeds.RecordingFeed`).
+        (:class:`~tradepulse.adapters.paper.feeds.BarReplayFeed`, :class:`~tradepulse.adapters.paper.feeds.RecordingFeed`).
     strategy, params
         A strategy instance, or a name/path for :func:`~tradepulse.strategy.load_strategy` with
         its parameters.

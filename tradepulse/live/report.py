@@ -14,9 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tradepulse.execution.orders import Side
-from tradepulse.execution.venues.base import VenueFill
-from tradepulse.live.events import Bar
+from tradepulse.model.orders import Side
+from tradepulse.model.venue import VenueFill
+from tradepulse.model.events import Bar
 
 __all__ = ["FillRecord", "ReplayReport", "round_trips"]
 

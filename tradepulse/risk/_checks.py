@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradepulse.execution.orders import OrderType, Side
+from tradepulse.model.orders import OrderType, Side
 from tradepulse.risk._common import ZERO, fmt_amount, fmt_quantity, fmt_seconds, quote_currency, to_decimal
 from tradepulse.risk.actions import order_side, order_type
 from tradepulse.risk.limits import RiskLimits

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from tradepulse.execution.orders import OrderIntent, OrderType, Side
+from tradepulse.model.orders import OrderIntent, OrderType, Side
 from tradepulse.risk._common import ZERO
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 
 @runtime_checkable
 class InstrumentLike(Protocol):
-    """The venue constraints the gate needs (``tradepulse.execution.instruments.Instrument`` fits).
+    """The venue constraints the gate needs (``tradepulse.model.instruments.Instrument`` fits).
 
     ``None`` or zero for an attribute means the venue sets no such constraint.
     """

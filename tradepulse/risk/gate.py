@@ -29,7 +29,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from tradepulse.execution.orders import InvalidOrder, OrderType, Side
+from tradepulse.model.orders import InvalidOrder, OrderType, Side
 from tradepulse.risk import _checks
 from tradepulse.risk._checks import CHECKS, Denial, OrderFacts
 from tradepulse.risk._common import ZERO, Clock, as_utc, fmt_seconds, jsonable, to_decimal, utc_now
@@ -116,7 +116,7 @@ class ApprovalRefused(InvalidOrder):
     """An approval cannot be used for this submission: already used, expired, or void.
 
     ``check`` is one of ``APPROVAL_REFUSALS``; the message says why and what to do (ask the gate
-    again). It is an :class:`~tradepulse.execution.orders.InvalidOrder`, so an OMS refuses the
+    again). It is an :class:`~tradepulse.model.orders.InvalidOrder`, so an OMS refuses the
     order before anything reaches the venue.
     """
 
@@ -268,7 +268,7 @@ class RiskGate:
     >>> from decimal import Decimal
     >>> from datetime import datetime, timezone
     >>> from types import SimpleNamespace
-    >>> from tradepulse.execution.orders import OrderIntent, OrderType, Side
+    >>> from tradepulse.model.orders import OrderIntent, OrderType, Side
     >>> from tradepulse.risk import RiskContext, RiskGate, RiskLimits
     >>> now = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
     >>> gate = RiskGate(RiskLimits(max_order_notional=Decimal("10000")), clock=lambda: now)
@@ -298,7 +298,7 @@ class RiskGate:
         Parameters
         ----------
         order : OrderIntent or Order
-            From ``tradepulse.execution.orders``, or anything with ``symbol``, ``side``,
+            From ``tradepulse.model.orders``, or anything with ``symbol``, ``side``,
             ``order_type``, ``quantity``, ``limit_price`` (and optionally ``client_order_id``).
         context : RiskContext
             Positions, open orders, last trades, equity and instruments at this moment.

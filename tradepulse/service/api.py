@@ -45,7 +45,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 import tradepulse
 from tradepulse.errors import TradePulseError, VenueError
-from tradepulse.execution.orders import OrderStatus
+from tradepulse.model.orders import OrderStatus
 from tradepulse.obs.json_logs import correlation, new_correlation_id
 from tradepulse.obs.metrics import CONTENT_TYPE
 from tradepulse.obs.redaction import redact_text

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.venues.credentials import Secret, _read_variable
+from tradepulse.adapters.credentials import Secret, read_secret_variable
 from tradepulse.obs.redaction import register_secret
 from tradepulse.service.contract import OPERATE, READ
 
@@ -132,7 +132,7 @@ class ApiAuth:
         env = os.environ if environ is None else environ
         found: dict[str, list[str]] = {}
         for variable in (READ_TOKEN_VARIABLE, OPERATE_TOKEN_VARIABLE):
-            raw = _read_variable(variable, env)
+            raw = read_secret_variable(variable, env)
             tokens = [part.strip() for part in (raw or "").split(",") if part.strip()]
             for token in tokens:
                 _check_token(token, variable)

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from tradepulse.errors import ConfigError, StrategyError
-from tradepulse.execution.venues.credentials import Secret
+from tradepulse.adapters.credentials import Secret
 from tradepulse.risk import RiskLimits
 from tradepulse.strategy import Strategy, load_strategy
 
@@ -431,9 +431,9 @@ def _quote_asset(symbol: str) -> str:
 
 def _from_base(path_text: str, base: Path) -> str:
     """``path_text`` with a relative path made relative to ``base`` (``~`` expanded); other text as it is."""
-    from tradepulse.strategy.loader import _split_file_spec
+    from tradepulse.strategy.loader import split_file_spec
 
-    file_part, class_name = _split_file_spec(path_text)
+    file_part, class_name = split_file_spec(path_text)
     if file_part is None:
         return path_text  # a built-in name or package.module:Class
     path = Path(file_part).expanduser()
@@ -456,7 +456,7 @@ def _replay_feed(text: str, base: Path, env: Mapping[str, str]) -> _Replay:
     from tradepulse.data.cache import CACHE_PREFIX, cache_path, default_cache_dir, parse_cache_address
     from tradepulse.data.samples import SAMPLE_PREFIX, get_sample
     from tradepulse.errors import DataError
-    from tradepulse.live.feeds import RECORDING_PREFIX, get_recording, is_recording_source
+    from tradepulse.adapters.paper.feeds import RECORDING_PREFIX, get_recording, is_recording_source
 
     try:
         if text.startswith(RECORDING_PREFIX):
@@ -525,13 +525,13 @@ def _risk(table: Mapping[str, Any], name: str) -> RiskLimits:
 
 
 def _alerts(table: Mapping[str, Any], name: str, env: Mapping[str, str]) -> AlertsConfig:
-    from tradepulse.execution.venues.credentials import _read_variable
+    from tradepulse.adapters.credentials import read_secret_variable
 
     where = f"{name}: [alerts]"
     _only(table, {"format", "timeout_seconds"}, where)
     alert_format = _choice(table, "format", where, ("json", "slack"), "json")
     try:
-        url = _read_variable(ALERT_URL_VARIABLE, env)
+        url = read_secret_variable(ALERT_URL_VARIABLE, env)
     except ConfigError as error:
         raise ConfigError(f"{where} {error}") from None
     if url is not None and not re.match(r"^https?://[^/\s]+", url):

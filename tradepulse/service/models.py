@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradepulse.execution.orders import OrderStatus, OrderType, Side, TimeInForce
+from tradepulse.model.orders import OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = [
     "ActionRequest",

@@ -154,9 +154,9 @@ def token_from(variable: str) -> str | None:
     -------
     The token, or ``None`` when neither is set (the client then falls back to its defaults).
     """
-    from tradepulse.execution.venues.credentials import _read_variable
+    from tradepulse.adapters.credentials import read_secret_variable
 
-    return _read_variable(variable, os.environ) or None
+    return read_secret_variable(variable, os.environ) or None
 
 
 def shown_url(url: str) -> str:
@@ -171,7 +171,7 @@ def shown_url(url: str) -> str:
     -------
     The URL with user name and password removed.
     """
-    from tradepulse._client_base import display_url
+    from tradepulse.client_base import display_url
 
     return display_url(url)
 
@@ -576,7 +576,7 @@ class ServiceProcess(_Child):
     @property
     def state_dir(self) -> Path:
         """The config's ``[service] state_dir``, resolved against the config file's folder."""
-        from tradepulse._client_base import state_dir_of
+        from tradepulse.client_base import state_dir_of
 
         return state_dir_of(self.config)
 
@@ -597,7 +597,7 @@ class ServiceProcess(_Child):
             It exited while starting, or did not listen within ``start_timeout`` (it is then
             killed); the one-line message quotes its last log line and names the log.
         """
-        from tradepulse._client_base import read_service_file
+        from tradepulse.client_base import read_service_file
 
         state_dir = self.state_dir
         self.info = {}
@@ -641,9 +641,9 @@ class ServiceProcess(_Child):
             Close it, or use it in a ``with`` block.
         """
         from tradepulse.client import LiveClient
-        from tradepulse.execution.venues.credentials import _read_variable
+        from tradepulse.adapters.credentials import read_secret_variable
 
-        return LiveClient(self.url, token=token if token is not None else _read_variable(_OPERATE_TOKEN, self.env),
+        return LiveClient(self.url, token=token if token is not None else read_secret_variable(_OPERATE_TOKEN, self.env),
                           timeout=timeout)
 
 

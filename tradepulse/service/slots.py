@@ -22,9 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.live.events import MarketEvent
+from tradepulse.model.events import MarketEvent
 from tradepulse.risk import RiskControls
 from tradepulse.service.config import ServiceConfig, StrategyConfig
 from tradepulse.store import Journal
@@ -167,7 +167,7 @@ def _archive(path: Path) -> Path:
 
 def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[str, str]) -> EngineSlot:
     """Build (not start) the slot of one strategy entry: journal, venue, feed, risk and engine."""
-    from tradepulse.live.clock import SimulatedClock, WallClock
+    from tradepulse.model.clock import SimulatedClock, WallClock
 
     path = journal_path(config.state_dir, entry.id)
     archived = None
@@ -179,8 +179,8 @@ def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[st
         start_mode = "warm" if _has_started(path) else "cold"
 
     if config.venue.kind == "paper":
-        from tradepulse.execution.venues.paper import FeeSchedule, LatencyModel, PaperVenue
-        from tradepulse.live.feeds import open_feed
+        from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenue
+        from tradepulse.adapters.paper.feeds import open_feed
 
         inner = open_feed(entry.feed, symbol=entry.symbol)
         first = next(iter(inner.events())).at
@@ -195,9 +195,9 @@ def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[st
         costs = Costs(fees_bps=float(config.venue.fees_bps))
         bar_period = entry.bar if inner.kind == "ticks" else None
     else:
-        from tradepulse.execution.venues.ccxt_retry import RetryPolicy
-        from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-        from tradepulse.live.ccxt_feed import CcxtFeed
+        from tradepulse.adapters.ccxt.retry import RetryPolicy
+        from tradepulse.adapters.ccxt.venue import CcxtVenue
+        from tradepulse.adapters.ccxt.feed import CcxtFeed
 
         clock = WallClock()
         options = dict(config.venue.options)

@@ -312,8 +312,8 @@ def _decimal_or_none(value: Any) -> Decimal | None:
 
 
 async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
-    from tradepulse.execution.venues.ccxt_exchange import create_exchange
-    from tradepulse.execution.venues.credentials import load_credentials
+    from tradepulse.adapters.ccxt.exchange import create_exchange
+    from tradepulse.adapters.credentials import load_credentials
     from tradepulse.store import Journal
 
     problems: list[str] = []

@@ -52,7 +52,7 @@ def load_strategy(spec: str | type[Strategy]) -> type[Strategy]:
         raise StrategyError("no strategy given; " + _HOW_TO_NAME.format(names=_builtin_names()))
     if text in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[text]
-    path_text, class_name = _split_file_spec(text)
+    path_text, class_name = split_file_spec(text)
     if path_text is not None:
         return _load_from_file(Path(path_text), class_name, text)
     module_name, sep, class_name = text.partition(":")
@@ -65,7 +65,7 @@ def _builtin_names() -> str:
     return ", ".join(sorted(BUILTIN_STRATEGIES))
 
 
-def _split_file_spec(text: str) -> tuple[str | None, str | None]:
+def split_file_spec(text: str) -> tuple[str | None, str | None]:
     """Split ``dir/file.py:Class`` into path and class; ``(None, None)`` when ``text`` names no .py file."""
     if text.endswith(".py"):
         return text, None

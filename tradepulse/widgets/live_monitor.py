@@ -282,7 +282,7 @@ class LiveMonitor(widgets.VBox):
         from tradepulse.client import LiveClient
 
         if service_url:
-            from tradepulse._client_base import display_url
+            from tradepulse.client_base import display_url
 
             where = display_url(str(service_url))
             factory: Callable[[], Any] = lambda: LiveClient(str(service_url), token=token, timeout=timeout)  # noqa: E731
@@ -424,7 +424,7 @@ class LiveMonitor(widgets.VBox):
         return answer
 
     def _fetch(self) -> dict[str, Any]:
-        from tradepulse._client_base import ServiceUnauthorized, ServiceUnreachable
+        from tradepulse.client_base import ServiceUnauthorized, ServiceUnreachable
 
         try:
             if self._client is None and self._factory is not None:

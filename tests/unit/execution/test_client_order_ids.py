@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
+from tradepulse.model.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
 
 
 def test_id_is_prefix_strategy_and_sequence():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepulse.execution.orders import (
+from tradepulse.model.orders import (
     Fill,
     InvalidOrder,
     Order,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradepulse.execution.orders import (
+from tradepulse.model.orders import (
     OPEN_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
@@ -77,6 +77,6 @@ def test_docs_show_the_transition_table_rendered_from_the_code():
 
 
 def test_every_transition_note_explains_an_existing_transition():
-    from tradepulse.execution.orders import TRANSITION_NOTES
+    from tradepulse.model.orders import TRANSITION_NOTES
 
     assert set(TRANSITION_NOTES) <= set(TRANSITIONS)

@@ -16,10 +16,10 @@ from execution_helpers import BTC_USDT, StepClock
 
 from tradepulse.execution import OMS, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
 from tradepulse.execution.reconcile import NOT_AT_VENUE
-from tradepulse.execution.venues import FeeSchedule, PaperVenue, VenueFill
-from tradepulse.live.events import Trade
+from tradepulse.adapters.paper import FeeSchedule, PaperVenue, VenueFill
+from tradepulse.model.events import Trade
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
-from tradepulse.live.routing import ExecutionEngine
+from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls
 from tradepulse.store import Journal
 

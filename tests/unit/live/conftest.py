@@ -15,6 +15,6 @@ if _HERE not in sys.path:
 @pytest.fixture(scope="session")
 def btc_recording_events():
     """Every event of the embedded BTC/USDT recording (both files), parsed once."""
-    from tradepulse.live.feeds import RecordingFeed
+    from tradepulse.adapters.paper.feeds import RecordingFeed
 
     return list(RecordingFeed.from_source("recording:binance:BTC/USDT").events())

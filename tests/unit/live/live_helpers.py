@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from tradepulse.backtest.costs import Costs
-from tradepulse.execution.venues import LatencyModel, PaperVenue
-from tradepulse.live.clock import SimulatedClock
+from tradepulse.model.costs import Costs
+from tradepulse.adapters.paper import LatencyModel, PaperVenue
+from tradepulse.model.clock import SimulatedClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.live.events import MarketEvent
-from tradepulse.live.feeds import BarReplayFeed
+from tradepulse.model.events import MarketEvent
+from tradepulse.adapters.paper.feeds import BarReplayFeed
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal

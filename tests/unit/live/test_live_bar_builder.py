@@ -12,7 +12,7 @@ import pytest
 from tradepulse.data import load_bars
 from tradepulse.errors import ConfigError
 from tradepulse.live.bars import BarWindow, TimeBarBuilder, parse_period
-from tradepulse.live.events import Bar, Trade
+from tradepulse.model.events import Bar, Trade
 from tradepulse.strategy import load_strategy
 
 AT = datetime(2024, 8, 9, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tradepulse.errors import ConfigError
-from tradepulse.live.clock import SimulatedClock, WallClock
+from tradepulse.model.clock import SimulatedClock, WallClock
 
 AT = datetime(2024, 8, 9, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from live_helpers import bar_engine, kinds
 
 from tradepulse.execution import OMS
-from tradepulse.live.feeds import fine_instrument
+from tradepulse.adapters.paper.feeds import fine_instrument
 from tradepulse.store import Journal
 
 

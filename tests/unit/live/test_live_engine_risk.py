@@ -9,7 +9,7 @@ import pandas as pd
 from live_helpers import bar_engine, kinds
 
 from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
-from tradepulse.execution.venues import VenueOrderStatus
+from tradepulse.adapters.paper import VenueOrderStatus
 from tradepulse.risk import RiskLimits, TradingMode
 from tradepulse.strategy import IntParam, Strategy
 

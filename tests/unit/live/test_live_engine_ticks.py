@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from tradepulse.backtest.costs import Costs
-from tradepulse.execution.venues import LatencyModel
-from tradepulse.live.book import OrderBook
-from tradepulse.live.events import DepthDiff, DepthSnapshot
-from tradepulse.live.feeds import get_recording
+from tradepulse.model.costs import Costs
+from tradepulse.adapters.paper import LatencyModel
+from tradepulse.model.book import OrderBook
+from tradepulse.model.events import DepthDiff, DepthSnapshot
+from tradepulse.adapters.paper.feeds import get_recording
 from tradepulse.live.replay import run_replay
 from tradepulse.store import Journal
 

@@ -8,7 +8,7 @@ from live_helpers import bar_engine
 
 from tradepulse.errors import TemporaryVenueError
 from tradepulse.execution import OrderStatus
-from tradepulse.execution.venues import PaperVenue
+from tradepulse.adapters.paper import PaperVenue
 
 
 class TimeoutAfterPlacing(PaperVenue):

@@ -7,11 +7,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tradepulse.execution.venues import PaperVenue
-from tradepulse.live.clock import WallClock
+from tradepulse.adapters.paper import PaperVenue
+from tradepulse.model.clock import WallClock
 from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.live.events import Trade
-from tradepulse.live.feeds import fine_instrument
+from tradepulse.model.events import Trade
+from tradepulse.adapters.paper.feeds import fine_instrument
 from tradepulse.risk import RiskControls, RiskLimits, TradingMode
 from tradepulse.store import Journal
 from tradepulse.strategy import load_strategy

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from tradepulse.errors import DataError
-from tradepulse.live.events import BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, Trade
-from tradepulse.live.feeds import BarReplayFeed, RecordingFeed, fine_instrument, open_feed
+from tradepulse.model.events import BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, Trade
+from tradepulse.adapters.paper.feeds import BarReplayFeed, RecordingFeed, fine_instrument, open_feed
 
 
 def test_a_bar_replay_emits_each_open_at_the_bar_start_and_each_close_at_its_end():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from tradepulse.live.book import OrderBook
-from tradepulse.live.events import DepthDiff, DepthSnapshot
+from tradepulse.model.book import OrderBook
+from tradepulse.model.events import DepthDiff, DepthSnapshot
 
 AT = datetime(2024, 8, 9, tzinfo=UTC)
 

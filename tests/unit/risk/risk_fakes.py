@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import Order, OrderIntent, OrderStatus, OrderType, Side
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import Order, OrderIntent, OrderStatus, OrderType, Side
 from tradepulse.risk import BaselineChange, LastTrade, RiskContext
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

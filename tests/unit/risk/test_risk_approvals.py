@@ -13,8 +13,8 @@ import pytest
 from risk_fakes import BTC, PRICES, D, context, intent
 from tradepulse.errors import ConfigError
 from tradepulse.execution import OMS, OrderStatus
-from tradepulse.execution.orders import InvalidOrder
-from tradepulse.execution.venues import PaperVenue
+from tradepulse.model.orders import InvalidOrder
+from tradepulse.adapters.paper import PaperVenue
 from tradepulse.risk import ApprovalRefused, RiskControls, RiskLimits
 from tradepulse.store import Journal
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from risk_fakes import BTC, PRICES, D, FakeClock, context, intent, open_order, round_trips_through_json
-from tradepulse.execution.orders import OrderStatus
+from tradepulse.model.orders import OrderStatus
 from tradepulse.risk import CHECKS, Approval, RiskContext, RiskGate, RiskLimits, TradingMode
 
 

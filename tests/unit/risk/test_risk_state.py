@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from risk_fakes import BTC, ETH, D, open_order, round_trips_through_json
-from tradepulse.execution.orders import OrderType, Side
+from tradepulse.model.orders import OrderType, Side
 from tradepulse.risk import (
     CancelOpenOrders,
     FlattenPositions,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.venues.credentials import Secret
+from tradepulse.adapters.credentials import Secret
 from tradepulse.obs.redaction import redact_text
 from tradepulse.service.api import create_app
 from tradepulse.service.auth import ApiAuth, bearer_token

@@ -8,8 +8,8 @@ import pickle
 import pytest
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.venues.ccxt_exchange import RedactingLogger, create_exchange
-from tradepulse.execution.venues.credentials import (
+from tradepulse.adapters.ccxt.exchange import RedactingLogger, create_exchange
+from tradepulse.adapters.credentials import (
     Credentials,
     Secret,
     credential_variables,

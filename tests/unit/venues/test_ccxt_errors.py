@@ -17,7 +17,7 @@ from tradepulse.errors import (
     TemporaryVenueError,
     VenueError,
 )
-from tradepulse.execution.venues.ccxt_errors import (
+from tradepulse.adapters.ccxt.errors import (
     OrderAuthenticationFailed,
     OrderRateLimited,
     ccxt_cause,

@@ -12,9 +12,9 @@ import pytest
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.orders import Order, OrderType, Side, TimeInForce
-from tradepulse.execution.venues.base import VenueOrderStatus as S
-from tradepulse.execution.venues.ccxt_exchange import (
+from tradepulse.model.orders import Order, OrderType, Side, TimeInForce
+from tradepulse.model.venue import VenueOrderStatus as S
+from tradepulse.adapters.ccxt.exchange import (
     RedactingLogger,
     instrument_from_market,
     local_venue_urls,
@@ -23,9 +23,9 @@ from tradepulse.execution.venues.ccxt_exchange import (
     to_datetime,
     to_decimal,
 )
-from tradepulse.execution.venues.ccxt_orders import fill_from_trade, fills_in_answer, order_request, update_from_order
-from tradepulse.execution.venues.ccxt_venue import CcxtVenue
-from tradepulse.live.ccxt_feed import CcxtFeed
+from tradepulse.adapters.ccxt.orders import fill_from_trade, fills_in_answer, order_request, update_from_order
+from tradepulse.adapters.ccxt.venue import CcxtVenue
+from tradepulse.adapters.ccxt.feed import CcxtFeed
 
 NOW = datetime(2024, 8, 9, tzinfo=UTC)
 BTC_MARKET = {

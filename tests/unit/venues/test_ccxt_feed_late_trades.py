@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
-from tradepulse.live.events import Trade
+from tradepulse.model.events import Trade
 
 T0 = datetime(2024, 8, 9, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ import ccxt.pro
 import pytest
 
 from tradepulse.errors import ConfigError, OrderRejected, RateLimited, TemporaryVenueError
-from tradepulse.execution.venues.ccxt_errors import OrderRateLimited
-from tradepulse.execution.venues.ccxt_retry import CcxtCaller, RateGate, RetryPolicy
+from tradepulse.adapters.ccxt.errors import OrderRateLimited
+from tradepulse.adapters.ccxt.retry import CcxtCaller, RateGate, RetryPolicy
 
 
 class FakeTime:

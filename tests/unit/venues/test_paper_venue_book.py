@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from venue_helpers import D, ManualClock, make_order, paper_venue, recorded
 
-from tradepulse.execution.venues import FeeSchedule, VenueFill, VenueOrderStatus
-from tradepulse.live.book import OrderBook
-from tradepulse.live.events import BookTicker, DepthDiff, DepthSnapshot
-from tradepulse.live.feeds import get_recording
+from tradepulse.adapters.paper import FeeSchedule, VenueFill, VenueOrderStatus
+from tradepulse.model.book import OrderBook
+from tradepulse.model.events import BookTicker, DepthDiff, DepthSnapshot
+from tradepulse.adapters.paper.feeds import get_recording
 
 SPOT_BTC = get_recording("binance:BTC/USDT").instrument
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from venue_helpers import BTC, START, D, ManualClock, bar_events, make_order, paper_venue
 
-from tradepulse.backtest.costs import FixedSlippage, RangeSlippage
+from tradepulse.model.costs import FixedSlippage, RangeSlippage
 from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected
-from tradepulse.execution.venues import FeeSchedule, LatencyModel, OrderUpdate, Venue, VenueFill, VenueOrderStatus
-from tradepulse.live.events import Trade
+from tradepulse.adapters.paper import FeeSchedule, LatencyModel, OrderUpdate, Venue, VenueFill, VenueOrderStatus
+from tradepulse.model.events import Trade
 
 
 def run(coroutine):
@@ -208,7 +208,7 @@ def test_a_market_order_before_any_price_is_rejected():
 
 
 def test_orders_off_the_instrument_grid_are_rejected():
-    from tradepulse.live.feeds import get_recording
+    from tradepulse.adapters.paper.feeds import get_recording
 
     spot = get_recording("binance:BTC/USDT").instrument
 

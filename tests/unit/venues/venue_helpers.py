@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from tradepulse.execution import Order, OrderIntent, OrderType, Side, TimeInForce
-from tradepulse.execution.venues import PaperVenue
-from tradepulse.live.events import Bar, BarClose, BarOpen
-from tradepulse.live.feeds import fine_instrument, get_recording
+from tradepulse.adapters.paper import PaperVenue
+from tradepulse.model.events import Bar, BarClose, BarOpen
+from tradepulse.adapters.paper.feeds import fine_instrument, get_recording
 
 D = Decimal
 START = datetime(2024, 8, 9, tzinfo=UTC)
@@ -53,7 +53,7 @@ def bar_events(open_: float, high: float, low: float, close: float, volume: floa
 
 def recorded(name: str = "binance:BTC/USDT", first_file_only: bool = False):
     """The real recorded events of an embedded recording (as the replay feed yields them)."""
-    from tradepulse.live.feeds import RecordingFeed
+    from tradepulse.adapters.paper.feeds import RecordingFeed
 
     recording = get_recording(name)
     paths = recording.paths[:1] if first_file_only else recording.paths

@@ -32,10 +32,10 @@ from decimal import Decimal
 from typing import Any
 
 from tradepulse.errors import VenueError
-from tradepulse.execution.orders import Fill
-from tradepulse.execution.venues.base import UpdateStream, VenueFill, VenueUpdate
-from tradepulse.execution.venues.ccxt_exchange import to_decimal
-from tradepulse.execution.venues.ccxt_retry import CcxtCaller
+from tradepulse.model.orders import Fill
+from tradepulse.model.venue import UpdateStream, VenueFill, VenueUpdate
+from tradepulse.adapters.ccxt.exchange import to_decimal
+from tradepulse.adapters.ccxt.retry import CcxtCaller
 
 __all__ = ["FeeRates", "FeeValuingOutbox", "FillWithFeeRate"]
 

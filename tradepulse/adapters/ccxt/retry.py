@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import ccxt
 
 from tradepulse.errors import ConfigError, RateLimited, TemporaryVenueError, TradePulseError
-from tradepulse.execution.venues.ccxt_errors import (
+from tradepulse.adapters.ccxt.errors import (
     OrderRateLimited,
     ccxt_cause,
     is_clock_skew,

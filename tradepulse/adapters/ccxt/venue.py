@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tradepulse.errors import ConfigError, OrderNotFound, OrderRejected, VenueError
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import ZERO, Order
-from tradepulse.execution.venues.base import Balance, OrderUpdate, UpdateStream, VenueFill
-from tradepulse.execution.venues.ccxt_exchange import (
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, Order
+from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueFill
+from tradepulse.adapters.ccxt.exchange import (
     TRADING_CAPABILITIES,
     RedactingLogger,
     create_exchange,
@@ -50,11 +50,11 @@ from tradepulse.execution.venues.ccxt_exchange import (
     to_decimal,
     to_milliseconds,
 )
-from tradepulse.execution.venues.ccxt_fees import FeeRates, FeeValuingOutbox
-from tradepulse.execution.venues.ccxt_orders import OrderBook, OrderSubmitter, fill_from_trade, update_from_order
-from tradepulse.execution.venues.ccxt_retry import CcxtCaller, RetryPolicy
-from tradepulse.execution.venues.ccxt_user_stream import UserStream
-from tradepulse.execution.venues.credentials import Credentials, load_credentials
+from tradepulse.adapters.ccxt.fees import FeeRates, FeeValuingOutbox
+from tradepulse.adapters.ccxt.orders import OrderBook, OrderSubmitter, fill_from_trade, update_from_order
+from tradepulse.adapters.ccxt.retry import CcxtCaller, RetryPolicy
+from tradepulse.adapters.ccxt.user_stream import UserStream
+from tradepulse.adapters.credentials import Credentials, load_credentials
 
 __all__ = ["CcxtVenue"]
 

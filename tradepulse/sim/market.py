@@ -22,11 +22,11 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tradepulse.backtest.costs import FixedSlippage, RangeSlippage, SlippageModel
+from tradepulse.model.costs import FixedSlippage, RangeSlippage, SlippageModel
 from tradepulse.errors import ConfigError
-from tradepulse.execution.orders import ZERO, Side
-from tradepulse.live.book import OrderBook
-from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, PriceLevel, Trade
+from tradepulse.model.orders import ZERO, Side
+from tradepulse.model.book import OrderBook
+from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, PriceLevel, Trade
 
 __all__ = ["FeeSchedule", "LatencyModel", "MarketState", "slippage_fraction"]
 

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from tradepulse.live.events import DepthDiff, DepthSnapshot, PriceLevel
+from tradepulse.model.events import DepthDiff, DepthSnapshot, PriceLevel
 
 __all__ = ["OrderBook"]
 

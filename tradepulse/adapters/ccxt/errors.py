@@ -48,7 +48,7 @@ from tradepulse.errors import (
     TradePulseError,
     VenueError,
 )
-from tradepulse.execution.venues.credentials import redact, venue_env_prefix
+from tradepulse.adapters.credentials import redact, venue_env_prefix
 
 __all__ = [
     "CCXT_ERROR_TABLE",

@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tradepulse.errors import ConfigError
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.venues.credentials import Credentials, redact, venue_env_prefix
+from tradepulse.model.instruments import Instrument
+from tradepulse.adapters.credentials import Credentials, redact, venue_env_prefix
 
 __all__ = [
     "TRADING_CAPABILITIES",
@@ -153,7 +153,7 @@ def create_exchange(
     exchange_id
         A ccxt exchange id (``"binance"``).
     credentials
-        From :func:`~tradepulse.execution.venues.credentials.load_credentials`; ``None`` for
+        From :func:`~tradepulse.adapters.credentials.load_credentials`; ``None`` for
         market data only.
     exchange_url
         Base URL of a Binance-compatible local venue (testing); ``TRADEPULSE_<EXCHANGE>_URL`` when

@@ -1,6 +1,6 @@
 """Replay feeds: OHLCV bars from any source ``load_bars`` reads, and recorded Binance tick streams.
 
-A feed is an async iterable of market events (:mod:`tradepulse.live.events`) for one symbol, in
+A feed is an async iterable of market events (:mod:`tradepulse.model.events`) for one symbol, in
 time order, plus the :class:`~tradepulse.execution.Instrument` to trade it with. Replay feeds do
 not pace themselves: the engine's clock does (``SimulatedClock(speed=...)``).
 
@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from tradepulse.errors import DataError
-from tradepulse.execution.instruments import Instrument
-from tradepulse.live.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
 
 __all__ = [
     "RECORDINGS",

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tradepulse.errors import ConfigError, TradePulseError
-from tradepulse.execution.venues.credentials import Secret, _read_variable
+from tradepulse.adapters.credentials import Secret, read_secret_variable
 
 __all__ = [
     "API_PATH",
@@ -135,7 +135,7 @@ def resolve_token(token: str | Secret | None = None, environ: Mapping[str, str] 
         return Token(Secret(value) if value else None, "argument")
     env = os.environ if environ is None else environ
     for variable in TOKEN_VARIABLES:
-        raw = _read_variable(variable, env)
+        raw = read_secret_variable(variable, env)
         first = next((part.strip() for part in (raw or "").split(",") if part.strip()), None)
         if first:
             return Token(Secret(first), variable)

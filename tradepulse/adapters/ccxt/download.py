@@ -15,7 +15,7 @@ a crash, ``kill -9``) resumes from its last checkpoint:
   :class:`~tradepulse.errors.DataError` says why); gaps are reported as warnings, because an
   exchange may genuinely have none there (an outage, a quiet market without trades).
 
-Requests go through :class:`~tradepulse.execution.venues.ccxt_retry.CcxtCaller`: ccxt's own
+Requests go through :class:`~tradepulse.adapters.ccxt.retry.CcxtCaller`: ccxt's own
 throttle, retries with backoff for temporary failures, ``Retry-After`` respected, errors in
 TradePulse's tree. No credentials are needed or read.
 
@@ -116,7 +116,7 @@ async def download_ohlcv_async(
     on_page
         Called after each page with ``(page_number, bars_in_page)`` (tests use it to interrupt).
     retry
-        A :class:`~tradepulse.execution.venues.ccxt_retry.RetryPolicy`.
+        A :class:`~tradepulse.adapters.ccxt.retry.RetryPolicy`.
 
     Raises
     ------
@@ -127,8 +127,8 @@ async def download_ohlcv_async(
     VenueError
         The exchange could not be reached or refused (after retries).
     """
-    from tradepulse.execution.venues.ccxt_exchange import create_exchange, require_capabilities
-    from tradepulse.execution.venues.ccxt_retry import CcxtCaller
+    from tradepulse.adapters.ccxt.exchange import create_exchange, require_capabilities
+    from tradepulse.adapters.ccxt.retry import CcxtCaller
 
     if checkpoint_pages < 1:
         raise ConfigError(f"checkpoint pages must be at least 1, got {checkpoint_pages}")

@@ -163,7 +163,7 @@ def load_credentials(venue: str, environ: Mapping[str, str] | None = None, *, re
     """
     env = os.environ if environ is None else environ
     names = credential_variables(venue)
-    values = {field: _read_variable(name, env) for field, name in names.items()}
+    values = {field: read_secret_variable(name, env) for field, name in names.items()}
     key, secret = values["api_key"], values["api_secret"]
     if key is None and secret is None:
         if required:
@@ -182,7 +182,7 @@ def load_credentials(venue: str, environ: Mapping[str, str] | None = None, *, re
     return Credentials(venue, Secret(key), Secret(secret), Secret(password) if password else None)
 
 
-def _read_variable(name: str, env: Mapping[str, str]) -> str | None:
+def read_secret_variable(name: str, env: Mapping[str, str]) -> str | None:
     direct = env.get(name)
     file_name = env.get(f"{name}_FILE")
     if direct and file_name:

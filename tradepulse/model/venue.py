@@ -1,6 +1,6 @@
 """The venue protocol: what the engine needs from a place that executes orders.
 
-The paper venue (:mod:`tradepulse.execution.venues.paper`) and exchange adapters (ccxt) both
+The paper venue (:mod:`tradepulse.adapters.paper.venue`) and exchange adapters (ccxt) both
 implement :class:`Venue`. Everything crossing this edge is venue-neutral and exact: quantities,
 prices, fees and balances are :class:`~decimal.Decimal`, order answers are :class:`OrderUpdate`
 and executions are :class:`VenueFill` with the venue's own trade id (the OMS de-duplicates fills
@@ -25,8 +25,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import ZERO, Fill, Order, Side, payload_of
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, Fill, Order, Side, payload_of
 
 __all__ = ["Balance", "OrderUpdate", "SimulatedVenue", "UpdateStream", "Venue", "VenueFill", "VenueOrderStatus", "VenueUpdate"]
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 import ccxt
 
 from tradepulse.errors import AuthenticationFailed, VenueError
-from tradepulse.execution.venues.ccxt_errors import ccxt_cause, is_clock_skew
+from tradepulse.adapters.ccxt.errors import ccxt_cause, is_clock_skew
 
 if TYPE_CHECKING:
-    from tradepulse.execution.venues.ccxt_venue import CcxtVenue
+    from tradepulse.adapters.ccxt.venue import CcxtVenue
 
 __all__ = ["UserStream"]
 

@@ -1,9 +1,9 @@
 """Live market data from an exchange through ccxt.pro, as the engine's market events.
 
-:class:`CcxtFeed` watches one symbol and yields :class:`~tradepulse.live.events.Trade` (from
-``watch_trades``), :class:`~tradepulse.live.events.BookTicker` (the top of ccxt's locally maintained
-order book, from ``watch_order_book``; optionally a :class:`~tradepulse.live.events.DepthSnapshot`
-of the top levels) and :class:`~tradepulse.live.events.BarClose` (closed candles from
+:class:`CcxtFeed` watches one symbol and yields :class:`~tradepulse.model.events.Trade` (from
+``watch_trades``), :class:`~tradepulse.model.events.BookTicker` (the top of ccxt's locally maintained
+order book, from ``watch_order_book``; optionally a :class:`~tradepulse.model.events.DepthSnapshot`
+of the top levels) and :class:`~tradepulse.model.events.BarClose` (closed candles from
 ``watch_ohlcv``). What it adds to ccxt.pro:
 
 * **Reconnects.** A dropped socket fails the pending ``watch_*`` with a ``NetworkError``; ccxt
@@ -45,10 +45,10 @@ from typing import Any
 import ccxt
 
 from tradepulse.errors import ConfigError, VenueError
-from tradepulse.execution.venues.ccxt_errors import ccxt_cause
-from tradepulse.execution.venues.ccxt_exchange import create_exchange, require_capabilities, to_datetime, to_decimal
-from tradepulse.execution.venues.ccxt_retry import CcxtCaller, RetryPolicy
-from tradepulse.live.events import Bar, BarClose, BookTicker, DepthSnapshot, MarketEvent, PriceLevel, Trade
+from tradepulse.adapters.ccxt.errors import ccxt_cause
+from tradepulse.adapters.ccxt.exchange import create_exchange, require_capabilities, to_datetime, to_decimal
+from tradepulse.adapters.ccxt.retry import CcxtCaller, RetryPolicy
+from tradepulse.model.events import Bar, BarClose, BookTicker, DepthSnapshot, MarketEvent, PriceLevel, Trade
 
 __all__ = ["CcxtFeed"]
 
@@ -163,7 +163,7 @@ class CcxtFeed:
     @classmethod
     def create(cls, exchange_id: str, symbol: str, *, exchange_url: str | None = None, config: Mapping[str, Any] | None = None,
                environ: Mapping[str, str] | None = None, **options: Any) -> CcxtFeed:
-        """A feed with its own credential-less ccxt client (see :func:`~tradepulse.execution.venues.ccxt_exchange.create_exchange`)."""
+        """A feed with its own credential-less ccxt client (see :func:`~tradepulse.adapters.ccxt.exchange.create_exchange`)."""
         exchange = create_exchange(exchange_id, exchange_url=exchange_url, config=config, environ=environ)
         return cls(exchange, symbol, owns_exchange=True, **options)
 

@@ -6,7 +6,7 @@ sees the event) and fills orders against them:
 * **Market orders** walk the order book when depth is known (a snapshot plus in-sequence diffs,
   or at least the best quote), level by level, and expire what the book cannot fill (a partial
   fill). Without depth (bar data) they fill whole at the last price moved by the backtest's
-  slippage model (:func:`~tradepulse.execution.venues.paper_market.slippage_fraction`), which is
+  slippage model (:func:`~tradepulse.sim.market.slippage_fraction`), which is
   what makes a replay reproduce the backtest's fills.
 * **Limit orders** take what crosses on arrival (taker), then rest (GTC) or expire (IOC; FOK
   fills whole or not at all). A resting order fills at its limit price as maker when the market
@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tradepulse.backtest.costs import SlippageModel
+from tradepulse.model.costs import SlippageModel
 from tradepulse.errors import ConfigError, InsufficientFunds, OrderNotFound, OrderRejected, VenueError
-from tradepulse.execution.instruments import Instrument
-from tradepulse.execution.orders import ZERO, Order, OrderType, Side, TimeInForce
-from tradepulse.execution.venues.base import Balance, OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
-from tradepulse.execution.venues.paper_market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
-from tradepulse.live.events import BarClose, BarOpen, MarketEvent, PriceLevel, Trade
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, Order, OrderType, Side, TimeInForce
+from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
+from tradepulse.sim.market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
+from tradepulse.model.events import BarClose, BarOpen, MarketEvent, PriceLevel, Trade
 
 __all__ = ["FeeSchedule", "LatencyModel", "PaperVenue"]
 
@@ -102,7 +102,7 @@ class PaperVenue:
     --------
     >>> from decimal import Decimal as D
     >>> from datetime import datetime, timezone
-    >>> from tradepulse.live.feeds import fine_instrument
+    >>> from tradepulse.adapters.paper.feeds import fine_instrument
     >>> now = datetime(2024, 8, 9, tzinfo=timezone.utc)
     >>> venue = PaperVenue([fine_instrument("BTC/USDT")], clock=lambda: now, balances={"USDT": D("1000")})
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 
-from tradepulse.execution.orders import ZERO, InvalidOrder, OrderIntent, OrderType, Side, TimeInForce, require_decimal
+from tradepulse.model.orders import ZERO, InvalidOrder, OrderIntent, OrderType, Side, TimeInForce, require_decimal
 
 # Enough digits that dividing by a tiny tick never rounds inside the computation itself.
 _PRECISION = 60

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from tradepulse.backtest.costs import Costs
+from tradepulse.model.costs import Costs
 from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected, VenueError
 from tradepulse.execution import (
     OMS,
@@ -43,8 +43,8 @@ from tradepulse.execution import (
     OrderStatus,
     sizer,
 )
-from tradepulse.execution.venues.base import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
-from tradepulse.live.events import Bar
+from tradepulse.model.venue import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
+from tradepulse.model.events import Bar
 from tradepulse.risk import CancelOpenOrders, FlattenPositions, LastTrade, RiskContext, RiskControls, StateChange, flatten_intents
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
