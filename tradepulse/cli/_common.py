@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
-import numpy as np
-import pandas as pd
 
 from tradepulse.errors import ConfigError
 from tradepulse.model.jsonable import to_jsonable

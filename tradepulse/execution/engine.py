@@ -27,7 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tradepulse.model.costs import Costs
-from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected, VenueError
+from tradepulse.errors import OrderNotFound, OrderRejected, VenueError
 from tradepulse.execution import (
     OMS,
     CancelOutcome,

@@ -47,7 +47,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -55,6 +55,7 @@ from typing import Any
 
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.adapters.credentials import Secret
+from tradepulse.adapters.kit import VENUE_KINDS, VenueSettings
 from tradepulse.risk import RiskLimits
 from tradepulse.strategy import Strategy, load_strategy
 
@@ -108,17 +109,8 @@ class ApiConfig:
     allow_remote: bool = False
 
 
-@dataclass(frozen=True)
-class VenueConfig:
-    """``[venue]``: the paper venue (in-process, replayed data) or a ccxt exchange."""
-
-    kind: str = "paper"
-    exchange: str = "binance"
-    init_cash: Decimal = Decimal(10_000)
-    fees_bps: Decimal = Decimal(10)
-    latency_ms: float = 0.0
-    allow_short: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
+# The [venue] table's settings belong to the adapters that use them; the config names them VenueConfig.
+VenueConfig = VenueSettings
 
 
 @dataclass(frozen=True)
@@ -264,7 +256,7 @@ def _api(table: Mapping[str, Any], name: str) -> ApiConfig:
 def _venue(table: Mapping[str, Any], name: str) -> VenueConfig:
     where = f"{name}: [venue]"
     _only(table, {"kind", "exchange", "init_cash", "fees_bps", "latency_ms", "allow_short", "options"}, where)
-    kind = _choice(table, "kind", where, ("paper", "ccxt"), "paper")
+    kind = _choice(table, "kind", where, VENUE_KINDS, "paper")
     exchange = _str(table, "exchange", where, "binance").lower()
     options = table.get("options", {})
     if not isinstance(options, Mapping):

@@ -18,11 +18,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradepulse.model.costs import Costs
+from tradepulse.adapters.kit import MarketRequest, build_venue_kit
 from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.model.events import MarketEvent
 from tradepulse.risk import RiskControls
@@ -166,56 +165,27 @@ def _archive(path: Path) -> Path:
 
 
 def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[str, str]) -> EngineSlot:
-    """Build (not start) the slot of one strategy entry: journal, venue, feed, risk and engine."""
-    from tradepulse.model.clock import SimulatedClock, WallClock
-
+    """Build (not start) the slot of one strategy entry: journal, venue kit (venue, feed, clock), risk and engine."""
+    market = MarketRequest(symbol=entry.symbol, feed=entry.feed, bar=entry.bar, speed=entry.speed,
+                           cash_reserve_fraction=entry.cash_reserve_fraction)
+    kit = build_venue_kit(config.venue, market, environ)
     path = journal_path(config.state_dir, entry.id)
     archived = None
-    if config.venue.kind == "paper":
+    if kit.persistent:
+        start_mode = "warm" if _has_started(path) else "cold"
+    else:
+        # The venue's orders and balances died with the last process: nothing to reconcile against.
         if _has_started(path):
             archived = _archive(path)
         start_mode = "cold"
-    else:
-        start_mode = "warm" if _has_started(path) else "cold"
-
-    if config.venue.kind == "paper":
-        from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenue
-        from tradepulse.adapters.paper.feeds import open_feed
-
-        inner = open_feed(entry.feed, symbol=entry.symbol)
-        first = next(iter(inner.events())).at
-        clock: Any = SimulatedClock(first, speed=entry.speed)
-        instrument = inner.instrument
-        fees = FeeSchedule(maker_bps=config.venue.fees_bps, taker_bps=config.venue.fees_bps)
-        venue: Any = PaperVenue(
-            [instrument], clock=clock.now, balances={instrument.quote: config.venue.init_cash}, fees=fees,
-            latency=LatencyModel(fixed_ms=config.venue.latency_ms) if config.venue.latency_ms else None,
-            allow_short=config.venue.allow_short, name="paper",
-        )
-        costs = Costs(fees_bps=float(config.venue.fees_bps))
-        bar_period = entry.bar if inner.kind == "ticks" else None
-    else:
-        from tradepulse.adapters.ccxt.retry import RetryPolicy
-        from tradepulse.adapters.ccxt.venue import CcxtVenue
-        from tradepulse.adapters.ccxt.feed import CcxtFeed
-
-        clock = WallClock()
-        options = dict(config.venue.options)
-        venue = CcxtVenue.create(config.venue.exchange, environ=environ, symbols=[entry.symbol], retry=RetryPolicy(),
-                                 config=options or None)
-        inner = CcxtFeed.create(config.venue.exchange, entry.symbol, environ=environ, config=options or None)
-        costs = Costs(fees_bps=10.0)
-        bar_period = entry.bar
-
+    clock, venue, inner = kit.clock, kit.venue, kit.feed
     journal = Journal(path, durability=config.service.durability, clock=clock.now)
     risk = RiskControls(config.risk, clock=clock.now, symbols=[entry.symbol], currency=entry.symbol.split("/")[1])
     feed = WatchedFeed(inner)
     engine_config = EngineConfig(
-        symbol=entry.symbol, strategy_id=entry.id, capital=entry.capital if entry.capital is not None else
-        (config.venue.init_cash if config.venue.kind == "paper" else None),
-        bar_period=bar_period, window_bars=entry.window_bars, sizing_costs=costs,
-        cash_reserve_fraction=entry.cash_reserve_fraction if config.venue.kind == "ccxt" else Decimal(0) if bar_period is None else Decimal("0.001"),
-        heartbeat_seconds=1.0,
+        symbol=entry.symbol, strategy_id=entry.id, capital=entry.capital if entry.capital is not None else kit.default_capital,
+        bar_period=kit.bar_period, window_bars=entry.window_bars, sizing_costs=kit.costs,
+        cash_reserve_fraction=kit.cash_reserve_fraction, heartbeat_seconds=1.0,
     )
     engine = LiveEngine(entry.strategy, feed, venue, journal, risk=risk, clock=clock, config=engine_config)
     return EngineSlot(config=entry, journal=journal, reader=None, venue=venue, feed=feed, engine=engine, risk=risk,

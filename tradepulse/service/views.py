@@ -88,7 +88,8 @@ class ServiceViews:
                         "started_at": _iso(self.started_at), "uptime_seconds": round(self.uptime_seconds(), 3),
                         "start_mode": self.start_mode, "config_path": str(config.path) if config.path else None},
             "trading_state": self.trading_state(),
-            "venue": {"name": config.venue.exchange if config.venue.kind == "ccxt" else "paper", "kind": config.venue.kind,
+            # The venue names itself (an exchange id, or "paper"): no branching on the kind here.
+            "venue": {"name": next((slot.venue.name for slot in self.slots.values()), config.venue.kind), "kind": config.venue.kind,
                       "connected": venue_connected},
             "engines": engines,
             "reconciliation": [{"strategy_id": slot.strategy_id, **slot.reconciliation}

@@ -1,0 +1,35 @@
+"""The paper venue's kit: a replay feed, the paper venue on its market, simulated time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from tradepulse.adapters.kit import MarketRequest, VenueKit, VenueSettings
+from tradepulse.adapters.paper.feeds import open_feed
+from tradepulse.adapters.paper.venue import PaperVenue
+from tradepulse.model.clock import SimulatedClock
+from tradepulse.model.costs import Costs
+from tradepulse.sim.market import FeeSchedule, LatencyModel
+
+__all__ = ["build_kit"]
+
+
+def build_kit(settings: VenueSettings, market: MarketRequest, environ: Mapping[str, str]) -> VenueKit:
+    """Open ``market.feed`` (a sample, file, cache entry or recording) and a paper venue on its instrument."""
+    feed = open_feed(market.feed, symbol=market.symbol)
+    clock = SimulatedClock(next(iter(feed.events())).at, speed=market.speed)
+    instrument = feed.instrument
+    venue = PaperVenue(
+        [instrument], clock=clock.now, balances={instrument.quote: settings.init_cash},
+        fees=FeeSchedule(maker_bps=settings.fees_bps, taker_bps=settings.fees_bps),
+        latency=LatencyModel(fixed_ms=settings.latency_ms) if settings.latency_ms else None,
+        allow_short=settings.allow_short, name="paper",
+    )
+    ticks = feed.kind == "ticks"
+    return VenueKit(
+        venue=venue, feed=feed, costs=Costs(fees_bps=float(settings.fees_bps)), clock=clock,
+        bar_period=market.bar if ticks else None, persistent=False, default_capital=settings.init_cash,
+        # A bar replay must match the backtest exactly; ticks walk real books and keep a little back.
+        cash_reserve_fraction=Decimal("0.001") if ticks else Decimal(0),
+    )
