@@ -53,3 +53,9 @@ def test_no_module_is_longer_than_the_limit():
     long = {str(path.relative_to(ROOT)): count for path in PACKAGE.rglob("*.py")
             if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert long == {}
+
+
+def test_docs_show_the_venue_rules_table_rendered_from_the_code():
+    from tradepulse.sim.rules import render_rules_table
+
+    assert render_rules_table() in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ the same so a client comparing strings with real Binance answers sees no differe
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
 EIGHT_PLACES = Decimal("0.00000001")
@@ -45,18 +45,6 @@ def fmt8(value: Decimal | int | str | None) -> str:
     if not isinstance(value, Decimal):
         value = Decimal(value)
     return format(value.quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP), "f")
-
-
-def round_fee(value: Decimal) -> Decimal:
-    """Round a commission to the asset's eight-decimal precision (half up, as Binance shows it)."""
-    return value.quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
-
-
-def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
-    """Round ``value`` down to a multiple of ``step`` (a step of zero means no rounding)."""
-    if step <= 0:
-        return value
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

@@ -35,12 +35,16 @@ from typing import Protocol
 
 from tradepulse.emulator.accounts import Account
 from tradepulse.emulator.clock import VenueClock
-from tradepulse.emulator.decimals import ZERO, floor_to_step, round_fee
+from tradepulse.emulator.decimals import ZERO
 from tradepulse.emulator.errors import ApiError
 from tradepulse.emulator.fee_markets import FixedPriceMarket
 from tradepulse.emulator.market import SymbolMarket, TradePrint
 from tradepulse.emulator.orders import Fill, Order
 from tradepulse.emulator.symbols import SymbolSpec, check_order_filters
+from tradepulse.sim.fees import commission as fee_of_fill
+from tradepulse.sim.fees import commission_in_other_asset, round_to_eight_places
+from tradepulse.sim.fills import resting_fill_quantity, take_levels
+from tradepulse.sim.rules import LOCAL_VENUE_RULES
 
 __all__ = ["ExecutionListener", "MatchingEngine", "OrderRequest"]
 
@@ -238,17 +242,18 @@ class MatchingEngine:
         resting = self._resting.get(symbol, {}).get(side)
         if not resting:
             return
-        reached = [o for o in resting if (o.price >= price if side == "BUY" else o.price <= price)]
-        if not reached:
-            return
         now = self.clock.market_ms()
         spec = self.specs[symbol]
         changed: dict[str, tuple[Account, set[str]]] = {}
         pool = qty
-        for order in reached:
+        for order in list(resting):
             if pool <= 0:
                 break
-            fill_qty = min(order.remaining_qty, pool)
+            fill_qty = resting_fill_quantity(LOCAL_VENUE_RULES.limit_fill, buying=side == "BUY", limit_price=order.price,
+                                             remaining=order.remaining_qty, trade_price=price, trade_quantity=pool,
+                                             buyer_is_maker=buyer_is_maker)
+            if fill_qty <= 0:
+                continue
             pool -= fill_qty
             trade_id = self._new_trade_id()
             self._fill(order, order.price, fill_qty, trade_id, True, now, changed, spec)
@@ -362,31 +367,27 @@ class MatchingEngine:
               limit_price: Decimal | None) -> tuple[list[_Match], list[Order], bool]:
         """Return the matches a taker would make, the self-trade makers to expire, and whether the taker expires."""
         step = self.specs[taker.symbol].step_size
-        matches: list[_Match] = []
         stp_makers: list[Order] = []
-        remaining_qty, remaining_quote = qty_limit, quote_limit
-        for match in self._liquidity(taker, limit_price):
-            if match.maker is not None and match.maker.account is taker.account and taker.stp_mode != "NONE":
-                if taker.stp_mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
-                    stp_makers.append(match.maker)
-                if taker.stp_mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
-                    return matches, stp_makers, True
-                continue
-            if remaining_quote is not None:
-                qty = min(match.qty, floor_to_step(remaining_quote / match.price, step))
-            else:
-                assert remaining_qty is not None
-                qty = min(match.qty, remaining_qty)
-            if qty <= 0:
-                break
-            matches.append(_Match(match.price, qty, match.maker, match.book_key))
-            if remaining_quote is not None:
-                remaining_quote -= qty * match.price
-            else:
-                remaining_qty -= qty  # type: ignore[operator]
-                if remaining_qty <= 0:
-                    break
-        return matches, stp_makers, False
+        reachable: list[_Match] = []
+        expire_taker = False
+
+        def levels() -> Iterator[tuple[Decimal, Decimal]]:
+            # Self-trade prevention decides what the taker may reach; the shared rule walks it.
+            nonlocal expire_taker
+            for match in self._liquidity(taker, limit_price):
+                if match.maker is not None and match.maker.account is taker.account and taker.stp_mode != "NONE":
+                    if taker.stp_mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+                        stp_makers.append(match.maker)
+                    if taker.stp_mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
+                        expire_taker = True
+                        return
+                    continue
+                reachable.append(match)
+                yield match.price, match.qty
+
+        taken = take_levels(levels(), buying=taker.side == "BUY", quantity=qty_limit, quote_budget=quote_limit, step=step)
+        matches = [_Match(price, qty, match.maker, match.book_key) for (price, qty), match in zip(taken, reachable)]
+        return matches, stp_makers, expire_taker
 
     def _execute(self, taker: Order, match: _Match, now: int, changed: dict, spec: SymbolSpec,
                  market: SymbolMarket) -> Fill:
@@ -405,8 +406,13 @@ class MatchingEngine:
         rate = self.maker_fee if is_maker else self.taker_fee
         cost = price * qty
         buying = order.side == "BUY"
-        commission, commission_asset = self._in_fee_asset(account, spec, cost, rate) or \
-            (round_fee(qty * rate if buying else cost * rate), base if buying else quote)
+        in_fee_asset = self._in_fee_asset(account, spec, cost, rate)
+        if in_fee_asset is not None:
+            commission, commission_asset = in_fee_asset
+        else:
+            commission, in_base = fee_of_fill(price, qty, rate, buying=buying, fee_asset=LOCAL_VENUE_RULES.fee_asset,
+                                              round_to=round_to_eight_places)
+            commission_asset = base if in_base else quote
         fill = Fill(trade_id=trade_id, order_id=order.order_id, symbol=order.symbol, price=price, qty=qty,
                     commission=commission, commission_asset=commission_asset, time_ms=now,
                     is_buyer=buying, is_maker=is_maker)
@@ -452,7 +458,8 @@ class MatchingEngine:
         unit_price = market.last_price() if market is not None else None
         if not unit_price:
             return None
-        commission = round_fee(cost * rate * (1 - payment.discount) / unit_price)
+        commission = commission_in_other_asset(cost, rate, discount=payment.discount, unit_price=unit_price,
+                                               round_to=round_to_eight_places)
         if commission > account.free(asset):
             return None
         return commission, asset

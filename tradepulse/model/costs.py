@@ -18,6 +18,7 @@ live engine can compute the same estimate when it places the order.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,17 @@ import pandas as pd
 
 from tradepulse.errors import ConfigError
 
-__all__ = ["Costs", "FixedSlippage", "RangeSlippage", "SlippageModel"]
+__all__ = ["Costs", "FixedSlippage", "RangeSlippage", "SlippageModel", "rate_from_bps"]
 
 BPS = 10_000.0
+
+
+def rate_from_bps(bps: Decimal | float | int | str) -> Decimal:
+    """A fee rate (fraction of notional) from basis points, exactly: ``rate_from_bps(10) == Decimal("0.001")``.
+
+    The one conversion every venue simulation and the backtest use (:mod:`tradepulse.sim.fees`).
+    """
+    return Decimal(str(bps)) / Decimal(10_000)
 
 
 def _check_bps(name: str, value: float, high: float = 10_000.0) -> float:
@@ -144,7 +153,7 @@ class Costs:
 
     @property
     def fee_fraction(self) -> float:
-        return self.fees_bps / BPS
+        return float(rate_from_bps(self.fees_bps))
 
     def slippage_fractions(self, bars: pd.DataFrame, notional: float) -> float | np.ndarray:
         return self.slippage.fractions(bars, notional)

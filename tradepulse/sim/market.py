@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tradepulse.model.costs import FixedSlippage, RangeSlippage, SlippageModel
+from tradepulse.model.costs import FixedSlippage, RangeSlippage, SlippageModel, rate_from_bps
 from tradepulse.errors import ConfigError
 from tradepulse.model.orders import ZERO, Side
 from tradepulse.model.book import OrderBook
@@ -30,7 +30,6 @@ from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDif
 
 __all__ = ["FeeSchedule", "LatencyModel", "MarketState", "slippage_fraction"]
 
-_BPS = Decimal(10_000)
 
 
 def _decimal(value: float | int | str | Decimal) -> Decimal:
@@ -60,7 +59,7 @@ class FeeSchedule:
 
     def rate(self, is_maker: bool) -> Decimal:
         """The fee as a fraction of notional."""
-        return (self.maker_bps if is_maker else self.taker_bps) / _BPS
+        return rate_from_bps(self.maker_bps if is_maker else self.taker_bps)
 
 
 @dataclass(frozen=True)
@@ -112,15 +111,15 @@ def slippage_fraction(model: SlippageModel | None, signal_bar: Bar | None, notio
     if model is None:
         return ZERO
     if isinstance(model, FixedSlippage):
-        return _decimal(model.bps) / _BPS
+        return rate_from_bps(model.bps)
     if not isinstance(model, RangeSlippage):
         raise ConfigError(f"unknown slippage model {model!r}")
     if signal_bar is None:
-        return _decimal(model.base_bps) / _BPS
+        return rate_from_bps(model.base_bps)
     frame = pd.DataFrame(
         {"high": [signal_bar.high], "low": [signal_bar.low], "close": [signal_bar.close], "volume": [signal_bar.volume]}
     )
-    return _decimal(float(model.signal_bar_bps(frame, notional)[0])) / _BPS
+    return rate_from_bps(float(model.signal_bar_bps(frame, notional)[0]))
 
 
 @dataclass

@@ -36,6 +36,9 @@ from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Order, OrderType, Side, TimeInForce
 from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
 from tradepulse.sim.market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
+from tradepulse.sim.fees import commission, round_to_eight_places
+from tradepulse.sim.fills import resting_fill_quantity, take_levels
+from tradepulse.sim.rules import PAPER_RULES, FeeRounding, VenueRules
 from tradepulse.model.events import BarClose, BarOpen, MarketEvent, PriceLevel, Trade
 
 __all__ = ["FeeSchedule", "LatencyModel", "PaperVenue"]
@@ -97,6 +100,10 @@ class PaperVenue:
         Delay between a request and its effect (default none).
     allow_short
         Let sells take the base balance below zero (a margin account).
+    rules
+        Where simulated venues differ on purpose (:mod:`tradepulse.sim.rules`): the fee asset and
+        its rounding, and when a recorded trade fills a resting limit. The paper venue's own by
+        default; ``LOCAL_VENUE_RULES`` makes it fill as the local venue does.
 
     Examples
     --------
@@ -119,8 +126,10 @@ class PaperVenue:
         latency: LatencyModel | None = None,
         allow_short: bool = False,
         name: str = "paper",
+        rules: VenueRules = PAPER_RULES,
     ) -> None:
         self.name = name
+        self.rules = rules
         self._instruments = {instrument.symbol: instrument for instrument in instruments}
         if not self._instruments:
             raise ConfigError("a paper venue needs at least one instrument")
@@ -295,16 +304,7 @@ class PaperVenue:
         market = self._markets[symbol]
         instrument = self._instruments[symbol]
         if market.has_depth():
-            plan, remaining = [], quantity
-            for price, available in market.liquidity(side):
-                if limit_price is not None and (price > limit_price if side is Side.BUY else price < limit_price):
-                    break
-                take = min(available, remaining)
-                plan.append((price, take))
-                remaining -= take
-                if remaining == 0:
-                    break
-            return plan
+            return take_levels(market.liquidity(side), buying=side is Side.BUY, quantity=quantity, limit_price=limit_price)
         if market.last_price is None:
             return []
         if limit_price is not None and (market.last_price > limit_price if side is Side.BUY else market.last_price < limit_price):
@@ -345,8 +345,9 @@ class PaperVenue:
             assert limit is not None
             buy = record.side is Side.BUY
             if isinstance(event, Trade):
-                through = event.price < limit if buy else event.price > limit
-                quantity = min(record.remaining, event.quantity) if through else ZERO
+                quantity = resting_fill_quantity(
+                    self.rules.limit_fill, buying=buy, limit_price=limit, remaining=record.remaining, trade_price=event.price,
+                    trade_quantity=event.quantity, buyer_is_maker=event.buyer_is_maker)
             elif isinstance(event, (BarOpen, BarClose)):
                 low, high = (event.price, event.price) if isinstance(event, BarOpen) else (event.bar.low, event.bar.high)
                 through = float(limit) > low if buy else float(limit) < high
@@ -368,10 +369,13 @@ class PaperVenue:
 
     def _fill(self, record: _PaperOrder, price: Decimal, quantity: Decimal, at: datetime, *, is_maker: bool) -> None:
         instrument = self._instruments[record.symbol]
-        fee = instrument.quantize_quote(price * quantity * self.fees.rate(is_maker))
+        round_fee = round_to_eight_places if self.rules.fee_rounding is FeeRounding.EIGHT_PLACES else instrument.quantize_quote
+        fee, fee_in_base = commission(price, quantity, self.fees.rate(is_maker), buying=record.side is Side.BUY,
+                                      fee_asset=self.rules.fee_asset, round_to=round_fee)
         sign = record.side.sign
-        self._balances[instrument.base] = self._balances.get(instrument.base, ZERO) + sign * quantity
-        self._balances[instrument.quote] = self._balances.get(instrument.quote, ZERO) - sign * price * quantity - fee
+        self._balances[instrument.base] = self._balances.get(instrument.base, ZERO) + sign * quantity - (fee if fee_in_base else ZERO)
+        self._balances[instrument.quote] = (self._balances.get(instrument.quote, ZERO) - sign * price * quantity
+                                            - (ZERO if fee_in_base else fee))
         record.filled_quantity += quantity
         record.filled_notional += price * quantity
         record.status = S.FILLED if record.filled_quantity >= record.quantity else S.PARTIALLY_FILLED
@@ -380,7 +384,7 @@ class PaperVenue:
             self._resting.pop(record.client_order_id, None)
         fill = VenueFill(
             f"{self.name}-{next(self._sequence)}", record.client_order_id, record.symbol, record.side, quantity, price, at,
-            fee, instrument.quote, record.venue_order_id, is_maker,
+            fee, instrument.base if fee_in_base else instrument.quote, record.venue_order_id, is_maker,
         )
         self._trades.append(fill)
         self._stream.publish(fill)
