@@ -25,6 +25,9 @@ import httpx
 import pytest
 from polling import eventually
 
+from tradepulse.model.kinds import ALL_KINDS
+from tradepulse.store import Journal
+
 VENUE_KEY = "lifecycle-key-Qw81mZ"
 VENUE_SECRET = "lifecycle-secret-Lp27xV"
 READ_TOKEN = "read-token-Jd83kLq0Zx7Mv2Np"
@@ -263,6 +266,11 @@ def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue,
     assert status["trading_state"] == "ACTIVE"
     events = service.get("/events", limit=1000)
     assert service.stop() == 0
+    # Every journal the service wrote, its own and the engine's, holds only kinds declared in tradepulse.model.kinds.
+    for journal_file in [tmp_path / "state" / "service.sqlite", *sorted((tmp_path / "state" / "journals").glob("*.sqlite"))]:
+        with Journal(journal_file, read_only=True) as journal:
+            written = {event.kind for event in journal.iter_events()}
+        assert written and written <= ALL_KINDS, (journal_file.name, sorted(written - ALL_KINDS))
 
     # Logs are JSON lines; one order's lines share its client order id from submit to fill.
     records = [json.loads(line) for line in service.log.read_text().splitlines() if line.startswith("{")]

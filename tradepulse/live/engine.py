@@ -45,6 +45,7 @@ from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.store import Journal
 from tradepulse.strategy.base import Strategy
+from tradepulse.model.kinds import RISK_KIND_PREFIX, EngineKind, MarketKind, RiskKind, StrategyKind
 
 __all__ = ["EngineConfig", "LiveEngine"]
 
@@ -174,7 +175,7 @@ class LiveEngine:
             raise ConfigError(f"venue {self.venue.name} does not trade {self.symbol}; it lists {', '.join(sorted(instruments))}")
         instrument = instruments[self.symbol]
         self.oms = OMS(self.journal, [instrument], clock=self.clock.now, require_approval=True)
-        earlier = self.journal.events(kinds=["engine.started"], limit=1)
+        earlier = self.journal.events(kinds=[EngineKind.STARTED], limit=1)
         if earlier:
             capital = Decimal(earlier[0].payload["capital"])
         elif self.config.capital is not None:
@@ -184,8 +185,8 @@ class LiveEngine:
             capital = balances[instrument.quote].free if instrument.quote in balances else Decimal(0)
         if capital <= 0:
             raise ConfigError(f"the engine needs positive capital in {instrument.quote}, got {capital}")
-        self.risk.restore(event.payload for event in self.journal.iter_events(kind_prefix="risk."))
-        last_target = self.journal.events(kinds=["strategy.target"], newest_first=True, limit=1)
+        self.risk.restore(event.payload for event in self.journal.iter_events(kind_prefix=RISK_KIND_PREFIX))
+        last_target = self.journal.events(kinds=[StrategyKind.TARGET], newest_first=True, limit=1)
         if last_target:
             self.target = float(last_target[0].payload["target"])
         self.report = ReplayReport(self.symbol, capital)
@@ -195,13 +196,13 @@ class LiveEngine:
             sizing_costs=self.config.sizing_costs, cash_reserve_fraction=self.config.cash_reserve_fraction,
             on_fill=self.report.record_fill,
         )
-        self.journal.append("engine.started", {
+        self.journal.append(EngineKind.STARTED, {
             "symbol": self.symbol, "strategy": self.strategy.name, "strategy_id": self.strategy_id,
             "params": self.strategy.params, "capital": capital, "venue": self.venue.name,
             "window_bars": self.window.size, "bar_period_seconds": self.config.bar_period.total_seconds() if self.config.bar_period else None,
             "restarted": bool(earlier), "target": self.target,
         })
-        self.journal.append("risk.limits", self.risk.limits.to_payload())
+        self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
 
     async def run(self) -> ReplayReport:
         """Start (unless started), consume the feed to its end (or :meth:`stop`), stop; return the report."""
@@ -276,7 +277,7 @@ class LiveEngine:
             outcomes = await execution.fetch_outcomes(pending)
         except VenueError as error:
             async with lock or contextlib.nullcontext():
-                self.journal.append("engine.reconcile_pending", {
+                self.journal.append(EngineKind.RECONCILE_PENDING, {
                     "symbol": self.symbol, "client_order_ids": [order.client_order_id for order in pending], "error": str(error),
                 })
                 await execution.carry_out(self.risk.on_venue_response(False, detail=str(error)))
@@ -313,8 +314,8 @@ class LiveEngine:
                 await self._settle_task
         if self.oms is not None and self.report is not None:
             self.report.orders = _order_counts(self.oms)
-            self.journal.append("risk.breaker_snapshot", self.risk.breakers.snapshot())
-            self.journal.append("engine.stopped", {
+            self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
+            self.journal.append(EngineKind.STOPPED, {
                 "symbol": self.symbol, "bars": self.report.bars, "fills": len(self.report.fills),
                 "final_equity": self.report.final_equity, "pnl": self.report.pnl, "orders": self.report.orders,
             })
@@ -339,7 +340,7 @@ class LiveEngine:
         try:
             await work
         except Exception as error:  # noqa: BLE001 - a background task must never fail silently
-            self.journal.append("engine.error", {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
+            self.journal.append(EngineKind.ERROR, {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
             await self._execution().carry_out([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
 
     async def on_heartbeat(self) -> None:
@@ -396,7 +397,7 @@ class LiveEngine:
         oms, execution, report = self._oms(), self._execution(), self.report
         assert report is not None
         self.window.append(bar)
-        self.journal.append("market.bar", {
+        self.journal.append(MarketKind.BAR, {
             "symbol": self.symbol, "start": bar.start, "end": bar.end, "open": bar.open, "high": bar.high,
             "low": bar.low, "close": bar.close, "volume": bar.volume,
         })
@@ -409,11 +410,11 @@ class LiveEngine:
         try:
             target = _checked_target(self.strategy.latest_target(self.window.frame()), self.strategy.name)
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
-            self.journal.append("strategy.error", {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
+            self.journal.append(StrategyKind.ERROR, {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
             await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
             return
         if target != self.target:
-            self.journal.append("strategy.target", {
+            self.journal.append(StrategyKind.TARGET, {
                 "symbol": self.symbol, "strategy_id": self.strategy_id, "target": target, "previous": self.target,
                 "bar_start": bar.start, "bar_end": bar.end,
             })
@@ -432,7 +433,7 @@ class LiveEngine:
             self._pending_target = target
             if not self._deferring:
                 self._deferring = True
-                self.journal.append("engine.order_deferred", {
+                self.journal.append(EngineKind.ORDER_DEFERRED, {
                     "symbol": self.symbol, "target": target,
                     "waiting_for": [order.client_order_id for order in unresolved],
                     "reason": "an earlier submission's outcome is unknown; nothing new is sent until the venue answers",
@@ -442,7 +443,7 @@ class LiveEngine:
         intent = execution.intent_for_target(target, price, self.window.last, best_ask=self._best_ask)
         if intent is None:
             position = self._oms().position(self.symbol).quantity
-            self.journal.append("engine.order_skipped", {
+            self.journal.append(EngineKind.ORDER_SKIPPED, {
                 "symbol": self.symbol, "target": target, "price": price, "position": position,
                 "reason": "the change rounds to nothing or is below the venue minimums",
             })

@@ -46,6 +46,7 @@ from typing import Any, Union
 from tradepulse.risk._common import Clock, as_utc, fmt_amount, fmt_seconds, jsonable, to_decimal, utc_now
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState
+from tradepulse.model.kinds import RiskKind
 
 __all__ = ["BASELINES", "BREAKERS", "BaselineChange", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
 
@@ -91,7 +92,7 @@ class BreakerTrip:
     at: datetime
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    kind = "risk.breaker_trip"
+    kind = RiskKind.BREAKER_TRIP
 
     def to_payload(self) -> dict[str, Any]:
         """Return the trip as JSON-safe data (see docs/risk.md)."""
@@ -128,7 +129,7 @@ class BaselineChange:
     changed: tuple[str, ...]
     baselines: Mapping[str, Any]
 
-    kind = "risk.baselines"
+    kind = RiskKind.BASELINES
 
     def to_payload(self) -> dict[str, Any]:
         """Return the baselines as JSON-safe data (see docs/risk.md)."""
@@ -159,9 +160,9 @@ class CircuitBreakers:
     --------
     >>> from decimal import Decimal
     >>> breakers = CircuitBreakers(RiskLimits(max_daily_loss=Decimal("500")), TradingState())
-    >>> [event.kind for event in breakers.on_equity(Decimal("10000"))]
+    >>> [str(event.kind) for event in breakers.on_equity(Decimal("10000"))]
     ['risk.baselines']
-    >>> [event.kind for event in breakers.on_equity(Decimal("9500"))]
+    >>> [str(event.kind) for event in breakers.on_equity(Decimal("9500"))]
     ['risk.breaker_trip', 'risk.state_change']
     """
 
@@ -265,7 +266,7 @@ class CircuitBreakers:
         with self._lock:
             self._sync(None)
             return {
-                "kind": "risk.breaker_snapshot",
+                "kind": RiskKind.BREAKER_SNAPSHOT,
                 "at": jsonable(as_utc(self._clock())),
                 "trading_day": self._trading_day.isoformat() if self._trading_day else None,
                 "day_start_equity": jsonable(self._day_start_equity),

@@ -13,10 +13,11 @@ from tradepulse.risk.breakers import BaselineChange, BreakerTrip, CircuitBreaker
 from tradepulse.risk.gate import RiskContext, RiskDecision, RiskGate
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState, is_operator
+from tradepulse.model.kinds import RiskKind
 
 __all__ = ["RiskControls"]
 
-_SNAPSHOT_KIND = "risk.breaker_snapshot"
+_SNAPSHOT_KIND = RiskKind.BREAKER_SNAPSHOT
 
 
 class RiskControls:

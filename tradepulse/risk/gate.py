@@ -36,6 +36,7 @@ from tradepulse.risk._common import ZERO, Clock, as_utc, fmt_seconds, jsonable, 
 from tradepulse.risk.actions import InstrumentLike, order_side, order_type, remaining_quantity
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import TradingMode, TradingState
+from tradepulse.model.kinds import RiskKind
 
 __all__ = ["APPROVAL_REFUSALS", "CHECKS", "Approval", "ApprovalRefused", "LastTrade", "RiskContext", "RiskDecision", "RiskGate"]
 
@@ -232,7 +233,7 @@ class RiskDecision:
     order: Mapping[str, Any] = field(default_factory=dict)
     approval: Approval | None = field(default=None, repr=False, compare=False)
 
-    kind = "risk.decision"
+    kind = RiskKind.DECISION
 
     def to_payload(self) -> dict[str, Any]:
         """Return the decision as JSON-safe data (Decimals as strings, times ISO-8601)."""

@@ -23,6 +23,7 @@ from typing import Any
 from tradepulse.errors import ConfigError
 from tradepulse.risk._common import jsonable, to_decimal
 from tradepulse.risk.state import TradingMode
+from tradepulse.model.kinds import RiskKind
 
 __all__ = ["RiskLimits", "SymbolLimits"]
 
@@ -279,7 +280,7 @@ class RiskLimits:
 
     def to_payload(self) -> dict[str, Any]:
         """Return the limits as JSON-safe data (journal them at start-up: what was in force)."""
-        payload: dict[str, Any] = {"kind": "risk.limits"}
+        payload: dict[str, Any] = {"kind": RiskKind.LIMITS}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "symbols":

@@ -26,6 +26,7 @@ from typing import Any
 from tradepulse.errors import TradePulseError
 from tradepulse.risk._common import Clock, as_utc, jsonable, utc_now
 from tradepulse.risk.actions import CancelOpenOrders, FlattenPositions
+from tradepulse.model.kinds import RiskKind
 
 __all__ = [
     "OPERATOR_PREFIX",
@@ -104,7 +105,7 @@ class StateChange:
     # Not compared: two changes are the same change whatever the breakers measured at the time.
     baselines: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    kind = "risk.state_change"
+    kind = RiskKind.STATE_CHANGE
 
     def to_payload(self) -> dict[str, Any]:
         """Return the change as JSON-safe data (see docs/risk.md for the shape)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from tradepulse.obs.metrics import TradingMetrics
 from tradepulse.store.journal import JournalEvent, format_ts
+from tradepulse.model.kinds import OmsEventKind, RiskKind
 
 __all__ = ["EquityBook", "EventBus", "MetricsRecorder", "event_message"]
 
@@ -128,31 +129,31 @@ class MetricsRecorder:
 
     def record(self, event: JournalEvent) -> None:
         kind, payload, metrics, symbol = event.kind, event.payload, self.metrics, self.slot.symbol
-        if kind == "order.submitted":
+        if kind == OmsEventKind.ORDER_SUBMITTED:
             metrics.order_submitted(symbol)
             self._submitted[str(payload.get("client_order_id"))] = time.monotonic()
             last = self.slot.feed.last_event_monotonic
             if last is not None:
                 # The engine submits while handling the event that made it act.
                 metrics.observe_tick_to_order(max(0.0, time.monotonic() - last))
-        elif kind in ("order.accepted", "order.rejected", "order.filled"):
+        elif kind in (OmsEventKind.ORDER_ACCEPTED, OmsEventKind.ORDER_REJECTED, OmsEventKind.ORDER_FILLED):
             started = self._submitted.pop(str(payload.get("client_order_id")), None)
             if started is not None:
                 metrics.observe_order_to_ack(time.monotonic() - started)
-            if kind == "order.rejected":
+            if kind == OmsEventKind.ORDER_REJECTED:
                 metrics.rejected(symbol)
-            elif kind == "order.filled":
+            elif kind == OmsEventKind.ORDER_FILLED:
                 quantity = _decimal((payload.get("fill") or {}).get("fill_quantity"))
                 metrics.fill(symbol, quantity if quantity is not None else Decimal(0))
                 position = (payload.get("position") or {}).get("quantity")
                 if position is not None:
                     metrics.set_position(symbol, Decimal(str(position)))
-        elif kind == "order.denied":
+        elif kind == OmsEventKind.ORDER_DENIED:
             decision = payload.get("decision") or {}
             metrics.denied(str(decision.get("check") or "unknown"))
-        elif kind == "portfolio.marked":
+        elif kind == OmsEventKind.PORTFOLIO_MARKED:
             self._record_equity(payload)
-        elif kind == "risk.state_change":
+        elif kind == RiskKind.STATE_CHANGE:
             metrics.set_trading_state(str(payload.get("new")))
 
     def _record_equity(self, payload: Mapping[str, Any]) -> None:

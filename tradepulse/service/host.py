@@ -42,6 +42,7 @@ from tradepulse.service.slots import EngineSlot, build_slot
 from tradepulse.service.views import ServiceViews
 from tradepulse.store import Journal
 from tradepulse.store.journal import JournalEvent
+from tradepulse.model.kinds import ORDER_KIND_PREFIX, EngineKind, OmsEventKind, RiskKind, ServiceKind, StrategyKind
 
 __all__ = ["ServiceHost"]
 
@@ -122,7 +123,7 @@ class ServiceHost(ServiceViews):
             await self._close_all()
             raise
         self.start_mode = "warm" if any(slot.start_mode == "warm" for slot in self.slots.values()) else "cold"
-        self.service_journal.append("service.started", {
+        self.service_journal.append(ServiceKind.STARTED, {
             "pid": os.getpid(), "mode": self.start_mode, "config": str(self.config.path) if self.config.path else None,
             "strategies": [slot.strategy_id for slot in self.slots.values()],
         })
@@ -142,17 +143,17 @@ class ServiceHost(ServiceViews):
         await engine.start()
         self._refresh_metrics(slot)
         base, quote = slot.symbol.split("/")
-        baseline = slot.journal.events(kinds=["service.baseline"], limit=1)
-        ever_ordered = bool(slot.journal.events(kind_prefix="order.", limit=1))
+        baseline = slot.journal.events(kinds=[ServiceKind.BASELINE], limit=1)
+        ever_ordered = bool(slot.journal.events(kind_prefix=ORDER_KIND_PREFIX, limit=1))
         if not baseline and not ever_ordered:
             # Before the first order: whatever the account holds now is not this engine's doing.
             balances = await slot.venue.balances()
-            slot.journal.append("service.baseline", {
+            slot.journal.append(ServiceKind.BASELINE, {
                 "symbol": slot.symbol, "base_asset": base, "quote_asset": quote,
                 "base_total": balances[base].total if base in balances else 0,
                 "quote_total": balances[quote].total if quote in balances else 0,
             })
-            baseline = slot.journal.events(kinds=["service.baseline"], limit=1)
+            baseline = slot.journal.events(kinds=[ServiceKind.BASELINE], limit=1)
         if slot.start_mode == "warm":
             await self._reconcile(slot, baseline[0].payload if baseline else None)
 
@@ -162,7 +163,7 @@ class ServiceHost(ServiceViews):
         from tradepulse.execution.reconcile import reconcile
 
         engine = slot.engine
-        first = slot.journal.events(kinds=["engine.started"], limit=1)
+        first = slot.journal.events(kinds=[EngineKind.STARTED], limit=1)
         since = first[0].ts if first else None
         oms, execution = engine.oms, engine.execution
         assert oms is not None and execution is not None
@@ -189,14 +190,14 @@ class ServiceHost(ServiceViews):
         except Exception as error:  # noqa: BLE001 - one engine failing must not take the others down
             slot.outcome, slot.error = "failed", f"{type(error).__name__}: {error}"
             logger.error("engine %s stopped on an error: %s", slot.strategy_id, slot.error)
-            self._journal_service("service.engine_failed", {"strategy_id": slot.strategy_id, "error": slot.error})
+            self._journal_service(ServiceKind.ENGINE_FAILED, {"strategy_id": slot.strategy_id, "error": slot.error})
             self.alert("feed_loss", "critical", f"engine {slot.strategy_id} stopped: {slot.error}",
                        {"strategy_id": slot.strategy_id})
             return
         slot.outcome = "stopped" if self._stopping else "completed"
         if not self._stopping:
             # A replay source ran out (paper) or the feed ended: the engine is done, the service stays up.
-            self._journal_service("service.engine_completed", {"strategy_id": slot.strategy_id})
+            self._journal_service(ServiceKind.ENGINE_COMPLETED, {"strategy_id": slot.strategy_id})
 
     async def stop(self, *, cancel_orders: bool | None = None) -> None:
         """Stop gracefully: cancel open orders (as configured), stop feeds and engines, flush, close."""
@@ -232,7 +233,7 @@ class ServiceHost(ServiceViews):
                 await task
         if self._loop_watchdog is not None:
             self._loop_watchdog.stop()
-        self._journal_service("service.stopped", {"cancelled_orders": cancelled})
+        self._journal_service(ServiceKind.STOPPED, {"cancelled_orders": cancelled})
         self.bus.close()
         await self._close_all()
         self._stopped.set()
@@ -295,7 +296,7 @@ class ServiceHost(ServiceViews):
         for slot in self._live_slots():
             orders += [{**outcome.to_payload(), "strategy_id": slot.strategy_id} for outcome in await slot.engine.cancel_open_orders()]
         report = cancel_report(orders)
-        self._journal_service("service.cancel_all", {"actor": actor, **report})
+        self._journal_service(ServiceKind.CANCEL_ALL, {"actor": actor, **report})
         return report
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
@@ -330,19 +331,19 @@ class ServiceHost(ServiceViews):
         """Journal and post one alert; ``deliver_now`` posts from the calling thread (the loop may be stuck)."""
         record = {"kind": kind, "severity": severity, "title": message.split(": ")[0][:200], "detail": message,
                   "details": dict(details or {}), "delivered": None}
-        event = self._journal_service("service.alert", record)
+        event = self._journal_service(ServiceKind.ALERT, record)
         log = logger.critical if severity == "critical" else logger.warning
         log("alert %s: %s", kind, message, extra={"alert_kind": kind})
         if self.alert_sender is not None and deliver_now:
             outcome = self.alert_sender.send(kind, severity, message, details)
-            self._journal_service("service.alert_delivery", {"alert_seq": event.seq if event else None,
+            self._journal_service(ServiceKind.ALERT_DELIVERY, {"alert_seq": event.seq if event else None,
                                                              "delivered": outcome.delivered, "status": getattr(outcome, "status", None)})
         elif self.alert_sender is not None:
             sender, seq = self.alert_sender, event.seq if event else None
 
             async def deliver() -> None:
                 outcome = await asyncio.to_thread(sender.send, kind, severity, message, details)
-                self._journal_service("service.alert_delivery", {"alert_seq": seq, "delivered": outcome.delivered,
+                self._journal_service(ServiceKind.ALERT_DELIVERY, {"alert_seq": seq, "delivered": outcome.delivered,
                                                                  "status": getattr(outcome, "status", None)})
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().create_task(deliver())
@@ -363,7 +364,7 @@ class ServiceHost(ServiceViews):
             recorder.record(event)
             self._log_event(slot, event)
             self.bus.publish(event_message(slot.strategy_id, event))
-            if event.kind == "risk.state_change" and event.payload.get("new") in ("HALTED", "REDUCING"):
+            if event.kind == RiskKind.STATE_CHANGE and event.payload.get("new") in ("HALTED", "REDUCING"):
                 actor = str(event.payload.get("actor", ""))
                 if not actor.startswith("operator:"):
                     self.alert("breaker_trip", "critical" if event.payload.get("new") == "HALTED" else "warning",
@@ -379,13 +380,13 @@ class ServiceHost(ServiceViews):
         the signal, the submission, the venue's answer and every fill.
         """
         kind = event.kind
-        if kind == "strategy.target":
+        if kind == StrategyKind.TARGET:
             slot.last_signal = (event.seq, dict(event.payload))
-        if not (kind.startswith("order.") or kind in ("strategy.target", "risk.state_change", "risk.breaker_trip")):
+        if not (kind.startswith(ORDER_KIND_PREFIX) or kind in (StrategyKind.TARGET, RiskKind.STATE_CHANGE, RiskKind.BREAKER_TRIP)):
             return
         correlation_id = event.correlation_id or f"{slot.strategy_id}-{event.seq}"
         with correlation(correlation_id):
-            if kind == "order.submitted" and slot.last_signal is not None:
+            if kind == OmsEventKind.ORDER_SUBMITTED and slot.last_signal is not None:
                 signal_seq, signal = slot.last_signal
                 logger.info("signal %s", slot.strategy_id, extra={
                     "strategy_id": slot.strategy_id, "symbol": slot.symbol, "event_kind": "signal", "seq": signal_seq,
@@ -395,7 +396,7 @@ class ServiceHost(ServiceViews):
             logger.info("%s %s", kind, slot.strategy_id, extra={
                 "strategy_id": slot.strategy_id, "symbol": slot.symbol, "event_kind": kind, "seq": event.seq,
                 "status": order.get("status"), "side": order.get("side"), "quantity": order.get("quantity"),
-                "signal_seq": slot.last_signal[0] if kind == "order.submitted" and slot.last_signal else None,
+                "signal_seq": slot.last_signal[0] if kind == OmsEventKind.ORDER_SUBMITTED and slot.last_signal else None,
             })
 
     def _refresh_metrics(self, slot: EngineSlot) -> None:
@@ -420,13 +421,13 @@ class ServiceHost(ServiceViews):
                 worst = max(worst, silent)
                 if silent > limit and not slot.stalled:
                     slot.stalled = True
-                    self._journal_service("service.feed_stalled", {"strategy_id": slot.strategy_id, "silent_seconds": round(silent, 1)})
+                    self._journal_service(ServiceKind.FEED_STALLED, {"strategy_id": slot.strategy_id, "silent_seconds": round(silent, 1)})
                     self.alert("feed_loss", "critical",
                                f"{slot.strategy_id} ({slot.symbol}) has had no market data for {silent:.0f} s",
                                {"strategy_id": slot.strategy_id, "limit_seconds": limit})
                 elif silent <= limit and slot.stalled:
                     slot.stalled = False
-                    self._journal_service("service.feed_recovered", {"strategy_id": slot.strategy_id})
+                    self._journal_service(ServiceKind.FEED_RECOVERED, {"strategy_id": slot.strategy_id})
                 self._count_reconnects(slot)
             self.metrics_registry.set_feed_staleness(worst)
             # Journal writes are synchronous (durable before they return); what can lag is delivery
@@ -494,4 +495,4 @@ class LoopWatchdog(threading.Thread):
             elif silent <= limit and host.loop_stalled:
                 host.loop_stalled = False
                 with contextlib.suppress(Exception):
-                    host.journal_service_event("service.loop_recovered", {})
+                    host.journal_service_event(ServiceKind.LOOP_RECOVERED, {})

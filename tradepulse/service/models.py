@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradepulse.model.orders import OrderStatus, OrderType, Side, TimeInForce
+from tradepulse.model.kinds import OmsEventKind, RiskKind
 
 __all__ = [
     "ActionRequest",
@@ -266,7 +267,7 @@ class RiskHistoryEntry(_Response):
     strategy_id: str
     seq: int
     ts: Timestamp
-    kind: str = Field(examples=["risk.state_change"])
+    kind: str = Field(examples=[RiskKind.STATE_CHANGE])
     payload: dict[str, Any]
 
 
@@ -290,7 +291,7 @@ class Event(_Response):
     strategy_id: str
     seq: int
     ts: Timestamp
-    kind: str = Field(examples=["order.submitted"])
+    kind: str = Field(examples=[OmsEventKind.ORDER_SUBMITTED])
     correlation_id: str | None = None
     payload: dict[str, Any]
 

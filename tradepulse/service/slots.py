@@ -27,6 +27,7 @@ from tradepulse.model.events import MarketEvent
 from tradepulse.risk import RiskControls
 from tradepulse.service.config import ServiceConfig, StrategyConfig
 from tradepulse.store import Journal
+from tradepulse.model.kinds import EngineKind
 
 __all__ = ["EngineSlot", "WatchedFeed", "build_slot", "journal_path"]
 
@@ -151,7 +152,7 @@ def _has_started(path: Path) -> bool:
     if not path.exists() or path.stat().st_size == 0:
         return False
     with Journal(path, read_only=True) as journal:
-        return bool(journal.events(kinds=["engine.started"], limit=1))
+        return bool(journal.events(kinds=[EngineKind.STARTED], limit=1))
 
 
 def _archive(path: Path) -> Path:

@@ -51,6 +51,7 @@ from typing import Any
 from tradepulse.client import ServiceError
 from tradepulse.errors import TradePulseError
 from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
+from tradepulse.model.kinds import RISK_KIND_PREFIX, OmsEventKind, RiskKind, ServiceKind
 
 __all__ = ["CrashTrialReport", "run_crash_trials"]
 
@@ -230,16 +231,16 @@ def _risk_baselines(journal_file: Path) -> dict[str, Any] | None:
     baselines: dict[str, Any] | None = None
     tripped: set[str] = set()
     with Journal(journal_file, read_only=True) as journal:
-        for event in journal.iter_events(kind_prefix="risk."):
+        for event in journal.iter_events(kind_prefix=RISK_KIND_PREFIX):
             payload = event.payload
             kind = payload.get("kind")
-            if kind == "risk.state_change" and payload.get("new") == "ACTIVE" and str(payload.get("actor", "")).startswith("operator:"):
+            if kind == RiskKind.STATE_CHANGE and payload.get("new") == "ACTIVE" and str(payload.get("actor", "")).startswith("operator:"):
                 tripped = set()  # an operator's resume re-arms every breaker
                 if payload.get("baselines"):
                     baselines = dict(payload["baselines"])
-            elif kind == "risk.baselines" and "day_start_equity" in payload:
+            elif kind == RiskKind.BASELINES and "day_start_equity" in payload:
                 baselines = payload
-            elif kind == "risk.breaker_trip":
+            elif kind == RiskKind.BREAKER_TRIP:
                 tripped.add(str(payload.get("breaker")))
     if baselines is None:
         return None
@@ -327,9 +328,9 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
         await exchange.close()
     journal_file = state_dir / "journals" / "crash.sqlite"
     with Journal(journal_file, read_only=True) as journal:
-        filled = [event.payload for event in journal.iter_events(kinds=["order.filled"])]
-        submitted = [event.payload["client_order_id"] for event in journal.iter_events(kinds=["order.submitted"])]
-        baseline = journal.events(kinds=["service.baseline"], limit=1)
+        filled = [event.payload for event in journal.iter_events(kinds=[OmsEventKind.ORDER_FILLED])]
+        submitted = [event.payload["client_order_id"] for event in journal.iter_events(kinds=[OmsEventKind.ORDER_SUBMITTED])]
+        baseline = journal.events(kinds=[ServiceKind.BASELINE], limit=1)
     journaled_trades = Counter(str(payload["fill"]["trade_id"]) for payload in filled)
     fee_currencies = Counter(str(payload["fill"].get("fee_currency") or "") for payload in filled)
     unvalued = [str(payload["fill"]["trade_id"]) for payload in filled
@@ -376,6 +377,6 @@ def _journal_position(journal_file: Path) -> Decimal:
     from tradepulse.store import Journal
 
     with Journal(journal_file, read_only=True) as journal:
-        positions = [event.payload.get("position") for event in journal.iter_events(kinds=["order.filled"])]
+        positions = [event.payload.get("position") for event in journal.iter_events(kinds=[OmsEventKind.ORDER_FILLED])]
     last = next((position for position in reversed(positions) if position), None)
     return Decimal(str(last["quantity"])) if last else Decimal(0)

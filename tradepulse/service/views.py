@@ -16,6 +16,7 @@ import tradepulse
 from tradepulse.service.contract import UnknownStrategy
 from tradepulse.store import queries
 from tradepulse.store.journal import JournalEvent, format_ts
+from tradepulse.model.kinds import RiskKind, ServiceKind
 
 if TYPE_CHECKING:
     from tradepulse.service.slots import EngineSlot
@@ -171,7 +172,7 @@ class ServiceViews:
         engines, history = [], []
         for slot in self.slots.values():
             engines.append({"strategy_id": slot.strategy_id, "symbol": slot.symbol, "status": _text(slot.risk.status())})
-            for row in queries.risk_events(slot.open_reader(), kinds=["risk.state_change", "risk.breaker_trip", "risk.limits"],
+            for row in queries.risk_events(slot.open_reader(), kinds=[RiskKind.STATE_CHANGE, RiskKind.BREAKER_TRIP, RiskKind.LIMITS],
                                            limit=limit):
                 history.append({"strategy_id": slot.strategy_id, **_text(row)})
         history.sort(key=lambda row: (row["ts"], row["seq"]), reverse=True)
@@ -182,8 +183,8 @@ class ServiceViews:
         if journal is None:
             return []
         deliveries = {event.payload.get("alert_seq"): event.payload.get("delivered")
-                      for event in journal.iter_events(kinds=["service.alert_delivery"])}
-        alerts = journal.events(kinds=["service.alert"], newest_first=True, limit=limit, offset=offset)
+                      for event in journal.iter_events(kinds=[ServiceKind.ALERT_DELIVERY])}
+        alerts = journal.events(kinds=[ServiceKind.ALERT], newest_first=True, limit=limit, offset=offset)
         return [{"seq": event.seq, "ts": format_ts(event.ts), "kind": event.payload.get("kind"),
                  "severity": event.payload.get("severity"), "title": event.payload.get("title"),
                  "detail": event.payload.get("detail"), "delivered": deliveries.get(event.seq)} for event in alerts]
