@@ -45,7 +45,17 @@ from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.store import Journal
 from tradepulse.strategy.base import Strategy
-from tradepulse.model.kinds import RISK_KIND_PREFIX, EngineKind, MarketKind, RiskKind, StrategyKind
+from tradepulse.model.kinds import (
+    RISK_KIND_PREFIX,
+    EngineKind,
+    EngineStartedPayload,
+    EngineStoppedPayload,
+    MarketBarPayload,
+    MarketKind,
+    RiskKind,
+    StrategyKind,
+    StrategyTargetPayload,
+)
 
 __all__ = ["EngineConfig", "LiveEngine"]
 
@@ -196,12 +206,12 @@ class LiveEngine:
             sizing_costs=self.config.sizing_costs, cash_reserve_fraction=self.config.cash_reserve_fraction,
             on_fill=self.report.record_fill,
         )
-        self.journal.append(EngineKind.STARTED, {
-            "symbol": self.symbol, "strategy": self.strategy.name, "strategy_id": self.strategy_id,
-            "params": self.strategy.params, "capital": capital, "venue": self.venue.name,
-            "window_bars": self.window.size, "bar_period_seconds": self.config.bar_period.total_seconds() if self.config.bar_period else None,
-            "restarted": bool(earlier), "target": self.target,
-        })
+        self.journal.append(EngineKind.STARTED, EngineStartedPayload(
+            symbol=self.symbol, strategy=self.strategy.name, strategy_id=self.strategy_id,
+            params=self.strategy.params, capital=capital, venue=self.venue.name, window_bars=self.window.size,
+            bar_period_seconds=self.config.bar_period.total_seconds() if self.config.bar_period else None,
+            restarted=bool(earlier), target=self.target,
+        ))
         self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
 
     async def run(self) -> ReplayReport:
@@ -315,10 +325,10 @@ class LiveEngine:
         if self.oms is not None and self.report is not None:
             self.report.orders = _order_counts(self.oms)
             self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
-            self.journal.append(EngineKind.STOPPED, {
-                "symbol": self.symbol, "bars": self.report.bars, "fills": len(self.report.fills),
-                "final_equity": self.report.final_equity, "pnl": self.report.pnl, "orders": self.report.orders,
-            })
+            self.journal.append(EngineKind.STOPPED, EngineStoppedPayload(
+                symbol=self.symbol, bars=self.report.bars, fills=len(self.report.fills),
+                final_equity=self.report.final_equity, pnl=self.report.pnl, orders=self.report.orders,
+            ))
         await self.venue.close()
 
     async def _listen(self) -> None:
@@ -397,10 +407,10 @@ class LiveEngine:
         oms, execution, report = self._oms(), self._execution(), self.report
         assert report is not None
         self.window.append(bar)
-        self.journal.append(MarketKind.BAR, {
-            "symbol": self.symbol, "start": bar.start, "end": bar.end, "open": bar.open, "high": bar.high,
-            "low": bar.low, "close": bar.close, "volume": bar.volume,
-        })
+        self.journal.append(MarketKind.BAR, MarketBarPayload(
+            symbol=self.symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,
+            low=bar.low, close=bar.close, volume=bar.volume,
+        ))
         close = Decimal(repr(bar.close))
         self._last_price = close
         oms.mark_to_market({self.symbol: close}, at=bar.end)
@@ -414,10 +424,10 @@ class LiveEngine:
             await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
             return
         if target != self.target:
-            self.journal.append(StrategyKind.TARGET, {
-                "symbol": self.symbol, "strategy_id": self.strategy_id, "target": target, "previous": self.target,
-                "bar_start": bar.start, "bar_end": bar.end,
-            })
+            self.journal.append(StrategyKind.TARGET, StrategyTargetPayload(
+                symbol=self.symbol, strategy_id=self.strategy_id, target=target, previous=self.target,
+                bar_start=bar.start, bar_end=bar.end,
+            ))
             self.target = target
             self._pending_target = target
 
