@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -69,3 +70,14 @@ def run_isolated(script: str, *args: str) -> dict:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_isolated_at(root: Path, script: str, *args: str) -> dict:
+    """Run ``root``'s own copy of a benchmark part against ``root``'s own package (another checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    completed = subprocess.run(
+        [sys.executable, str(root / "bench" / script), *args], capture_output=True, text=True, check=False, cwd=root, env=env
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{script} {' '.join(args)} at {root} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -6,11 +6,13 @@ Nothing here asserts a time: the numbers are for people, and docs/benchmarks.md 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_isolated  # noqa: E402
+from _common import run_isolated, run_isolated_at  # noqa: E402
 
 
 def indicators(bars: int) -> None:
@@ -64,6 +66,30 @@ def engine() -> None:
         print(f"journal appends/s, {row['durability']:<5} {row['appends_per_second']:>8,}  ({row['appends']:,} appends in {row['seconds']:.2f} s)")
 
 
+def engine_compare(revision: str, rounds: int) -> None:
+    """The engine benchmark at ``revision`` (its own code and script) and now, alternating, in one run."""
+    root = Path(__file__).resolve().parents[1]
+    sha = subprocess.run(["git", "rev-parse", "--short", revision], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="tradepulse-bench-") as folder:
+        before_root = Path(folder) / "before"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(before_root), revision], cwd=root, check=True)
+        try:
+            before_runs, after_runs = [], []
+            for _ in range(rounds):
+                before_runs.append(run_isolated_at(before_root, "bench_engine.py"))
+                after_runs.append(run_isolated("bench_engine.py"))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(before_root)], cwd=root, check=False)
+    print(f"\n## Live engine before ({sha}) and now, alternating, best of {rounds} each")
+    print(f"{'workload':<26}{'before events/s':>17}{'now events/s':>14}{'now/before':>12}{'before p50 us':>15}{'now p50 us':>12}{'orders':>14}")
+    for key, name in (("ticks", "ticks, durable journal"), ("ticks_fast_journal", "ticks, fast journal"), ("bars", "5m bars, durable journal")):
+        before = max((run[key] for run in before_runs), key=lambda row: row["events_per_second"])
+        after = max((run[key] for run in after_runs), key=lambda row: row["events_per_second"])
+        ratio = after["events_per_second"] / before["events_per_second"]
+        print(f"{name:<26}{before['events_per_second']:>17,}{after['events_per_second']:>14,}{ratio:>11.2f}x"
+              f"{before['p50_us']:>15,.1f}{after['p50_us']:>12,.1f}{str(before.get('orders')) + ' / ' + str(after.get('orders')):>14}")
+
+
 def service(quick: bool) -> None:
     extra = ("--quick",) if quick else ()
     appends = run_isolated("bench_service.py", "journal", *extra)
@@ -112,7 +138,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-combination memory run; smaller service run")
     parser.add_argument("--engine-only", action="store_true", help="run only the live engine benchmark")
     parser.add_argument("--service-only", action="store_true", help="run only the live service benchmark")
+    parser.add_argument("--engine-compare", metavar="REVISION",
+                        help="run only the engine benchmark, at REVISION (a git worktree) and now, alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --engine-compare (best of each side)")
     args = parser.parse_args()
+    if args.engine_compare:
+        engine_compare(args.engine_compare, args.rounds)
+        return
     if args.engine_only:
         engine()
         return

@@ -192,6 +192,8 @@ class ExecutionEngine:
         any outcome is unknown the engine sends nothing new (design decision 4) and looks the
         orders up in the background, never holding up market data while the venue is slow or down.
         """
+        if not self._unknown_outcome:
+            return []  # the common case, asked on every market event
         orders = [self.oms.orders.get(cid) for cid in sorted(self._unknown_outcome)]
         unknown = [order for order in orders if order is not None and order.status is OrderStatus.SUBMITTED]
         self._unknown_outcome = {order.client_order_id for order in unknown}

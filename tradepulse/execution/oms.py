@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,7 +43,7 @@ from tradepulse.model.orders import (
     require_decimal,
 )
 from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position, fee_in_quote, instruments_by_symbol
-from tradepulse.store.journal import Journal, JournalError, JournalEvent, canonical_payload
+from tradepulse.store.journal import Journal, JournalError, JournalEvent, NewEvent, canonical_payload
 from tradepulse.store.kinds import OmsEventKind as K
 
 T = TypeVar("T")
@@ -381,13 +381,19 @@ class OMS:
         }
         return self._record(K.ORDER_ADOPTED, payload, client_order_id)[0].order
 
-    def mark_to_market(self, prices: Mapping[str, Decimal], *, at: datetime | None = None) -> dict[str, Position]:
-        """Value positions at ``prices`` (symbol -> price) and journal ``portfolio.marked``; call it on each bar close."""
+    def mark_to_market(
+        self, prices: Mapping[str, Decimal], *, at: datetime | None = None, journal_first: Sequence[NewEvent] = ()
+    ) -> dict[str, Position]:
+        """Value positions at ``prices`` (symbol -> price) and journal ``portfolio.marked``; call it on each bar close.
+
+        ``journal_first`` are events to journal in the same transaction, before the mark (the engine
+        passes the closed bar): nothing external happens between them, so one commit serves both.
+        """
         for symbol, price in prices.items():
             require_decimal(f"price of {symbol}", price)
             self.instrument(symbol)
         payload = {"prices": dict(prices), "at": at or self._clock()}
-        change, _ = self._record(K.PORTFOLIO_MARKED, payload, None)
+        change, _ = self._record(K.PORTFOLIO_MARKED, payload, None, along=journal_first)
         return {position.symbol: position for position in change.positions}
 
     # -- venue answers -------------------------------------------------------------------------
@@ -466,7 +472,8 @@ class OMS:
         return self._record(kind, self._answer_payload(order, at, **fields), client_order_id, venue_answer=True)[0].order
 
     def _record(
-        self, kind: K, payload: Mapping[str, Any], correlation_id: str | None, *, venue_answer: bool = False
+        self, kind: K, payload: Mapping[str, Any], correlation_id: str | None, *, venue_answer: bool = False,
+        along: Sequence[NewEvent] = (),
     ) -> tuple[_Change, JournalEvent]:
         """Compute the change ``payload`` makes, journal it, then apply it to memory."""
         canonical = canonical_payload(payload)
@@ -479,7 +486,9 @@ class OMS:
                 refused |= {"answer": str(kind), "error": type(error).__name__, "message": str(error), "payload": canonical}
                 self._last_applied_seq = self.journal.append(K.VENUE_ANSWER_REFUSED, refused, correlation_id=correlation_id).seq
             raise
-        event = self.journal.append(kind, {**canonical, **change.snapshot()}, correlation_id=correlation_id)
+        recorded = NewEvent(kind, {**canonical, **change.snapshot()}, correlation_id)
+        event = self.journal.append_many([*along, recorded])[-1] if along else self.journal.append(
+            recorded.kind, recorded.payload, correlation_id=correlation_id)
         self._commit(change, event)
         return change, event
 

@@ -44,6 +44,7 @@ from tradepulse.live.report import ReplayReport
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.store import Journal
+from tradepulse.store.journal import NewEvent
 from tradepulse.strategy.base import Strategy
 from tradepulse.model.kinds import (
     RISK_KIND_PREFIX,
@@ -377,7 +378,9 @@ class LiveEngine:
         if self._simulated_venue is not None:
             self._simulated_venue.on_market(event)
         await execution.apply_updates(self.venue.updates().drain_nowait())
-        await execution.carry_out(self.risk.on_market_data(self.symbol, event.at))
+        risk_events = self.risk.on_market_data(self.symbol, event.at)
+        if risk_events:  # almost always none: market data only feeds the stale-data breaker
+            await execution.carry_out(risk_events)
         closed: list[Bar] = []
         price: Decimal | None = None
         if isinstance(event, BarClose):
@@ -407,13 +410,14 @@ class LiveEngine:
         oms, execution, report = self._oms(), self._execution(), self.report
         assert report is not None
         self.window.append(bar)
-        self.journal.append(MarketKind.BAR, MarketBarPayload(
+        bar_event = NewEvent(MarketKind.BAR, MarketBarPayload(
             symbol=self.symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,
             low=bar.low, close=bar.close, volume=bar.volume,
         ))
         close = Decimal(repr(bar.close))
         self._last_price = close
-        oms.mark_to_market({self.symbol: close}, at=bar.end)
+        # The bar and the mark it causes share one commit (nothing external happens between them).
+        oms.mark_to_market({self.symbol: close}, at=bar.end, journal_first=[bar_event])
         equity = execution.equity(close)
         report.record_bar(bar, equity, oms.position(self.symbol).quantity)
         await execution.carry_out(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))

@@ -216,12 +216,16 @@ class CircuitBreakers:
     def on_market_data(self, symbol: str, at: datetime | None = None) -> list[RiskEvent]:
         """Record that market data for ``symbol`` arrived at ``at`` (receive time is best)."""
         with self._lock:
+            rearming = self.state.resume_count != self._armed_resume_count
             now = self._sync(None)
             seen = as_utc(at) if at is not None else now
             previous = self._last_data.get(symbol)
             # Out-of-order messages must not make a symbol look staler than it is.
             self._last_data[symbol] = seen if previous is None else max(previous, seen)
-            return self._with_baselines(now, self._check_stale(now))
+            events = self._check_stale(now)
+            # Market data moves no baseline; only a re-arm in this very call (a resume) can have.
+            # Skipping the comparison keeps the most frequent input cheap (it runs on every tick).
+            return self._with_baselines(now, events) if rearming or events else events
 
     def on_venue_response(self, ok: bool, at: datetime | None = None, detail: str = "") -> list[RiskEvent]:
         """Record one venue request's outcome (``ok=False`` for an error); evaluate the error rate."""
@@ -457,6 +461,11 @@ class CircuitBreakers:
         limit = self.limits.stale_after_seconds
         if limit is None or "stale_data" in self._tripped or not self._last_data:
             return []
+        if len(self._last_data) == 1:
+            # One symbol (every engine today): the same rule without building a dict per tick.
+            ((symbol, seen),) = self._last_data.items()
+            if seen is not None and (now - max(seen, self._armed_at)).total_seconds() < limit:
+                return []
         # A symbol is as fresh as its last data, or the (re-)arming moment if that is later.
         ages = {
             symbol: (now - (self._armed_at if seen is None else max(seen, self._armed_at))).total_seconds()
