@@ -9,7 +9,7 @@ import pytest
 from tradepulse.store import MIGRATIONS, OmsEventKind, queries
 
 DOCS = (Path(__file__).resolve().parents[3] / "docs" / "execution.md").read_text(encoding="utf-8")
-QUERIES = ["orders", "fills", "positions_over_time", "pnl_series", "risk_events", "events"]
+QUERIES = ["orders", "fills", "positions_over_time", "pnl_series", "risk_events", "events", "execution_quality"]
 
 
 @pytest.mark.parametrize("kind", list(OmsEventKind))
