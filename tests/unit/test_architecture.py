@@ -59,3 +59,24 @@ def test_docs_show_the_venue_rules_table_rendered_from_the_code():
     from tradepulse.sim.rules import render_rules_table
 
     assert render_rules_table() in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def test_no_import_inside_a_function_dodges_a_cycle():
+    """A function-level import of a module that imports the importer back would hide a cycle."""
+    import grimp
+
+    graph = grimp.build_graph("tradepulse", include_external_packages=False)
+    dodges = []
+    for path in PACKAGE.rglob("*.py"):
+        importer = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module and inner.module.startswith("tradepulse"):
+                    if inner.module.startswith(importer + ".") or importer.startswith(inner.module + "."):
+                        continue  # a package loading its own submodule on first use (start-up time, not a cycle)
+                    back = graph.find_shortest_chain(importer=inner.module, imported=importer, as_packages=False)
+                    if back:
+                        dodges.append(f"{importer} imports {inner.module} in a function; it imports back: {' -> '.join(back)}")
+    assert dodges == []

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import vectorbt as vbt
 
-from tradepulse.model.costs import Costs
-from tradepulse.backtest.result import BacktestResult
+from tradepulse.backtest.result import YEAR, BacktestResult, periods_per_year
 from tradepulse.errors import ConfigError, DataError, StrategyError
+from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
 
@@ -45,7 +45,6 @@ __all__ = [
 
 DEFAULT_INIT_CASH = 10_000.0
 #: Crypto trades every day; the year used for annualisation is 365 calendar days (vectorbt's default).
-YEAR = pd.Timedelta(days=365)
 REQUIRED_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -180,11 +179,6 @@ def bar_period(bars: pd.DataFrame) -> pd.Timedelta:
         raise DataError("cannot infer the bar interval from fewer than 2 distinct timestamps")
     values, counts = np.unique(steps, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
-
-
-def periods_per_year(period: pd.Timedelta) -> float:
-    """Return how many bars of ``period`` make a year (365 days); the annualisation factor."""
-    return YEAR / period
 
 
 def simulate(

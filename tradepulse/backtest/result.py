@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from tradepulse.backtest.report import equity_figure, price_figure, write_html_report
+from tradepulse.data import format_timeframe
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     import vectorbt as vbt
@@ -35,7 +38,15 @@ if TYPE_CHECKING:
     from tradepulse.model.costs import Costs
     from tradepulse.strategy.base import Strategy
 
-__all__ = ["BacktestResult", "STAT_NAMES", "equity_curves", "equity_stats", "fill_stats", "trade_stats"]
+__all__ = ["BacktestResult", "STAT_NAMES", "YEAR", "equity_curves", "equity_stats", "fill_stats", "periods_per_year", "trade_stats"]
+
+YEAR = pd.Timedelta(days=365)
+
+
+def periods_per_year(period: pd.Timedelta) -> float:
+    """Return how many bars of ``period`` make a year (365 days); the annualisation factor."""
+    return YEAR / period
+
 
 STAT_NAMES = (
     "total_return",
@@ -241,7 +252,6 @@ class BacktestResult:
         init_cash: float,
         bar_period: pd.Timedelta,
     ) -> None:
-        from tradepulse.backtest.engine import periods_per_year
 
         self.bars = bars
         self.targets = targets
@@ -334,19 +344,16 @@ class BacktestResult:
 
     def equity_figure(self) -> go.Figure:
         """Plotly figure: equity curve above its drawdown."""
-        from tradepulse.backtest.report import equity_figure
 
         return equity_figure(self)
 
     def price_figure(self) -> go.Figure:
         """Plotly figure: close price with buy and sell fills marked."""
-        from tradepulse.backtest.report import price_figure
 
         return price_figure(self)
 
     def to_html(self, path: str | Path, title: str | None = None) -> Path:
         """Write a self-contained HTML report (plotly.js inlined: it opens offline) and return its path."""
-        from tradepulse.backtest.report import write_html_report
 
         return write_html_report(self, Path(path), title=title)
 
@@ -395,8 +402,6 @@ def format_stats(stats: dict[str, Any]) -> str:
 
 
 def _timeframe_text(period: pd.Timedelta) -> str:
-    from tradepulse.data import format_timeframe
-
     return format_timeframe(period) or str(period)
 
 

@@ -18,9 +18,11 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from tradepulse.emulator.accounts import AccountRegistry
+from tradepulse.emulator.appkeys import VENUE_KEY
 from tradepulse.emulator.auth import Authenticator
 from tradepulse.emulator.clock import VenueClock
 from tradepulse.emulator.config import VenueConfig
+from tradepulse.emulator.control import add_control_routes
 from tradepulse.emulator.errors import ApiError
 from tradepulse.emulator.faults import FaultInjector
 from tradepulse.emulator.fee_markets import FixedPriceMarket, fee_asset_markets
@@ -39,7 +41,6 @@ __all__ = ["VENUE_KEY", "Venue", "make_app"]
 
 log = logging.getLogger(__name__)
 
-VENUE_KEY: web.AppKey[Venue] = web.AppKey("venue")
 _SERVER_ERROR_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
                       504: "Gateway Timeout"}
 
@@ -219,8 +220,6 @@ async def _land_late(venue: Venue, request: web.Request, ctx: RequestContext, si
 
 def make_app(venue: Venue) -> web.Application:
     """Return the aiohttp application serving ``venue`` (REST, streams, WebSocket API, control)."""
-    from tradepulse.emulator.control import add_control_routes
-
     app = web.Application()
     app[VENUE_KEY] = venue
     app.router.add_route("*", "/api/v3/{path:.*}", _handle_rest)

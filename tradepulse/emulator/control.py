@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tradepulse.emulator.app import VENUE_KEY, Venue
+from tradepulse.emulator.appkeys import VENUE_KEY
+
+if TYPE_CHECKING:
+    from tradepulse.emulator.app import Venue
 from tradepulse.emulator.config import AccountSpec, fee_asset_problem
 from tradepulse.emulator.decimals import to_decimal
 from tradepulse.emulator.errors import ApiError
