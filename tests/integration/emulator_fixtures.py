@@ -15,6 +15,9 @@ Import what a test module needs::
   asynchronous twin of ``tests/polling.py``: a blocking sleep would stall ccxt's event loop).
 - ``user_stream_ready(venue, api_key)``: wait until the venue has the account's user-data subscription,
   so events of what the test does next cannot be missed.
+- ``control(venue, method, path, body)`` / ``acontrol(...)``: the venue's control API over HTTP (faults,
+  replay, state), as an operator or another process would call it.
+- ``no_events()``: an empty market feed, for an engine driven by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -30,8 +35,8 @@ import pytest
 
 from tradepulse.emulator import AccountSpec, VenueThread
 
-__all__ = ["VENUE_API_KEY", "VENUE_API_SECRET", "binance_client", "eventually", "make_binance", "new_account",
-           "run", "user_stream_ready", "venue"]
+__all__ = ["VENUE_API_KEY", "VENUE_API_SECRET", "acontrol", "binance_client", "control", "eventually", "make_binance",
+           "new_account", "no_events", "run", "user_stream_ready", "venue"]
 
 T = TypeVar("T")
 
@@ -108,3 +113,24 @@ async def user_stream_ready(venue: VenueThread, api_key: str = VENUE_API_KEY, co
     async def subscribed() -> bool:
         return await asyncio.to_thread(venue.call, lambda v: v.user_hub.subscription_count(api_key)) >= count
     await eventually(subscribed)
+
+
+def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
+    """Call the venue's control API (``/_control`` + ``path``) over HTTP, as an operator or another process would."""
+    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+async def acontrol(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
+    """:func:`control` from a coroutine (in a thread, so the event loop keeps serving ccxt)."""
+    return await asyncio.to_thread(control, venue, method, path, body)
+
+
+async def no_events() -> AsyncIterator:
+    """An empty market feed: for an engine started and driven by hand."""
+    return
+    yield  # pragma: no cover - makes this an async generator
+

@@ -11,21 +11,27 @@ reason), or still pending.
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, new_account, run
+from emulator_fixtures import (
+    VENUE_API_KEY,
+    VENUE_API_SECRET,
+    binance_client,
+    control,
+    new_account,
+    no_events,
+    run,
+)
 
-from tradepulse.emulator import AccountSpec, VenueThread
-from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
 from tradepulse.adapters.ccxt.retry import RetryPolicy
 from tradepulse.adapters.ccxt.venue import CcxtVenue
-from tradepulse.model.clock import WallClock
+from tradepulse.emulator import AccountSpec, VenueThread
+from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
 from tradepulse.live.engine import EngineConfig, LiveEngine
+from tradepulse.model.clock import WallClock
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import load_strategy
@@ -39,17 +45,6 @@ def venue() -> Iterator[VenueThread]:
         yield running
 
 
-def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-async def _no_events() -> AsyncIterator:
-    return
-    yield  # pragma: no cover - an empty async generator
 
 
 async def started_engine(venue: VenueThread, key: str, secret: str, journal: Journal) -> LiveEngine:
@@ -60,7 +55,7 @@ async def started_engine(venue: VenueThread, key: str, secret: str, journal: Jou
                                retry=RetryPolicy(attempts=2, seed=3, base_delay_s=0.01, max_delay_s=0.02))
     risk = RiskControls(RiskLimits(max_daily_loss_fraction=None, max_drawdown_fraction=None), clock=clock.now,
                         symbols=[BTC], currency="USDT")
-    engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), _no_events(), adapter, journal, risk=risk, clock=clock,
+    engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), no_events(), adapter, journal, risk=risk, clock=clock,
                         config=EngineConfig(symbol=BTC, capital=D("1000")))
     await engine.start()
     return engine

@@ -8,25 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
-from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, eventually, new_account, run, user_stream_ready
+from emulator_fixtures import (
+    VENUE_API_KEY,
+    VENUE_API_SECRET,
+    acontrol,
+    binance_client,
+    control,
+    eventually,
+    new_account,
+    run,
+    user_stream_ready,
+)
 
+from tradepulse.adapters.ccxt.feed import CcxtFeed
+from tradepulse.adapters.ccxt.retry import RetryPolicy
+from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import AccountSpec, VenueThread
-from tradepulse.errors import AuthenticationFailed, OrderNotFound, RateLimited, TemporaryVenueError
+from tradepulse.errors import (
+    AuthenticationFailed,
+    OrderNotFound,
+    RateLimited,
+    TemporaryVenueError,
+)
+from tradepulse.model.events import BookTicker, Trade
 from tradepulse.model.orders import Order, OrderType, Side
 from tradepulse.model.venue import OrderUpdate, VenueFill
 from tradepulse.model.venue import VenueOrderStatus as S
-from tradepulse.adapters.ccxt.retry import RetryPolicy
-from tradepulse.adapters.ccxt.venue import CcxtVenue
-from tradepulse.adapters.ccxt.feed import CcxtFeed
-from tradepulse.model.events import BookTicker, Trade
 
 BTC = "BTC/USDT"
 
@@ -45,17 +58,6 @@ def clear_faults(venue: VenueThread) -> Iterator[None]:
     venue.call(lambda v: v.replayer.resume())
 
 
-def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
-    """The venue's control API over HTTP, as an operator would use it."""
-    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-async def acontrol(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
-    return await asyncio.to_thread(control, venue, method, path, body)
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,15 @@ from collections.abc import Iterator
 
 import ccxt
 import pytest
-from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, new_account, run, user_stream_ready
+from emulator_fixtures import (
+    VENUE_API_KEY,
+    VENUE_API_SECRET,
+    binance_client,
+    control,
+    new_account,
+    run,
+    user_stream_ready,
+)
 
 from tradepulse.emulator import AccountSpec, VenueThread
 
@@ -32,14 +40,6 @@ def clear_faults(venue: VenueThread) -> Iterator[None]:
     yield
     control(venue, "DELETE", "/faults")
 
-
-def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
-    """Call the venue's control API over HTTP, as an operator or another process would."""
-    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
 
 
 def test_wrong_secret_and_unknown_key_are_authentication_errors(venue):

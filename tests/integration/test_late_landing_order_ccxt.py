@@ -11,21 +11,28 @@ window to pass, before it calls the order absent; the account must hold one orde
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, eventually, new_account, run
+from emulator_fixtures import (
+    VENUE_API_KEY,
+    VENUE_API_SECRET,
+    binance_client,
+    control,
+    eventually,
+    new_account,
+    no_events,
+    run,
+)
 
-from tradepulse.emulator import AccountSpec, VenueThread
-from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side, SubmitStatus
 from tradepulse.adapters.ccxt.retry import RetryPolicy
 from tradepulse.adapters.ccxt.venue import CcxtVenue
-from tradepulse.model.clock import WallClock
+from tradepulse.emulator import AccountSpec, VenueThread
+from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side, SubmitStatus
 from tradepulse.live.engine import EngineConfig, LiveEngine
+from tradepulse.model.clock import WallClock
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import load_strategy
@@ -39,17 +46,6 @@ def venue() -> Iterator[VenueThread]:
         yield running
 
 
-def control(venue: VenueThread, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(venue.endpoints.control_url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-async def _no_events() -> AsyncIterator:
-    return
-    yield  # pragma: no cover - an empty async generator
 
 
 @pytest.mark.parametrize("late_ms", [1500, 4000])
@@ -64,7 +60,7 @@ def test_a_late_landing_market_order_fills_once(venue, tmp_path: Path, late_ms: 
         risk = RiskControls(RiskLimits(max_daily_loss_fraction=None, max_drawdown_fraction=None), clock=clock.now,
                             symbols=[BTC], currency="USDT")
         with Journal(tmp_path / "journal.sqlite") as journal:
-            engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), _no_events(), adapter, journal, risk=risk,
+            engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), no_events(), adapter, journal, risk=risk,
                                 clock=clock, config=EngineConfig(symbol=BTC, capital=D("1000")))
             await engine.start()
             execution = engine.execution
