@@ -95,6 +95,9 @@ class VenueFill:
         The fee as charged; ``fee_currency`` is a currency code (the paper venue charges quote).
     is_maker
         Whether our order was resting (maker fee) or crossed the spread (taker fee).
+    fee_quote_rate
+        Quote per unit of ``fee_currency`` when that is neither base nor quote (BNB): the venue's
+        price the adapter valued the fee at, journaled with the fill.
     """
 
     trade_id: str
@@ -108,6 +111,7 @@ class VenueFill:
     fee_currency: str = ""
     venue_order_id: str | None = None
     is_maker: bool = False
+    fee_quote_rate: Decimal | None = None
 
     def to_fill(self) -> Fill:
         """Return the OMS's :class:`~tradepulse.execution.Fill` for this execution."""
@@ -123,6 +127,7 @@ class VenueFill:
             is_maker=self.is_maker,
             symbol=self.symbol,
             side=self.side,
+            fee_quote_rate=self.fee_quote_rate,
         )
 
     def to_payload(self) -> dict[str, object]:

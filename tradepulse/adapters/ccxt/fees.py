@@ -11,7 +11,7 @@ Binance does not say which rate it used, so the adapter asks the venue:
   through other markets (inverse pairs, a bridge currency) are not attempted: each would need a
   second price at a second moment, and a halt that says why is better than a guessed cost.
 * **Cache**: a rate is reused for ``ttl_s`` (30 s by default), so a burst of fills costs one request.
-* **Journal**: the rate travels on the fill (:class:`FillWithFeeRate`, ``Fill.fee_quote_rate``), so
+* **Journal**: the rate travels on the fill (``VenueFill.fee_quote_rate``, then ``Fill.fee_quote_rate``), so
   the ``order.filled`` event records the rate each fee was valued at and replay needs no prices.
 
 Fills from order answers are published synchronously by the order submitter; :class:`FeeValuingOutbox`
@@ -27,29 +27,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from tradepulse.errors import VenueError
-from tradepulse.model.orders import Fill
 from tradepulse.model.venue import UpdateStream, VenueFill, VenueUpdate
 from tradepulse.adapters.ccxt.exchange import to_decimal
 from tradepulse.adapters.ccxt.retry import CcxtCaller
 
-__all__ = ["FeeRates", "FeeValuingOutbox", "FillWithFeeRate"]
+__all__ = ["FeeRates", "FeeValuingOutbox"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FillWithFeeRate(VenueFill):
-    """A :class:`VenueFill` whose fee, in a third currency, is valued at ``fee_quote_rate`` (quote per unit)."""
-
-    fee_quote_rate: Decimal | None = None
-
-    def to_fill(self) -> Fill:
-        return replace(super().to_fill(), fee_quote_rate=self.fee_quote_rate)
 
 
 class FeeRates:
@@ -171,7 +160,7 @@ class FeeValuingOutbox:
         return None if rate is None else _with_rate(update, rate)
 
     def _needs_rate(self, fill: VenueFill) -> tuple[str, str] | None:
-        if not fill.fee or not fill.fee_currency or getattr(fill, "fee_quote_rate", None) is not None:
+        if not fill.fee or not fill.fee_currency or fill.fee_quote_rate is not None:
             return None
         assets = self._assets_of(fill.symbol)
         if assets is None or fill.fee_currency in assets:
@@ -179,5 +168,5 @@ class FeeValuingOutbox:
         return fill.fee_currency, assets[1]
 
 
-def _with_rate(fill: VenueFill, rate: Decimal) -> FillWithFeeRate:
-    return FillWithFeeRate(**{item.name: getattr(fill, item.name) for item in fields(VenueFill)}, fee_quote_rate=rate)
+def _with_rate(fill: VenueFill, rate: Decimal) -> VenueFill:
+    return replace(fill, fee_quote_rate=rate)
