@@ -62,7 +62,7 @@ class ExecutionEngine:
     Parameters
     ----------
     oms, venue, journal, risk
-        The engine's collaborators; the router journals risk decisions and events itself.
+        The engine's collaborators; the execution engine journals risk decisions and events itself.
     instrument
         The instrument traded (its grid and quote currency).
     strategy_id
