@@ -18,11 +18,6 @@ os.environ.setdefault(
     "NUMBA_CACHE_DIR", str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tradepulse" / "numba")
 )
 
-from tradepulse.errors import (  # noqa: E402
-    ConfigError,
-    DataError,
-    StrategyError,
-    TradePulseError,
-)
+from tradepulse.errors import ConfigError, DataError, StrategyError, TradePulseError  # noqa: E402
 
 __all__ = ["__version__", "TradePulseError", "ConfigError", "DataError", "StrategyError"]

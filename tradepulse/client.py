@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tradepulse.adapters.credentials import Secret
 from tradepulse.client_base import (
     Call,
     Calls,
@@ -62,7 +63,6 @@ from tradepulse.client_base import (
     websocket_url,
 )
 from tradepulse.errors import ConfigError
-from tradepulse.adapters.credentials import Secret
 
 if TYPE_CHECKING:
     import pandas as pd

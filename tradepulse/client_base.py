@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tradepulse.errors import ConfigError, TradePulseError
 from tradepulse.adapters.credentials import Secret, read_secret_variable
+from tradepulse.errors import ConfigError, TradePulseError
 
 __all__ = [
     "API_PATH",

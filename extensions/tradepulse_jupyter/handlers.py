@@ -123,8 +123,8 @@ class ServiceHandler(_Handler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from tradepulse.client_base import display_url
         from tradepulse.client import AsyncLiveClient, ServiceError, ServiceUnreachable
+        from tradepulse.client_base import display_url
         from tradepulse.errors import TradePulseError
 
         settings = self.tradepulse

@@ -20,17 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.model.costs import Costs
-from tradepulse.backtest.engine import (
-    DEFAULT_INIT_CASH,
-    _clean_targets,
-    bar_period,
-    check_bars,
-    periods_per_year,
-    simulate_fills,
-)
+from tradepulse.backtest.engine import DEFAULT_INIT_CASH, _clean_targets, bar_period, check_bars, periods_per_year, simulate_fills
 from tradepulse.backtest.result import STAT_NAMES, fill_stats
 from tradepulse.errors import ConfigError, StrategyError
+from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import GridCache, Strategy
 from tradepulse.strategy.loader import load_strategy
 

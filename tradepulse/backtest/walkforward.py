@@ -17,15 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.model.costs import Costs
-from tradepulse.backtest.engine import (
-    DEFAULT_INIT_CASH,
-    bar_period,
-    check_bars,
-    check_targets,
-    periods_per_year,
-    simulate_fills,
-)
+from tradepulse.backtest.engine import DEFAULT_INIT_CASH, bar_period, check_bars, check_targets, periods_per_year, simulate_fills
 from tradepulse.backtest.result import STAT_NAMES, equity_curves, equity_stats, trade_stats
 from tradepulse.backtest.sweep import (
     DEFAULT_MAX_COMBINATIONS,
@@ -37,6 +29,7 @@ from tradepulse.backtest.sweep import (
     rank,
 )
 from tradepulse.errors import ConfigError
+from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
 

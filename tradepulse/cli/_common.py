@@ -7,11 +7,8 @@ import json
 import sys
 from typing import Any
 
-
 from tradepulse.errors import ConfigError
 from tradepulse.model.jsonable import to_jsonable
-
-
 
 
 def print_json(payload: Any) -> None:

@@ -107,11 +107,11 @@ def _risk_limits(path: str | None) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from tradepulse.adapters.paper.feeds import BarReplayFeed, open_feed
+    from tradepulse.live.bars import parse_period
+    from tradepulse.live.replay import run_replay
     from tradepulse.model.costs import Costs, FixedSlippage, RangeSlippage
     from tradepulse.sim.market import LatencyModel
-    from tradepulse.live.bars import parse_period
-    from tradepulse.adapters.paper.feeds import BarReplayFeed, open_feed
-    from tradepulse.live.replay import run_replay
     from tradepulse.strategy import load_strategy
 
     # Check everything typed before reading data.

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tradepulse.cli._common import add_json_flag, print_json
 from tradepulse.client_base import (
     LOG_FILE,
     PID_FILE,
@@ -43,7 +44,6 @@ from tradepulse.client_base import (
     state_dir_of,
     terminate,
 )
-from tradepulse.cli._common import add_json_flag, print_json
 from tradepulse.errors import ConfigError
 
 EXIT_FAILED = 1

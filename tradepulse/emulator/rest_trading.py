@@ -15,13 +15,7 @@ from typing import Any
 from tradepulse.emulator.errors import ApiError
 from tradepulse.emulator.matching import OrderRequest
 from tradepulse.emulator.orders import Order, cancel_json, new_order_json, order_json, trade_json
-from tradepulse.emulator.params import (
-    RequestContext,
-    decimal_param,
-    enum_param,
-    int_param,
-    symbol_param,
-)
+from tradepulse.emulator.params import RequestContext, decimal_param, enum_param, int_param, symbol_param
 from tradepulse.emulator.symbols import STP_MODES, SUPPORTED_ORDER_TYPES
 from tradepulse.emulator.weights import order_count_headers
 

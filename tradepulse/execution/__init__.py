@@ -6,9 +6,12 @@ Money is exact here: quantities, prices, fees and P&L are :class:`~decimal.Decim
 
 from __future__ import annotations
 
+from tradepulse.execution.oms import OMS, FillOutcome, FillResult, Submission
+from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
+from tradepulse.execution.reconcile import Reconciliation, reconcile
+from tradepulse.execution.results import CancelOutcome, CancelResult, SubmitResult, SubmitStatus
 from tradepulse.model.ids import CLIENT_ORDER_ID_PATTERN, ClientOrderIds, make_client_order_id
 from tradepulse.model.instruments import Instrument
-from tradepulse.execution.oms import OMS, FillOutcome, FillResult, Submission
 from tradepulse.model.orders import (
     OPEN_STATES,
     TERMINAL_STATES,
@@ -26,9 +29,6 @@ from tradepulse.model.orders import (
     UnknownOrder,
     next_status,
 )
-from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position
-from tradepulse.execution.reconcile import Reconciliation, reconcile
-from tradepulse.execution.results import CancelOutcome, CancelResult, SubmitResult, SubmitStatus
 
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",

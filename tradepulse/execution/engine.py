@@ -26,25 +26,25 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from tradepulse.model.costs import Costs
 from tradepulse.errors import OrderNotFound, OrderRejected, VenueError
 from tradepulse.execution import (
     OMS,
     CancelOutcome,
     CancelResult,
     FillOutcome,
-    SubmitResult,
-    SubmitStatus,
     Instrument,
     InvalidOrder,
     InvalidTransition,
     Order,
     OrderIntent,
     OrderStatus,
+    SubmitResult,
+    SubmitStatus,
     sizer,
 )
-from tradepulse.model.venue import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
+from tradepulse.model.costs import Costs
 from tradepulse.model.events import Bar
+from tradepulse.model.venue import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
 from tradepulse.risk import CancelOpenOrders, FlattenPositions, LastTrade, RiskContext, RiskControls, StateChange, flatten_intents
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from tradepulse.errors import ConfigError, InsufficientFunds, OrderRejected
+from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position, fee_in_quote, instruments_by_symbol
 from tradepulse.model.ids import ClientOrderIds, make_client_order_id
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import (
@@ -42,7 +43,6 @@ from tradepulse.model.orders import (
     parse_time,
     require_decimal,
 )
-from tradepulse.execution.portfolio import PnlSummary, Portfolio, Position, fee_in_quote, instruments_by_symbol
 from tradepulse.store.journal import Journal, JournalError, JournalEvent, NewEvent, canonical_payload
 from tradepulse.store.kinds import OmsEventKind as K
 

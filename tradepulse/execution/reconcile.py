@@ -67,16 +67,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradepulse.errors import OrderNotFound, VenueError
-from tradepulse.model.instruments import Instrument
 from tradepulse.execution.oms import OMS
+from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import TERMINAL_STATES, ZERO, InvalidOrder, InvalidTransition, Order, OrderStatus
 from tradepulse.store.journal import Journal
 from tradepulse.store.kinds import RECONCILE_COMPLETED
 from tradepulse.store.kinds import OmsEventKind as K
 
 if TYPE_CHECKING:
-    from tradepulse.model.venue import OrderUpdate, Venue, VenueFill
     from tradepulse.execution.engine import ExecutionEngine
+    from tradepulse.model.venue import OrderUpdate, Venue, VenueFill
 
 __all__ = ["NOT_AT_VENUE", "TRADE_WINDOW_MARGIN", "Reconciliation", "reconcile"]
 

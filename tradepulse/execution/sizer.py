@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradepulse.model.costs import Costs
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, OrderIntent, OrderType, TimeInForce
 from tradepulse.sim.market import slippage_fraction
-from tradepulse.model.costs import Costs
 
 __all__ = ["intent_for_quantity", "intent_for_target"]
 

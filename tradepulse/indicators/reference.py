@@ -24,14 +24,7 @@ from tradepulse.indicators import entropy as _entropy
 from tradepulse.indicators import hurst as _hurst
 from tradepulse.indicators import kuramoto as _kuramoto
 from tradepulse.indicators import ricci as _ricci
-from tradepulse.indicators._common import (
-    DEFAULT_WINDOW,
-    as_series,
-    check_fraction,
-    check_int,
-    price_series,
-    wrap,
-)
+from tradepulse.indicators._common import DEFAULT_WINDOW, as_series, check_fraction, check_int, price_series, wrap
 
 __all__ = [
     "kuramoto_r",

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.model.jsonable import to_jsonable
 from tradepulse.errors import ConfigError
+from tradepulse.model.jsonable import to_jsonable
 
 if TYPE_CHECKING:  # nbformat takes a second to import; a notebook recording results never needs it
     import nbformat

@@ -44,14 +44,14 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
-    from tradepulse.live.bars import BarWindow, TimeBarBuilder, parse_period
-    from tradepulse.model.book import OrderBook
-    from tradepulse.model.clock import EngineClock, SimulatedClock, WallClock
-    from tradepulse.live.engine import EngineConfig, LiveEngine
-    from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
     from tradepulse.adapters.paper.feeds import RECORDINGS, BarReplayFeed, RecordingFeed, fine_instrument, open_feed
+    from tradepulse.live.bars import BarWindow, TimeBarBuilder, parse_period
+    from tradepulse.live.engine import EngineConfig, LiveEngine
     from tradepulse.live.replay import run_replay
     from tradepulse.live.report import ReplayReport
+    from tradepulse.model.book import OrderBook
+    from tradepulse.model.clock import EngineClock, SimulatedClock, WallClock
+    from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
 
 
 def __getattr__(name: str) -> Any:

@@ -33,19 +33,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from tradepulse.model.costs import Costs
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.execution import OMS, CancelOutcome
-from tradepulse.model.venue import SimulatedVenue, Venue
-from tradepulse.live.bars import BarWindow, TimeBarBuilder
-from tradepulse.model.clock import EngineClock
-from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
-from tradepulse.live.report import ReplayReport
 from tradepulse.execution.engine import ExecutionEngine
-from tradepulse.risk import RiskControls, StateChange
-from tradepulse.store import Journal
-from tradepulse.store.journal import NewEvent
-from tradepulse.strategy.base import Strategy
+from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.report import ReplayReport
+from tradepulse.model.clock import EngineClock
+from tradepulse.model.costs import Costs
+from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
 from tradepulse.model.kinds import (
     RISK_KIND_PREFIX,
     EngineKind,
@@ -57,6 +52,11 @@ from tradepulse.model.kinds import (
     StrategyKind,
     StrategyTargetPayload,
 )
+from tradepulse.model.venue import SimulatedVenue, Venue
+from tradepulse.risk import RiskControls, StateChange
+from tradepulse.store import Journal
+from tradepulse.store.journal import NewEvent
+from tradepulse.strategy.base import Strategy
 
 __all__ = ["EngineConfig", "LiveEngine"]
 

@@ -16,14 +16,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradepulse.model.costs import Costs
-from tradepulse.errors import ConfigError
-from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenue
-from tradepulse.model.clock import SimulatedClock
-from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.model.events import MarketEvent
 from tradepulse.adapters.paper.feeds import BarReplayFeed, RecordingFeed, open_feed
+from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenue
+from tradepulse.errors import ConfigError
+from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.live.report import ReplayReport
+from tradepulse.model.clock import SimulatedClock
+from tradepulse.model.costs import Costs
+from tradepulse.model.events import MarketEvent
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import Strategy, load_strategy

@@ -14,9 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradepulse.model.events import Bar
 from tradepulse.model.orders import Side
 from tradepulse.model.venue import VenueFill
-from tradepulse.model.events import Bar
 
 __all__ = ["FillRecord", "ReplayReport", "round_trips"]
 

@@ -18,8 +18,8 @@ live engine can compute the same estimate when it places the order.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -28,7 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Fill, Order, Side, payload_of
 
-__all__ = ["Balance", "OrderUpdate", "SimulatedVenue", "UpdateStream", "Venue", "VenueFill", "VenueOrderStatus", "VenueUpdate"]
+__all__ = ["Balance", "OrderUpdate", "SimulatedVenue", "UpdateStream", "Venue", "VenueConnection", "VenueFill", "VenueOrderStatus",
+           "VenueUpdate"]
 
 
 class VenueOrderStatus(enum.StrEnum):
@@ -200,6 +201,21 @@ class UpdateStream:
         return update
 
 
+@dataclass(frozen=True)
+class VenueConnection:
+    """How a venue connection stands, for status pages: no secrets, no raw exceptions.
+
+    ``user_stream`` says how our own orders are followed (``"websocket"``, ``"polling"``, or
+    ``None`` for a venue in the engine's process); ``last_error`` is the user stream's last error
+    as text (the caller redacts it); ``stats`` are the adapter's counters.
+    """
+
+    connected: bool
+    user_stream: str | None = None
+    last_error: str | None = None
+    stats: Mapping[str, int] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Venue(Protocol):
     """A place that executes orders: the paper venue, or an exchange through an adapter.
@@ -254,6 +270,9 @@ class Venue(Protocol):
 
     def updates(self) -> UpdateStream:
         """The stream of :class:`OrderUpdate` and :class:`VenueFill` for this connection."""
+
+    def connection_status(self) -> VenueConnection:
+        """How the connection stands (for the service's status and metrics)."""
 
 
 @runtime_checkable

@@ -4,13 +4,7 @@ See docs/observability.md for the log fields, redaction rules, every metric and 
 """
 
 from tradepulse.obs.alerts import ALERT_KINDS, ALERT_SEVERITIES, AlertDelivery, AlertSender
-from tradepulse.obs.json_logs import (
-    JsonFormatter,
-    configure_logging,
-    correlation,
-    current_correlation_id,
-    new_correlation_id,
-)
+from tradepulse.obs.json_logs import JsonFormatter, configure_logging, correlation, current_correlation_id, new_correlation_id
 from tradepulse.obs.metrics import CONTENT_TYPE, TRADING_STATES, TradingMetrics
 from tradepulse.obs.redaction import SecretUrl, mask_url, redact_text, redact_value, register_secret
 

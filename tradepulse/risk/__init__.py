@@ -8,15 +8,19 @@ loosens it. :class:`RiskControls` wires the three together for the live engine. 
 return has ``to_payload()`` for the journal. See docs/risk.md.
 """
 
-from tradepulse.risk.actions import (
-    CancelOpenOrders,
-    FlattenPositions,
-    InstrumentLike,
-    flatten_intents,
-)
+from tradepulse.risk.actions import CancelOpenOrders, FlattenPositions, InstrumentLike, flatten_intents
 from tradepulse.risk.breakers import BASELINES, BREAKERS, BaselineChange, BreakerTrip, CircuitBreakers, RiskEvent
 from tradepulse.risk.controls import RiskControls
-from tradepulse.risk.gate import APPROVAL_REFUSALS, CHECKS, Approval, ApprovalRefused, LastTrade, RiskContext, RiskDecision, RiskGate
+from tradepulse.risk.gate import (
+    APPROVAL_REFUSALS,
+    CHECKS,
+    Approval,
+    ApprovalRefused,
+    LastTrade,
+    RiskContext,
+    RiskDecision,
+    RiskGate,
+)
 from tradepulse.risk.limits import RiskLimits, SymbolLimits
 from tradepulse.risk.state import OPERATOR_PREFIX, OperatorRequired, StateChange, TradingMode, TradingState, is_operator
 

@@ -43,10 +43,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Union
 
+from tradepulse.model.kinds import RiskKind
 from tradepulse.risk._common import Clock, as_utc, fmt_amount, fmt_seconds, jsonable, to_decimal, utc_now
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState
-from tradepulse.model.kinds import RiskKind
 
 __all__ = ["BASELINES", "BREAKERS", "BaselineChange", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradepulse.model.kinds import RiskKind
 from tradepulse.risk._common import Clock, utc_now
 from tradepulse.risk.breakers import BaselineChange, BreakerTrip, CircuitBreakers, RiskEvent
 from tradepulse.risk.gate import RiskContext, RiskDecision, RiskGate
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState, is_operator
-from tradepulse.model.kinds import RiskKind
 
 __all__ = ["RiskControls"]
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from tradepulse.model.kinds import RiskKind
 from tradepulse.model.orders import InvalidOrder, OrderType, Side
 from tradepulse.risk import _checks
 from tradepulse.risk._checks import CHECKS, Denial, OrderFacts
@@ -36,7 +37,6 @@ from tradepulse.risk._common import ZERO, Clock, as_utc, fmt_seconds, jsonable, 
 from tradepulse.risk.actions import InstrumentLike, order_side, order_type, remaining_quantity
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import TradingMode, TradingState
-from tradepulse.model.kinds import RiskKind
 
 __all__ = ["APPROVAL_REFUSALS", "CHECKS", "Approval", "ApprovalRefused", "LastTrade", "RiskContext", "RiskDecision", "RiskGate"]
 

@@ -21,9 +21,9 @@ from types import MappingProxyType
 from typing import Any
 
 from tradepulse.errors import ConfigError
+from tradepulse.model.kinds import RiskKind
 from tradepulse.risk._common import jsonable, to_decimal
 from tradepulse.risk.state import TradingMode
-from tradepulse.model.kinds import RiskKind
 
 __all__ = ["RiskLimits", "SymbolLimits"]
 

@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from tradepulse.errors import TradePulseError
+from tradepulse.model.kinds import RiskKind
 from tradepulse.risk._common import Clock, as_utc, jsonable, utc_now
 from tradepulse.risk.actions import CancelOpenOrders, FlattenPositions
-from tradepulse.model.kinds import RiskKind
 
 __all__ = [
     "OPERATOR_PREFIX",

@@ -27,8 +27,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from tradepulse.errors import ConfigError
 from tradepulse.adapters.credentials import Secret, read_secret_variable
+from tradepulse.errors import ConfigError
 from tradepulse.obs.redaction import register_secret
 from tradepulse.service.contract import OPERATE, READ
 

@@ -53,9 +53,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.adapters.credentials import Secret
 from tradepulse.adapters.kit import VENUE_KINDS, VenueSettings
+from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.risk import RiskLimits
 from tradepulse.strategy import Strategy, load_strategy
 
@@ -445,10 +445,10 @@ class _Replay:
 
 
 def _replay_feed(text: str, base: Path, env: Mapping[str, str]) -> _Replay:
+    from tradepulse.adapters.paper.feeds import RECORDING_PREFIX, get_recording, is_recording_source
     from tradepulse.data.cache import CACHE_PREFIX, cache_path, default_cache_dir, parse_cache_address
     from tradepulse.data.samples import SAMPLE_PREFIX, get_sample
     from tradepulse.errors import DataError
-    from tradepulse.adapters.paper.feeds import RECORDING_PREFIX, get_recording, is_recording_source
 
     try:
         if text.startswith(RECORDING_PREFIX):

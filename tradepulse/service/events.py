@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tradepulse.model.kinds import OmsEventKind, RiskKind
 from tradepulse.obs.metrics import TradingMetrics
 from tradepulse.store.journal import JournalEvent, format_ts
-from tradepulse.model.kinds import OmsEventKind, RiskKind
 
 __all__ = ["EquityBook", "EventBus", "MetricsRecorder", "event_message"]
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from tradepulse.errors import ConfigError
 from tradepulse.execution.results import cancel_report
+from tradepulse.model.kinds import ORDER_KIND_PREFIX, EngineKind, OmsEventKind, RiskKind, ServiceKind, StrategyKind
 from tradepulse.obs.alerts import AlertSender
 from tradepulse.obs.json_logs import correlation
 from tradepulse.obs.metrics import TradingMetrics
@@ -42,7 +43,6 @@ from tradepulse.service.slots import EngineSlot, build_slot
 from tradepulse.service.views import ServiceViews
 from tradepulse.store import Journal
 from tradepulse.store.journal import JournalEvent
-from tradepulse.model.kinds import ORDER_KIND_PREFIX, EngineKind, OmsEventKind, RiskKind, ServiceKind, StrategyKind
 
 __all__ = ["ServiceHost"]
 
@@ -438,7 +438,7 @@ class ServiceHost(ServiceViews):
         """Turn the feed's and the user stream's reconnect counters into the metric's increments."""
         counters = {
             "market_data": int(getattr(slot.feed.inner, "stats", {}).get("reconnects", 0)),
-            "user": int((getattr(slot.venue, "stats", None) or {}).get("user_stream_reconnects", 0)),
+            "user": int(slot.venue.connection_status().stats.get("user_stream_reconnects", 0)),
         }
         for stream, total in counters.items():
             key = f"{slot.strategy_id}:{stream}"

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradepulse.model.orders import OrderStatus, OrderType, Side, TimeInForce
 from tradepulse.model.kinds import OmsEventKind, RiskKind
+from tradepulse.model.orders import OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = [
     "ActionRequest",

@@ -640,8 +640,8 @@ class ServiceProcess(_Child):
         tradepulse.client.LiveClient
             Close it, or use it in a ``with`` block.
         """
-        from tradepulse.client import LiveClient
         from tradepulse.adapters.credentials import read_secret_variable
+        from tradepulse.client import LiveClient
 
         return LiveClient(self.url, token=token if token is not None else read_secret_variable(_OPERATE_TOKEN, self.env),
                           timeout=timeout)

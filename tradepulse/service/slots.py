@@ -24,10 +24,10 @@ from typing import Any
 from tradepulse.adapters.kit import MarketRequest, build_venue_kit
 from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.model.events import MarketEvent
+from tradepulse.model.kinds import EngineKind
 from tradepulse.risk import RiskControls
 from tradepulse.service.config import ServiceConfig, StrategyConfig
 from tradepulse.store import Journal
-from tradepulse.model.kinds import EngineKind
 
 __all__ = ["EngineSlot", "WatchedFeed", "build_slot", "journal_path"]
 

@@ -50,8 +50,8 @@ from typing import Any
 
 from tradepulse.client import ServiceError
 from tradepulse.errors import TradePulseError
-from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
 from tradepulse.model.kinds import RISK_KIND_PREFIX, OmsEventKind, RiskKind, ServiceKind
+from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
 
 __all__ = ["CrashTrialReport", "run_crash_trials"]
 

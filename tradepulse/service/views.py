@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import tradepulse
+from tradepulse.model.kinds import RiskKind, ServiceKind
+from tradepulse.obs.redaction import redact_text
 from tradepulse.service.contract import UnknownStrategy
 from tradepulse.store import queries
 from tradepulse.store.journal import JournalEvent, format_ts
-from tradepulse.model.kinds import RiskKind, ServiceKind
 
 if TYPE_CHECKING:
     from tradepulse.service.slots import EngineSlot
@@ -207,16 +208,12 @@ class ServiceViews:
 
 def _venue_status(slot: EngineSlot) -> dict[str, Any]:
     """One engine's venue connection: connected, how its own orders are followed, counters, last error."""
-    from tradepulse.obs.redaction import redact_text
-
-    venue = slot.venue
-    stream = getattr(venue, "user_stream", None)
-    error = getattr(stream, "last_error", None)
+    status = slot.venue.connection_status()
     return {
-        "connected": bool(getattr(venue, "connected", True)) and slot.running,
-        "user_stream": getattr(stream, "mode", None),
-        "last_error": redact_text(str(error)) if error is not None else None,
-        "stats": {str(key): int(value) for key, value in dict(getattr(venue, "stats", {}) or {}).items()},
+        "connected": status.connected and slot.running,
+        "user_stream": status.user_stream,
+        "last_error": redact_text(status.last_error) if status.last_error is not None else None,
+        "stats": {str(key): int(value) for key, value in status.stats.items()},
     }
 
 

@@ -22,11 +22,11 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tradepulse.model.costs import FixedSlippage, RangeSlippage, SlippageModel, rate_from_bps
 from tradepulse.errors import ConfigError
-from tradepulse.model.orders import ZERO, Side
 from tradepulse.model.book import OrderBook
+from tradepulse.model.costs import FixedSlippage, RangeSlippage, SlippageModel, rate_from_bps
 from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, PriceLevel, Trade
+from tradepulse.model.orders import ZERO, Side
 
 __all__ = ["FeeSchedule", "LatencyModel", "MarketState", "slippage_fraction"]
 

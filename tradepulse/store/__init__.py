@@ -7,15 +7,7 @@ Write with :class:`Journal`; read current state through :class:`~tradepulse.exec
 
 from __future__ import annotations
 
-from tradepulse.store.journal import (
-    Durability,
-    Journal,
-    JournalError,
-    JournalEvent,
-    NewEvent,
-    canonical_payload,
-    encode_payload,
-)
+from tradepulse.store.journal import Durability, Journal, JournalError, JournalEvent, NewEvent, canonical_payload, encode_payload
 from tradepulse.store.kinds import KIND_PATTERN, RISK_KIND_PREFIX, OmsEventKind
 from tradepulse.store.migrations import CURRENT_SCHEMA_VERSION, MIGRATIONS
 

@@ -11,16 +11,7 @@ Examples
 30
 """
 
-from tradepulse.strategy.base import (
-    BoolParam,
-    ChoiceParam,
-    FloatParam,
-    GridCache,
-    IntParam,
-    Param,
-    ParamSpec,
-    Strategy,
-)
+from tradepulse.strategy.base import BoolParam, ChoiceParam, FloatParam, GridCache, IntParam, Param, ParamSpec, Strategy
 from tradepulse.strategy.builtin import BUILTIN_STRATEGIES, Composite, MeanReversion, SmaCross
 from tradepulse.strategy.loader import list_strategies, load_strategy
 

@@ -38,6 +38,7 @@ from collections.abc import Iterable
 import aiohttp
 import ccxt
 
+from tradepulse.adapters.credentials import redact, venue_env_prefix
 from tradepulse.errors import (
     AuthenticationFailed,
     InsufficientFunds,
@@ -48,7 +49,6 @@ from tradepulse.errors import (
     TradePulseError,
     VenueError,
 )
-from tradepulse.adapters.credentials import redact, venue_env_prefix
 
 __all__ = [
     "CCXT_ERROR_TABLE",

@@ -27,9 +27,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlparse
 
+from tradepulse.adapters.credentials import Credentials, redact, venue_env_prefix
 from tradepulse.errors import ConfigError
 from tradepulse.model.instruments import Instrument
-from tradepulse.adapters.credentials import Credentials, redact, venue_env_prefix
 
 __all__ = [
     "TRADING_CAPABILITIES",

@@ -44,10 +44,10 @@ from typing import Any
 
 import ccxt
 
-from tradepulse.errors import ConfigError, VenueError
 from tradepulse.adapters.ccxt.errors import ccxt_cause
 from tradepulse.adapters.ccxt.exchange import create_exchange, require_capabilities, to_datetime, to_decimal
 from tradepulse.adapters.ccxt.retry import CcxtCaller, RetryPolicy
+from tradepulse.errors import ConfigError, VenueError
 from tradepulse.model.events import Bar, BarClose, BookTicker, DepthSnapshot, MarketEvent, PriceLevel, Trade
 
 __all__ = ["CcxtFeed"]

@@ -31,10 +31,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tradepulse.errors import VenueError
-from tradepulse.model.venue import UpdateStream, VenueFill, VenueUpdate
 from tradepulse.adapters.ccxt.exchange import to_decimal
 from tradepulse.adapters.ccxt.retry import CcxtCaller
+from tradepulse.errors import VenueError
+from tradepulse.model.venue import UpdateStream, VenueFill, VenueUpdate
 
 __all__ = ["FeeRates", "FeeValuingOutbox"]
 

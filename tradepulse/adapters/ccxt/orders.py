@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tradepulse.adapters.ccxt.errors import is_clock_skew, is_definite_refusal
+from tradepulse.adapters.ccxt.exchange import to_datetime, to_decimal
+from tradepulse.adapters.ccxt.retry import CcxtCaller
 from tradepulse.errors import OrderNotFound, OrderRejected, TemporaryVenueError, VenueError
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Order, OrderType, Side
 from tradepulse.model.venue import OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
-from tradepulse.adapters.ccxt.errors import is_clock_skew, is_definite_refusal
-from tradepulse.adapters.ccxt.exchange import to_datetime, to_decimal
-from tradepulse.adapters.ccxt.retry import CcxtCaller
 
 __all__ = ["OrderBook", "OrderSubmitter", "fill_from_trade", "fills_in_answer", "order_request", "update_from_order"]
 

@@ -26,13 +26,8 @@ from typing import Any, TypeVar
 
 import ccxt
 
+from tradepulse.adapters.ccxt.errors import OrderRateLimited, ccxt_cause, is_clock_skew, translate_ccxt_error
 from tradepulse.errors import ConfigError, RateLimited, TemporaryVenueError, TradePulseError
-from tradepulse.adapters.ccxt.errors import (
-    OrderRateLimited,
-    ccxt_cause,
-    is_clock_skew,
-    translate_ccxt_error,
-)
 
 __all__ = ["CcxtCaller", "RateGate", "RetryPolicy"]
 

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import ccxt
 
-from tradepulse.errors import AuthenticationFailed, VenueError
 from tradepulse.adapters.ccxt.errors import ccxt_cause, is_clock_skew
+from tradepulse.errors import AuthenticationFailed, VenueError
 
 if TYPE_CHECKING:
     from tradepulse.adapters.ccxt.venue import CcxtVenue

@@ -37,10 +37,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from tradepulse.errors import ConfigError, OrderNotFound, OrderRejected, VenueError
-from tradepulse.model.instruments import Instrument
-from tradepulse.model.orders import ZERO, Order
-from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueFill
 from tradepulse.adapters.ccxt.exchange import (
     TRADING_CAPABILITIES,
     RedactingLogger,
@@ -55,6 +51,10 @@ from tradepulse.adapters.ccxt.orders import OrderBook, OrderSubmitter, fill_from
 from tradepulse.adapters.ccxt.retry import CcxtCaller, RetryPolicy
 from tradepulse.adapters.ccxt.user_stream import UserStream
 from tradepulse.adapters.credentials import Credentials, load_credentials
+from tradepulse.errors import ConfigError, OrderNotFound, OrderRejected, VenueError
+from tradepulse.model.instruments import Instrument
+from tradepulse.model.orders import ZERO, Order
+from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueConnection, VenueFill
 
 __all__ = ["CcxtVenue"]
 
@@ -223,6 +223,12 @@ class CcxtVenue:
     def updates(self) -> UpdateStream:
         """Order updates and fills: answers, the user-data stream, and backfills after reconnects."""
         return self._stream
+
+    def connection_status(self) -> VenueConnection:
+        """Connected or not, how the user stream follows our orders, its last error (as text), the counters."""
+        error = self.user_stream.last_error
+        return VenueConnection(connected=self.connected, user_stream=self.user_stream.mode,
+                               last_error=str(error) if error is not None else None, stats=self.stats)
 
     async def instruments(self) -> dict[str, Instrument]:
         """Tradable instruments by symbol (loaded on connect)."""

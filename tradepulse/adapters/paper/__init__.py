@@ -4,16 +4,8 @@ The venue protocol and its update types live in :mod:`tradepulse.model.venue` (r
 the fill rules in :mod:`tradepulse.sim`. ``docs/live.md`` describes the paper venue's fill model.
 """
 
-from tradepulse.model.venue import (
-    Balance,
-    OrderUpdate,
-    UpdateStream,
-    Venue,
-    VenueFill,
-    VenueOrderStatus,
-    VenueUpdate,
-)
 from tradepulse.adapters.paper.venue import PaperVenue
+from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, Venue, VenueFill, VenueOrderStatus, VenueUpdate
 from tradepulse.sim.market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
 
 __all__ = [

@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from tradepulse.errors import DataError
-from tradepulse.model.instruments import Instrument
 from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
+from tradepulse.model.instruments import Instrument
 
 __all__ = [
     "RECORDINGS",

@@ -30,16 +30,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tradepulse.model.costs import SlippageModel
 from tradepulse.errors import ConfigError, InsufficientFunds, OrderNotFound, OrderRejected, VenueError
+from tradepulse.model.costs import SlippageModel
+from tradepulse.model.events import BarClose, BarOpen, MarketEvent, PriceLevel, Trade
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Order, OrderType, Side, TimeInForce
-from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueFill, VenueOrderStatus
-from tradepulse.sim.market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
+from tradepulse.model.venue import Balance, OrderUpdate, UpdateStream, VenueConnection, VenueFill, VenueOrderStatus
 from tradepulse.sim.fees import commission, round_to_eight_places
 from tradepulse.sim.fills import resting_fill_quantity, take_levels
+from tradepulse.sim.market import FeeSchedule, LatencyModel, MarketState, slippage_fraction
 from tradepulse.sim.rules import PAPER_RULES, FeeRounding, VenueRules
-from tradepulse.model.events import BarClose, BarOpen, MarketEvent, PriceLevel, Trade
 
 __all__ = ["FeeSchedule", "LatencyModel", "PaperVenue"]
 
@@ -166,6 +166,10 @@ class PaperVenue:
     def updates(self) -> UpdateStream:
         """The stream of order updates and fills."""
         return self._stream
+
+    def connection_status(self) -> VenueConnection:
+        """Connected between :meth:`connect` and :meth:`close`; no user stream (updates are in process)."""
+        return VenueConnection(connected=self._connected)
 
     async def instruments(self) -> dict[str, Instrument]:
         """The tradable instruments by symbol."""
