@@ -16,49 +16,23 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import (
-    VENUE_API_KEY,
-    VENUE_API_SECRET,
-    binance_client,
-    control,
-    new_account,
-    no_events,
-    run,
-)
+from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, control, new_account, run
+from engine_fixtures import BTC, started_engine
 
 from tradepulse.adapters.ccxt.retry import RetryPolicy
-from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import AccountSpec, VenueThread
 from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side
-from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.model.clock import WallClock
-from tradepulse.risk import RiskControls, RiskLimits
+from tradepulse.live.engine import LiveEngine
 from tradepulse.store import Journal
-from tradepulse.strategy import load_strategy
 
-BTC = "BTC/USDT"
+# The first kill's cancel must fail quickly during the outage (two attempts, tiny delays).
+FAST_GIVE_UP = RetryPolicy(attempts=2, seed=3, base_delay_s=0.01, max_delay_s=0.02)
 
 
 @pytest.fixture(scope="module")
 def venue() -> Iterator[VenueThread]:
     with VenueThread(accounts=(AccountSpec(VENUE_API_KEY, VENUE_API_SECRET),), seed=9) as running:
         yield running
-
-
-
-
-async def started_engine(venue: VenueThread, key: str, secret: str, journal: Journal) -> LiveEngine:
-    env = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-           "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
-    clock = WallClock()
-    adapter = CcxtVenue.create("binance", environ=env, symbols=[BTC],
-                               retry=RetryPolicy(attempts=2, seed=3, base_delay_s=0.01, max_delay_s=0.02))
-    risk = RiskControls(RiskLimits(max_daily_loss_fraction=None, max_drawdown_fraction=None), clock=clock.now,
-                        symbols=[BTC], currency="USDT")
-    engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), no_events(), adapter, journal, risk=risk, clock=clock,
-                        config=EngineConfig(symbol=BTC, capital=D("1000")))
-    await engine.start()
-    return engine
 
 
 async def resting_buy(engine: LiveEngine, exchange) -> str:
@@ -80,7 +54,7 @@ def test_a_cancel_that_failed_is_sent_again_by_the_next_kill_or_cancel_all(venue
 
     async def scenario() -> None:
         with Journal(tmp_path / "journal.sqlite") as journal:
-            engine = await started_engine(venue, key, secret, journal)
+            engine = await started_engine(venue, key, secret, journal, retry=FAST_GIVE_UP)
             try:
                 async with binance_client(venue, key, secret) as exchange:
                     client_order_id = await resting_buy(engine, exchange)
@@ -109,7 +83,7 @@ def test_cancel_all_reports_each_order_as_cancelled_failed_or_pending(venue, tmp
 
     async def scenario() -> None:
         with Journal(tmp_path / "journal.sqlite") as journal:
-            engine = await started_engine(venue, key, secret, journal)
+            engine = await started_engine(venue, key, secret, journal, retry=FAST_GIVE_UP)
             try:
                 async with binance_client(venue, key, secret) as exchange:
                     first = await resting_buy(engine, exchange)

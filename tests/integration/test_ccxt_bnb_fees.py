@@ -13,8 +13,7 @@ rebate reaches the books as income.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
@@ -24,18 +23,17 @@ from urllib.parse import urlsplit
 import ccxt.pro
 import pytest
 from emulator_fixtures import binance_client, eventually, run
+from engine_fixtures import BTC, adapter_for
 
+from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import DEFAULT_FEE_ASSET_PRICES, AccountSpec, VenueEndpoints, VenueThread
 from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
-from tradepulse.adapters.ccxt.retry import RetryPolicy
-from tradepulse.adapters.ccxt.venue import CcxtVenue
-from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.execution.engine import ExecutionEngine
+from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.risk import RiskControls
 from tradepulse.service.processes import LocalVenue, generated_credentials
 from tradepulse.store import Journal
 
-BTC = "BTC/USDT"
 STRATEGY = "fees"
 MAKER_REBATE = D("-0.0001")
 TAKER_FEE = D("0.001")
@@ -61,17 +59,6 @@ def fee_account(venue: VenueThread, balances: dict[str, str], **fee_options: str
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
-
-@contextlib.asynccontextmanager
-async def adapter_for(venue: VenueThread, key: str, secret: str) -> AsyncIterator[CcxtVenue]:
-    environ = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-               "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
-    adapter = CcxtVenue.create("binance", environ=environ, symbols=[BTC], retry=RetryPolicy(seed=5, base_delay_s=0.05))
-    try:
-        await adapter.connect()
-        yield adapter
-    finally:
-        await adapter.close()
 
 
 class Life:
@@ -127,7 +114,7 @@ def test_the_engine_keeps_trading_when_its_fees_are_charged_in_bnb(venue, tmp_pa
 
     async def scenario():
         since = utc_now()
-        async with adapter_for(venue, key, secret) as adapter:
+        async with adapter_for(venue, key, secret, seed=5) as adapter:
             instrument = (await adapter.instruments())[BTC]
             bnb = await adapter.exchange.fetch_ticker("BNB/USDT")  # what any client reads as BNB's price
             life = Life(path, adapter, instrument)
@@ -138,7 +125,7 @@ def test_the_engine_keeps_trading_when_its_fees_are_charged_in_bnb(venue, tmp_pa
                                                          reference_price=await life.last_price()))
             await adapter.submit_order(missed)
             life.journal.close()
-        async with adapter_for(venue, key, secret) as adapter:
+        async with adapter_for(venue, key, secret, seed=5) as adapter:
             second = Life(path, adapter, instrument)
             result = await second.reconcile(since, baseline=D("0"))
             second.same_state_on_replay()
@@ -221,7 +208,7 @@ def test_a_maker_rebate_in_the_base_asset_is_income_in_the_books_and_in_reconcil
         # Freeze the replayed market so our bid is the best one when the other client sells into it.
         await asyncio.to_thread(venue.call, lambda v: v.replayer.pause())
         try:
-            async with adapter_for(venue, key, secret) as adapter:
+            async with adapter_for(venue, key, secret, seed=5) as adapter:
                 instrument = (await adapter.instruments())[BTC]
                 life = Life(path, adapter, instrument)
                 book = await adapter.exchange.fetch_order_book(BTC, limit=5)
@@ -239,7 +226,7 @@ def test_a_maker_rebate_in_the_base_asset_is_income_in_the_books_and_in_reconcil
                 life.journal.close()
         finally:
             await asyncio.to_thread(venue.call, lambda v: v.replayer.resume())
-        async with adapter_for(venue, key, secret) as adapter:
+        async with adapter_for(venue, key, secret, seed=5) as adapter:
             second = Life(path, adapter, instrument)
             result = await second.reconcile(since, baseline=D("0"))
             second.same_state_on_replay()

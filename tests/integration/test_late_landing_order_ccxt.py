@@ -16,28 +16,12 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import (
-    VENUE_API_KEY,
-    VENUE_API_SECRET,
-    binance_client,
-    control,
-    eventually,
-    new_account,
-    no_events,
-    run,
-)
+from emulator_fixtures import VENUE_API_KEY, VENUE_API_SECRET, binance_client, control, eventually, new_account, run
+from engine_fixtures import BTC, started_engine
 
-from tradepulse.adapters.ccxt.retry import RetryPolicy
-from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import AccountSpec, VenueThread
 from tradepulse.execution import OrderIntent, OrderStatus, OrderType, Side, SubmitStatus
-from tradepulse.live.engine import EngineConfig, LiveEngine
-from tradepulse.model.clock import WallClock
-from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
-from tradepulse.strategy import load_strategy
-
-BTC = "BTC/USDT"
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +35,11 @@ def venue() -> Iterator[VenueThread]:
 @pytest.mark.parametrize("late_ms", [1500, 4000])
 def test_a_late_landing_market_order_fills_once(venue, tmp_path: Path, late_ms: int):
     key, secret = new_account(venue, {"USDT": "1000", "BTC": "0"})
-    env = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-           "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
 
     async def scenario() -> None:
-        clock = WallClock()
-        adapter = CcxtVenue.create("binance", environ=env, symbols=[BTC], retry=RetryPolicy(seed=3, base_delay_s=0.01))
-        risk = RiskControls(RiskLimits(max_daily_loss_fraction=None, max_drawdown_fraction=None), clock=clock.now,
-                            symbols=[BTC], currency="USDT")
         with Journal(tmp_path / "journal.sqlite") as journal:
-            engine = LiveEngine(load_strategy("sma_cross")(fast=2, slow=3), no_events(), adapter, journal, risk=risk,
-                                clock=clock, config=EngineConfig(symbol=BTC, capital=D("1000")))
-            await engine.start()
-            execution = engine.execution
+            engine = await started_engine(venue, key, secret, journal)
+            adapter, clock, execution = engine.venue, engine.clock, engine.execution
             try:
                 async with binance_client(venue, key, secret) as exchange:
                     ask = D(repr((await exchange.fetch_order_book(BTC, 5))["asks"][0][0]))

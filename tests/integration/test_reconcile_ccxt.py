@@ -10,25 +10,22 @@ every balance check here also proves base-asset fees are accounted for rather th
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 from emulator_fixtures import binance_client, new_account, run, venue  # noqa: F401
+from engine_fixtures import BTC, adapter_for
 
+from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import VenueThread
 from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
-from tradepulse.execution.reconcile import NOT_AT_VENUE
-from tradepulse.adapters.ccxt.retry import RetryPolicy
-from tradepulse.adapters.ccxt.venue import CcxtVenue
-from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.execution.engine import ExecutionEngine
+from tradepulse.execution.reconcile import NOT_AT_VENUE
+from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.risk import RiskControls
 from tradepulse.store import Journal
 
-BTC = "BTC/USDT"
 STRATEGY = "rc"
 BALANCES = {"USDT": "10000", "BTC": "0.5"}
 BASELINE = D("0.5")
@@ -37,17 +34,6 @@ BASELINE = D("0.5")
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
-
-@contextlib.asynccontextmanager
-async def adapter_for(venue: VenueThread, key: str, secret: str) -> AsyncIterator[CcxtVenue]:
-    environ = {"TRADEPULSE_BINANCE_API_KEY": key, "TRADEPULSE_BINANCE_API_SECRET": secret,
-               "TRADEPULSE_BINANCE_URL": venue.endpoints.base_url}
-    adapter = CcxtVenue.create("binance", environ=environ, symbols=[BTC], retry=RetryPolicy(seed=4, base_delay_s=0.05))
-    try:
-        await adapter.connect()
-        yield adapter
-    finally:
-        await adapter.close()
 
 
 class Life:
