@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
-from emulator_fixtures import binance_client, new_account, run, venue  # noqa: F401
+import pytest
+from emulator_fixtures import acontrol, binance_client, new_account, run, venue  # noqa: F401
 from engine_fixtures import BTC, adapter_for
 
 from tradepulse.adapters.ccxt.venue import CcxtVenue
 from tradepulse.emulator import VenueThread
+from tradepulse.errors import TemporaryVenueError
 from tradepulse.execution import OMS, Instrument, Order, OrderIntent, OrderStatus, OrderType, Reconciliation, Side, reconcile
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.execution.reconcile import NOT_AT_VENUE
@@ -259,3 +261,37 @@ def test_a_manual_trade_with_another_client_on_the_same_account_is_unexplained(v
     assert any("unexplained" in sentence and "BTC" in sentence for sentence in result.unexplained)
     assert any(manual["clientOrderId"] in sentence and "does not know" in sentence for sentence in result.unexplained)
     assert second.oms.position(BTC).quantity == D("0.000999")  # 0.001 bought less its fee in BTC
+
+
+def test_an_order_still_on_its_way_at_restart_is_waited_for_not_rejected(venue, tmp_path):
+    """A crash right after a request left, and a restart before it reached the venue (the crash trials found this).
+
+    The order is journaled, its request is cut off and lands 2.5 s later; the process dies and a new
+    one reconciles at once. "Not at the venue" is no proof of absence while the request could still
+    land (its receive window): the warm start waits that out and finds the order filled, instead of
+    rejecting it and then refusing its fill.
+    """
+    key, secret = new_account(venue, BALANCES)
+    path = tmp_path / "journal.sqlite"
+
+    async def scenario():
+        since = utc_now()
+        async with adapter_for(venue, key, secret) as adapter:
+            instrument = (await adapter.instruments())[BTC]
+            first = Life(path, adapter, instrument)
+            price = await first.last_price()
+            await acontrol(venue, "POST", "/faults", {"land_order_late_next": 1, "land_order_late_ms": 2500})
+            order = first.oms.prepare_submit(market(Side.BUY, "0.001", price))  # journaled, then the crash
+            with pytest.raises(TemporaryVenueError, match="could still land"):
+                await adapter.submit_order(order)
+            first.journal.close()
+        async with adapter_for(venue, key, secret) as adapter:  # a new process: no memory of the request
+            second = Life(path, adapter, instrument)
+            result = await second.warm_start(since, execution=True)
+            second.journal.close()
+        return order, second, result
+
+    order, second, result = run(scenario(), timeout_s=90)
+    assert result.ok, result.unexplained
+    assert second.oms.order(order.client_order_id).status is OrderStatus.FILLED
+    assert [r["venue_status"] for r in result.resolved] == ["filled"]

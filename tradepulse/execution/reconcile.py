@@ -59,10 +59,11 @@ the OMS with the same mapping.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -221,6 +222,7 @@ class _Run:
         pending = self.oms.open_orders(self.symbol)
         for order in pending:
             await self._ask(order)
+        await self._ask_again_once_nothing_can_land(pending)
         try:
             working = await self.venue.open_orders(self.symbol)
         except VenueError as error:
@@ -260,6 +262,26 @@ class _Run:
             missed_fills=self.missed_fills, adopted=self.adopted, foreign=self.foreign, unexplained=self.unexplained,
             balance=self.balance, trades_since=self.window,
         )
+
+    async def _ask_again_once_nothing_can_land(self, pending: list[Order]) -> None:
+        """Wait out the receive window of orders not found, then ask again: absence is proof only then.
+
+        The previous process may have died with a request on its way (a slow network, a venue
+        queue): it can still reach the matching engine until its receive window has passed, counted
+        here from the journaled submission (the request left after that). Rejecting it earlier would
+        refuse its fill when it lands.
+        """
+        window = timedelta(seconds=self.venue.submission_window_s)
+        missing = [order for order in pending if order.client_order_id in self.not_found and order.status is OrderStatus.SUBMITTED]
+        if not missing or window <= timedelta(0):
+            return
+        wait_s = (max(order.created_at for order in missing) + window - datetime.now(UTC)).total_seconds()
+        if wait_s <= 0:
+            return
+        await asyncio.sleep(wait_s)
+        for order in missing:
+            self.not_found.discard(order.client_order_id)
+            await self._ask(order)
 
     async def _ask(self, order: Order) -> None:
         cid = order.client_order_id

@@ -246,6 +246,14 @@ class Venue(Protocol):
         the order yet; the stream says what happened next.
         """
 
+    @property
+    def submission_window_s(self) -> float:
+        """How long after a request left an order could still reach the venue (0: at once or never).
+
+        A process that restarts knows when it journaled a submission but not whether its request is
+        still on the way; until this long after the journal time, absence is no proof.
+        """
+
     def could_still_land(self, client_order_id: str) -> bool:
         """Whether an unanswered submission of ``client_order_id`` could still be accepted by the venue.
 

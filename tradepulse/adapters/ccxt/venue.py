@@ -267,6 +267,11 @@ class CcxtVenue:
             # The answer's fills are on the stream when this returns, as they are without a fee rate to fetch.
             await self._outbox.flush()
 
+    @property
+    def submission_window_s(self) -> float:
+        """The exchange's receive window plus a margin (see :attr:`OrderSubmitter.submission_window_s`)."""
+        return self.submitter.submission_window_s
+
     def could_still_land(self, client_order_id: str) -> bool:
         """Whether a lost request for ``client_order_id`` is still inside the venue's receive window."""
         return self.submitter.could_still_land(client_order_id)

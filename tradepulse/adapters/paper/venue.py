@@ -204,6 +204,11 @@ class PaperVenue:
 
     # -- requests --------------------------------------------------------------------------------
 
+    @property
+    def submission_window_s(self) -> float:
+        """Zero: a request reaches the paper venue at once or never."""
+        return 0.0
+
     def could_still_land(self, client_order_id: str) -> bool:
         """Always false: a request reaches the paper venue at once or never (see :class:`Venue`)."""
         return False
