@@ -104,6 +104,9 @@ port = 0
 [venue]
 kind = "ccxt"
 exchange = "binance"
+# A 5 s receive window (Binance's default is 5 s, ccxt asks for 10 s): a restart waits at most that
+# (plus a margin) for an order that may still be on its way; late landings here take up to 4 s.
+options = {{ options = {{ recvWindow = 5000 }} }}
 
 [[strategies]]
 id = "crash"
