@@ -41,6 +41,9 @@ _LAZY = {
     "parse_grid": "sweep",
     "run_sweep": "sweep",
     "WalkForwardResult": "walkforward",
+    "PortfolioBacktestResult": "portfolio_result",
+    "backtest_weights": "portfolio",
+    "run_portfolio_backtest": "portfolio",
     "run_walkforward": "walkforward",
 }
 
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
         simulate,
         simulate_fills,
     )
+    from tradepulse.backtest.portfolio import backtest_weights, run_portfolio_backtest
+    from tradepulse.backtest.portfolio_result import PortfolioBacktestResult
     from tradepulse.backtest.result import STAT_NAMES, BacktestResult
     from tradepulse.backtest.sweep import DEFAULT_MAX_COMBINATIONS, SweepResult, expand_grid, parse_grid, run_sweep
     from tradepulse.backtest.walkforward import WalkForwardResult, run_walkforward

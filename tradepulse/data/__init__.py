@@ -11,9 +11,15 @@ True
 from tradepulse.data.readers import load_bars, read_bars_unchecked, resolve_source
 from tradepulse.data.samples import SAMPLES, SampleDataset, get_sample, list_samples
 from tradepulse.data.schema import BAR_COLUMNS, check_ordered, to_bar_frame
+from tradepulse.data.universe import AlignmentReport, Universe, load_universe, make_universe, symbol_from_filename
 from tradepulse.data.validate import Gap, QualityReport, format_timeframe, infer_timeframe, validate_bars
 
 __all__ = [
+    "AlignmentReport",
+    "Universe",
+    "load_universe",
+    "make_universe",
+    "symbol_from_filename",
     "BAR_COLUMNS",
     "Gap",
     "QualityReport",

@@ -14,12 +14,16 @@ Examples
 from tradepulse.strategy.base import BoolParam, ChoiceParam, FloatParam, GridCache, IntParam, Param, ParamSpec, Strategy
 from tradepulse.strategy.builtin import BUILTIN_STRATEGIES, Composite, MeanReversion, SmaCross
 from tradepulse.strategy.loader import list_strategies, load_strategy
+from tradepulse.strategy.portfolio import EqualShare, PortfolioStrategy, as_portfolio
 
 __all__ = [
     "BUILTIN_STRATEGIES",
     "BoolParam",
     "ChoiceParam",
     "Composite",
+    "EqualShare",
+    "PortfolioStrategy",
+    "as_portfolio",
     "FloatParam",
     "GridCache",
     "IntParam",
