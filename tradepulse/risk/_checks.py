@@ -39,6 +39,8 @@ CHECKS = (
     "max_position_notional",
     "max_gross_exposure",
     "max_gross_leverage",
+    "max_net_exposure",
+    "max_net_leverage",
     "max_open_orders",
     "order_rate",
     "gate_error",
@@ -221,7 +223,7 @@ def _is_multiple(value: Decimal, step: Decimal) -> bool:
 
 def order_checks(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | None:
     """Run the venue-minimum, price and exposure checks in ``CHECKS`` order; return the first denial."""
-    for check in (_venue_minimums, _prices, _notionals, _positions, _exposure, _open_orders):
+    for check in (_venue_minimums, _prices, _notionals, _positions, _exposure, _net_exposure, _open_orders):
         denial = check(facts, context, limits)
         if denial is not None:
             return denial
@@ -425,6 +427,70 @@ def _exposure(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | N
             limit_value=leverage_limit,
             unit="x",
             gross_exposure=projected,
+            equity=equity,
+        )
+    return None
+
+
+def net_exposure(facts: OrderFacts, context: Any) -> tuple[Decimal | None, str]:
+    """Return current net exposure (sum of signed position x price over every symbol) and, if it
+    cannot be computed, the symbol whose price is missing."""
+    total = ZERO
+    for symbol, quantity in context.positions.items():
+        if quantity == 0:
+            continue
+        trade = context.last_trades.get(symbol)
+        price = facts.mark_price if symbol == facts.symbol else (trade.price if trade is not None else None)
+        if price is None:
+            return None, symbol
+        total += quantity * price
+    return total, ""
+
+
+def _net_exposure(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | None:
+    """A portfolio's net (long minus short) exposure: only orders that move it away from zero are judged."""
+    if limits.max_net_exposure is None and limits.max_net_leverage is None:
+        return None
+    current, missing = net_exposure(facts, context)
+    check = "max_net_exposure" if limits.max_net_exposure is not None else "max_net_leverage"
+    if current is None or facts.mark_price is None:
+        if not facts.adds_risk:
+            return None
+        return _deny(check, f"net exposure is unknown (no price for {missing or facts.symbol}); pass a last trade for every open position")
+    projected = current + (facts.worst_after - facts.worst_before) * facts.mark_price
+    if abs(projected) <= abs(current):
+        return None  # the order brings the book closer to neutral: never block that
+    currency = facts.currency
+    maximum = limits.max_net_exposure
+    if maximum is not None and abs(projected) > maximum:
+        return _deny(
+            "max_net_exposure",
+            f"net exposure would reach {_money(projected, currency)}, beyond max_net_exposure {fmt_amount(maximum)}",
+            value=projected,
+            limit_value=maximum,
+            unit=currency,
+            current=current,
+        )
+    leverage_limit = limits.max_net_leverage
+    if leverage_limit is None:
+        return None
+    equity = context.equity
+    if equity is None or equity <= 0:
+        return _deny(
+            "max_net_leverage",
+            f"net leverage cannot be checked: equity is {'unknown' if equity is None else _money(equity, currency)} (pass context.equity)",
+            equity=equity,
+        )
+    leverage = abs(projected) / equity
+    if leverage > leverage_limit:
+        return _deny(
+            "max_net_leverage",
+            f"net leverage would reach {leverage.quantize(_HUNDREDTH)}x ({_money(projected, currency)} on equity "
+            f"{_money(equity, currency)}), beyond max_net_leverage {leverage_limit.normalize():f}x",
+            value=leverage,
+            limit_value=leverage_limit,
+            unit="x",
+            net_exposure=projected,
             equity=equity,
         )
     return None

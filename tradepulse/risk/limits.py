@@ -40,6 +40,8 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "max_position_notional": _AMOUNT,
     "max_gross_exposure": _AMOUNT,
     "max_gross_leverage": _AMOUNT,
+    "max_net_exposure": _AMOUNT,
+    "max_net_leverage": _AMOUNT,
     "max_open_orders": _COUNT,
     "price_band_bps": _BPS,
     "last_trade_max_age_seconds": _SECONDS,
@@ -187,6 +189,8 @@ class RiskLimits:
     max_position_notional: Decimal | None = None
     max_gross_exposure: Decimal | None = None
     max_gross_leverage: Decimal | None = None
+    max_net_exposure: Decimal | None = None
+    max_net_leverage: Decimal | None = None
     max_open_orders: int | None = 50
     price_band_bps: Decimal | None = Decimal(500)
     last_trade_max_age_seconds: float = 60.0
