@@ -25,10 +25,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from tradepulse.backtest.portfolio_report import (
+    contributions_figure,
+    equity_figure,
+    weights_heatmap,
+    write_portfolio_html_report,
+)
 from tradepulse.backtest.result import STAT_NAMES, equity_stats, format_stats, periods_per_year, trade_stats
 from tradepulse.data import format_timeframe
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import plotly.graph_objects as go
     import vectorbt as vbt
 
     from tradepulse.data.universe import Universe
@@ -269,6 +278,22 @@ class PortfolioBacktestResult:
             f"<PortfolioBacktestResult {name} over {len(self.symbols)} symbols {stats['start']} -> {stats['end']}: "
             f"total_return={stats['total_return']:.2%} sharpe={stats['sharpe']:.2f} trades={stats['trades']}>"
         )
+
+    def equity_figure(self) -> go.Figure:
+        """Plotly figure: the shared account's equity above its drawdown."""
+        return equity_figure(self)
+
+    def weights_figure(self) -> go.Figure:
+        """Plotly figure: target weights as a symbols x time heatmap."""
+        return weights_heatmap(self)
+
+    def contributions_figure(self) -> go.Figure:
+        """Plotly figure: each member's running contribution to P&L, and its final contribution."""
+        return contributions_figure(self)
+
+    def to_html(self, path: str | Path, title: str | None = None) -> Path:
+        """Write a self-contained HTML report (plotly.js inlined: it opens offline) and return its path."""
+        return write_portfolio_html_report(self, path, title=title)
 
 
 def _plain(value: Any) -> Any:

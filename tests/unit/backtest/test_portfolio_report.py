@@ -109,3 +109,12 @@ def test_html_report_into_a_missing_folder_or_a_folder_is_a_config_error(result,
         write_portfolio_html_report(result, tmp_path / "nowhere" / "report.html")
     with pytest.raises(ConfigError, match="is a directory"):
         write_portfolio_html_report(result, tmp_path)
+
+
+def test_the_result_draws_its_figures_and_writes_its_report(result, tmp_path):
+    assert [t.name for t in result.equity_figure().data] == ["equity", "drawdown %"]
+    assert [t.type for t in result.weights_figure().data] == ["heatmap"]
+    assert [t.name for t in result.contributions_figure().data][: len(result.symbols)] == list(result.symbols)
+    path = result.to_html(str(tmp_path / "result.html"), title="Four coins")
+    assert path == tmp_path / "result.html"
+    assert "<title>Four coins</title>" in path.read_text(encoding="utf-8")
