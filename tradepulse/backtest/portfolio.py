@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -35,7 +36,14 @@ from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
 from tradepulse.strategy.portfolio import PortfolioStrategy, as_portfolio, check_weights
 
-__all__ = ["CostsBySymbol", "backtest_weights", "member_costs", "run_portfolio_backtest", "simulate_portfolio"]
+__all__ = [
+    "CostsBySymbol",
+    "backtest_weights",
+    "member_costs",
+    "run_portfolio_backtest",
+    "simulate_portfolio",
+    "universe_bar_period",
+]
 
 CostsBySymbol = Costs | Mapping[str, Costs]
 
@@ -100,7 +108,7 @@ def backtest_weights(
         strategy=strategy,
         costs=by_symbol,
         init_cash=init_cash,
-        bar_period=bar_period(universe.bars),
+        bar_period=universe_bar_period(universe),
     )
 
 
@@ -114,6 +122,18 @@ def member_costs(symbols: tuple[str, ...] | list[str], costs: CostsBySymbol | No
     return {symbol: costs.get(symbol, Costs()) for symbol in symbols}
 
 
+def universe_bar_period(universe: Universe) -> pd.Timedelta:
+    """Return the universe's bar interval (the most common spacing of its clock).
+
+    The index is read in nanoseconds whatever its stored unit: a clock kept in microseconds (pandas'
+    default for ``date_range``) would otherwise read as a thousand times shorter.
+    """
+    index = universe.bars.index
+    if isinstance(index, pd.DatetimeIndex) and index.unit != "ns":
+        index = index.as_unit("ns")
+    return bar_period(pd.DataFrame(index=index))
+
+
 def simulate_portfolio(
     universe: Universe,
     weights: np.ndarray,
@@ -121,14 +141,16 @@ def simulate_portfolio(
     costs: Mapping[str, Costs],
     init_cash: float = DEFAULT_INIT_CASH,
     groups: int = 1,
+    timestamps: bool = True,
 ) -> vbt.Portfolio:
     """Run vectorbt on weights with one shared cash account per group of members.
 
     ``weights`` is ``(bars, symbols)`` for one portfolio, or ``(bars, symbols * groups)`` for
     ``groups`` independent portfolios side by side (a sweep), each group's columns in symbol order.
+    ``timestamps=False`` indexes the portfolio by bar number (see
+    :func:`tradepulse.backtest.engine.simulate`: a tz-aware index costs a sweep dearly).
     """
-    if not (isinstance(init_cash, (int, float)) and np.isfinite(init_cash) and init_cash > 0):
-        raise ConfigError(f"initial cash must be a positive number, got {init_cash!r}")
+    check_cash(init_cash)
     symbols = list(universe.symbols)
     n_symbols = len(symbols)
     weights = np.asarray(weights, dtype=np.float64)
@@ -139,10 +161,11 @@ def simulate_portfolio(
     open_prices = np.tile(universe.field("open").to_numpy(dtype=np.float64), groups)
     close_prices = np.tile(universe.field("close").to_numpy(dtype=np.float64), groups)
     fees = np.tile([costs[s].fee_fraction for s in symbols], groups)
-    slippage = np.tile(_slippage_matrix(universe, costs, init_cash / n_symbols), groups)
+    slippage = np.tile(slippage_matrix(universe, costs, init_cash / n_symbols), groups)
     group_by = np.repeat(np.arange(groups), n_symbols)
+    index = universe.bars.index if timestamps else pd.RangeIndex(len(universe))
     return vbt.Portfolio.from_orders(
-        close=pd.DataFrame(close_prices, index=universe.bars.index),
+        close=pd.DataFrame(close_prices, index=index),
         size=sizes,
         size_type="targetpercent",
         direction="both",
@@ -153,15 +176,26 @@ def simulate_portfolio(
         cash_sharing=True,
         group_by=group_by,
         call_seq="auto",
-        freq=bar_period(universe.bars),
+        freq=universe_bar_period(universe),
+        # One record per placed order is the most there can be (see engine.simulate).
         max_orders=max(order_count, 1),
     )
 
 
-def _slippage_matrix(universe: Universe, costs: Mapping[str, Costs], notional: float) -> np.ndarray:
-    """Per-bar, per-member slippage fractions, ``(bars, symbols)``."""
-    columns = []
-    for symbol in universe.symbols:
-        fraction = costs[symbol].slippage_fractions(universe.member(symbol), notional)
-        columns.append(np.broadcast_to(np.asarray(fraction, dtype=np.float64), (len(universe),)))
-    return np.column_stack(columns)
+def check_cash(init_cash: float) -> None:
+    """Raise ConfigError unless ``init_cash`` is a positive, finite number (NumPy scalars included)."""
+    if isinstance(init_cash, bool) or not isinstance(init_cash, numbers.Real) or not (np.isfinite(init_cash) and init_cash > 0):
+        raise ConfigError(f"initial cash must be a positive number, got {init_cash!r}")
+
+
+def slippage_matrix(universe: Universe, costs: Mapping[str, Costs], notional: float) -> np.ndarray:
+    """Per-member slippage fractions: ``(1, symbols)`` when every member's is fixed, else ``(bars, symbols)``.
+
+    ``notional`` is the order size the range model assumes (an equal share of the initial cash).
+    """
+    fractions = [costs[symbol].slippage_fractions(universe.member(symbol), notional) for symbol in universe.symbols]
+    if all(np.ndim(fraction) == 0 for fraction in fractions):
+        return np.asarray(fractions, dtype=np.float64)[None, :]
+    return np.column_stack(
+        [np.broadcast_to(np.asarray(fraction, dtype=np.float64), (len(universe),)) for fraction in fractions]
+    )

@@ -25,12 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tradepulse.backtest.portfolio_report import (
-    contributions_figure,
-    equity_figure,
-    weights_heatmap,
-    write_portfolio_html_report,
-)
+from tradepulse.backtest.portfolio_report import contributions_figure, equity_figure, weights_heatmap, write_portfolio_html_report
 from tradepulse.backtest.result import STAT_NAMES, equity_stats, format_stats, periods_per_year, trade_stats
 from tradepulse.data import format_timeframe
 
@@ -252,11 +247,13 @@ class PortfolioBacktestResult:
         payload: dict[str, Any] = {
             "strategy": self.strategy.name if self.strategy else None,
             "params": self.strategy.params if self.strategy else {},
-            "symbols": list(self.symbols),
             "fees_bps": {s: c.fees_bps for s, c in self.costs.items()},
+            "slippage": {s: c.slippage.to_dict() for s, c in self.costs.items()},
             "fill_convention": "weights at bar close, rebalanced at next bar open, one shared cash account",
             "alignment": self.universe.alignment.to_dict(),
             **self.stats,
+            # After the stats: their ``symbols`` is the member count; the payload names the members.
+            "symbols": list(self.symbols),
             "per_symbol": {
                 symbol: {k: _plain(v) for k, v in row.items()} for symbol, row in self.per_symbol.to_dict("index").items()
             },
