@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tradepulse.cli._common import add_json_flag, print_json
-from tradepulse.data import format_timeframe, list_samples, load_bars, read_bars_unchecked, validate_bars
+from tradepulse.data import format_timeframe, list_samples, read_bars_unchecked, validate_bars
 from tradepulse.errors import ConfigError
 
 
@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help="data-quality report for a source",
         description=(
-            "Check a data source for gaps (against its own inferred timeframe and trading calendar), duplicated\n"
-            "and out-of-order timestamps, NaNs, non-positive prices, inconsistent OHLC, stale runs and outlier\n"
-            "returns.\n\nExit codes: 0 no errors (warnings allowed), 1 errors found (or warnings with --strict),\n"
+            "Check a data source for gaps (against its inferred timeframe and a trading calendar: an exchange's\n"
+            "sessions for stock-like daily bars or with --calendar, else the calendar inferred from the bars),\n"
+            "duplicated and out-of-order timestamps, NaNs, non-positive prices, inconsistent OHLC, stale runs,\n"
+            "outlier returns and suspected unadjusted splits.\n\nExit codes: 0 no errors (warnings allowed), 1 errors found (or warnings with --strict),\n"
             "2 the source could not be read."
         ),
         epilog="Examples:\n  tradepulse data validate sample:binance:BTC/USDT:1h\n  tradepulse data validate my_bars.csv.gz --json",
@@ -44,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--strict", action="store_true", help="treat warnings (gaps, stale runs, outliers) as errors")
     validate.add_argument("--stale-bars", type=int, default=24, help="unchanged-close run length reported as stale (default 24)")
     validate.add_argument("--outlier-z", type=float, default=12.0, help="robust z-score above which a return is an outlier (default 12)")
+    validate.add_argument(
+        "--calendar", default="auto", metavar="NAME",
+        help="trading calendar gaps are counted against: an exchange such as XNYS, XLON, XTKS (exchange_calendars names "
+             "and aliases), 'data' for the calendar inferred from the bars, or 'auto' (default: the exchange whose "
+             "holidays explain stock-like daily bars, else inferred)",
+    )
     add_json_flag(validate)
     validate.set_defaults(handler=_validate)
 
@@ -113,7 +120,7 @@ def _validate(args: argparse.Namespace) -> int:
     if args.outlier_z <= 0:
         raise ConfigError("--outlier-z must be positive")
     bars = read_bars_unchecked(args.source)
-    report = validate_bars(bars, source=args.source, stale_bars=args.stale_bars, outlier_z=args.outlier_z)
+    report = validate_bars(bars, source=args.source, stale_bars=args.stale_bars, outlier_z=args.outlier_z, calendar=args.calendar)
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.json:
         payload = report.to_dict()
@@ -132,6 +139,8 @@ def _print_report(report) -> None:
     if report.rows:
         print(f"span:      {report.start.isoformat()} .. {report.end.isoformat()}")
     print(f"timeframe: {format_timeframe(report.timeframe) or 'unknown'} (calendar: {report.calendar})")
+    if report.calendar_note:
+        print(f"calendar:  {report.calendar_note}")
     for line in report.errors:
         print(f"error:     {line}")
     for line in report.warnings:
@@ -150,6 +159,11 @@ def _print_report(report) -> None:
         print(f"  stale {row['start'].isoformat()} .. {row['end'].isoformat()} ({row['bars']} bars at {row['close']})")
     for row in report.outlier_returns[:5]:
         print(f"  outlier {row['timestamp'].isoformat()}: return {row['ret']:+.4%} (robust z {row['robust_z']:+.1f})")
+    for row in report.suspected_splits[:5]:
+        print(
+            f"  split? {row['timestamp'].isoformat()}: {row['ratio']} (open {row['open']:.6g} after close "
+            f"{row['previous_close']:.6g}, {row['move']:+.1%})"
+        )
 
 
 def _download(args: argparse.Namespace) -> int:

@@ -2,8 +2,10 @@
 
 Errors make data unusable as it is (duplicates, disorder, NaNs, non-positive prices, OHLC that
 contradict themselves); warnings are worth a look but can be genuine (gaps, stale runs, outlier
-returns). The trading calendar is inferred from the data itself, so a weekday-only source does not
-report weekends as gaps and an exchange-hours intraday source does not report nights as gaps.
+returns, suspected unadjusted splits). Gaps are counted against a trading calendar: an exchange's
+sessions (from ``exchange_calendars``, see :mod:`tradepulse.data.calendars`) when one is given or
+the bars are stock-like dailies, else the calendar inferred from the data itself, so a weekday-only
+source does not report weekends as gaps and an exchange-hours intraday source does not report nights.
 """
 
 from __future__ import annotations
@@ -14,11 +16,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradepulse.data.calendars import AUTO, FROM_DATA, calendar_grid, choose_calendar, resolve_calendar_name
 from tradepulse.data.schema import BAR_COLUMNS
 
 # Lists of individual problems are cut to this many examples; counts always cover everything.
 MAX_EXAMPLES = 50
 _DAY = pd.Timedelta(days=1)
+
+
+def _split_factors() -> tuple[tuple[str, float], ...]:
+    """Split ratios as the factor an unadjusted price jumps by on the ex-date (a 2-for-1 split halves it)."""
+    factors = [("3-for-2", 2 / 3), ("2-for-3", 3 / 2)]
+    for shares in (2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 25, 50):
+        factors += [(f"{shares}-for-1", 1 / shares), (f"1-for-{shares}", float(shares))]
+    return tuple(factors)
+
+
+#: Ratios checked for suspected unadjusted splits; 5-for-4 (a 20% move) is left out, ordinary crashes reach it.
+SPLIT_FACTORS: tuple[tuple[str, float], ...] = _split_factors()
+#: How far (in log terms, about 4%) an overnight move may sit from a split ratio and still be suspected.
+SPLIT_TOLERANCE = 0.04
+# Bars either side whose median close must sit at the old and the new price level: a bad print reverts, a split holds.
+_SPLIT_LEVEL_BARS = 5
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,7 @@ class QualityReport:
     end: pd.Timestamp | None
     timeframe: pd.Timedelta | None
     calendar: str
+    calendar_note: str = ""
     gaps: list[Gap] = field(default_factory=list)
     off_grid_bars: int = 0
     duplicated_timestamps: list[dict[str, Any]] = field(default_factory=list)
@@ -50,6 +70,7 @@ class QualityReport:
     ohlc_inconsistent: list[dict[str, Any]] = field(default_factory=list)
     stale_runs: list[dict[str, Any]] = field(default_factory=list)
     outlier_returns: list[dict[str, Any]] = field(default_factory=list)
+    suspected_splits: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -76,11 +97,13 @@ class QualityReport:
             missing = sum(g.missing_bars for g in self.gaps)
             found.append(f"{len(self.gaps)} gap(s), {missing} missing bar(s)")
         if self.off_grid_bars:
-            found.append(f"{self.off_grid_bars} bar(s) off the {format_timeframe(self.timeframe)} grid")
+            found.append(f"{self.off_grid_bars} bar(s) off the {format_timeframe(self.timeframe)} grid of the {self.calendar} calendar")
         if self.counts.get("stale_runs", 0):
             found.append(f"{self.counts['stale_runs']} stale run(s) of unchanged close")
         if self.counts.get("outlier_returns", 0):
             found.append(f"{self.counts['outlier_returns']} outlier return(s)")
+        if self.counts.get("suspected_splits", 0):
+            found.append(f"{self.counts['suspected_splits']} suspected unadjusted split(s)")
         return found
 
     @property
@@ -96,6 +119,7 @@ class QualityReport:
             "end": self.end,
             "timeframe": format_timeframe(self.timeframe),
             "calendar": self.calendar,
+            "calendar_note": self.calendar_note,
             "errors": self.errors,
             "warnings": self.warnings,
             "counts": dict(self.counts),
@@ -109,6 +133,7 @@ class QualityReport:
             "ohlc_inconsistent": self.ohlc_inconsistent,
             "stale_runs": self.stale_runs,
             "outlier_returns": self.outlier_returns,
+            "suspected_splits": self.suspected_splits,
         }
 
 
@@ -169,17 +194,32 @@ def _expected_grid(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> tuple[pd
     return pieces[0].append(pieces[1:]) if len(pieces) > 1 else pieces[0], "sessions"
 
 
-def _find_gaps(present: pd.DatetimeIndex, timeframe: pd.Timedelta) -> tuple[list[Gap], int, str]:
-    grid, calendar = _expected_grid(present, timeframe)
-    missing_mask = ~grid.isin(present)
-    off_grid = int((~present.isin(grid)).sum())
+def _find_gaps(present: pd.DatetimeIndex, timeframe: pd.Timedelta, calendar: str | None) -> tuple[list[Gap], int, str, str]:
+    requested = (calendar or AUTO).strip()
+    if requested.lower() == AUTO:
+        exchange, note = choose_calendar(present, timeframe)
+        note = note if exchange else f"inferred from the data: {note}"
+    elif requested.lower() == FROM_DATA:
+        exchange, note = None, "inferred from the data, as asked"
+    else:
+        exchange, note = requested, "as asked"
+    if exchange is not None:
+        laid_out = calendar_grid(exchange, present, timeframe)
+        grid, observed, name = laid_out.expected, laid_out.present, laid_out.name
+        note = f"{laid_out.note}; {note}"
+    else:
+        grid, name = _expected_grid(present, timeframe)
+        observed = present
+    missing_mask = ~grid.isin(observed)
+    # Two bars dated on one session (daily bars stamped in local time) cannot both be that session's bar.
+    off_grid = int((~observed.isin(grid)).sum()) + int(observed.duplicated().sum())
     positions = np.flatnonzero(missing_mask)
     gaps: list[Gap] = []
     if len(positions):
         breaks = np.flatnonzero(np.diff(positions) != 1) + 1
         for run in np.split(positions, breaks):
             gaps.append(Gap(start=grid[run[0]], end=grid[run[-1]], missing_bars=int(len(run))))
-    return gaps, off_grid, calendar
+    return gaps, off_grid, name, note
 
 
 def _examples(frame_index: pd.DatetimeIndex, mask: np.ndarray, **columns: np.ndarray) -> list[dict[str, Any]]:
@@ -208,24 +248,84 @@ def _stale_runs(close: np.ndarray, index: pd.DatetimeIndex, min_bars: int) -> li
     return runs
 
 
-def _outliers(close: np.ndarray, index: pd.DatetimeIndex, threshold: float) -> tuple[int, list[dict[str, Any]]]:
-    valid = np.isfinite(close) & (close > 0)
-    if valid.sum() < 10:
+def _log_prices(prices: np.ndarray) -> np.ndarray:
+    valid = np.isfinite(prices) & (prices > 0)
+    return np.where(valid, np.log(np.where(valid, prices, 1.0)), np.nan)
+
+
+def _robust_scale(returns: np.ndarray) -> tuple[float, float] | None:
+    """Median and MAD of the finite returns, or None when there are too few to judge what is ordinary."""
+    finite = returns[np.isfinite(returns)]
+    if len(finite) < 9:
+        return None
+    median = float(np.median(finite))
+    return median, float(np.median(np.abs(finite - median)))
+
+
+def _outliers(
+    close: np.ndarray, index: pd.DatetimeIndex, threshold: float, exclude: np.ndarray
+) -> tuple[int, list[dict[str, Any]]]:
+    returns = np.diff(_log_prices(close))
+    scale = _robust_scale(returns)
+    if scale is None or scale[1] == 0:
         return 0, []
-    log_close = np.where(valid, np.log(np.where(valid, close, 1.0)), np.nan)
-    returns = np.diff(log_close)
-    finite = np.isfinite(returns)
-    median = np.median(returns[finite])
-    mad = np.median(np.abs(returns[finite] - median))
-    if mad == 0:
-        return 0, []
+    median, mad = scale
     # 0.6745 makes the MAD-based score comparable to a standard z-score under normality.
     z_scores = np.full(len(close), np.nan)
     z_scores[1:] = 0.6745 * (returns - median) / mad
-    mask = np.abs(np.nan_to_num(z_scores)) > threshold
+    # A suspected split is reported as such, not a second time as an outlier return.
+    mask = (np.abs(np.nan_to_num(z_scores)) > threshold) & ~exclude
     simple = np.full(len(close), np.nan)
     simple[1:] = np.expm1(returns)
     return int(mask.sum()), _examples(index, mask, ret=simple, robust_z=z_scores)
+
+
+def _suspected_splits(
+    open_: np.ndarray, close: np.ndarray, index: pd.DatetimeIndex, threshold: float
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Bar-to-bar jumps (open against the previous close) that look like a split nobody adjusted for.
+
+    A jump is suspected when it sits within :data:`SPLIT_TOLERANCE` of a split ratio, is extraordinary
+    for the series (robust z-score of close-to-close returns above ``threshold``), the previous close
+    sat at the old price level and the new level held: a bad print spikes and reverts, a split stays.
+    """
+    flagged = np.zeros(len(close), dtype=bool)
+    log_close = _log_prices(close)
+    scale = _robust_scale(np.diff(log_close))
+    if scale is None:
+        return flagged, []
+    median, mad = scale
+    log_factors = np.log([factor for _, factor in SPLIT_FACTORS])
+    jumps = _log_prices(open_)[1:] - log_close[:-1]
+    examples: list[dict[str, Any]] = []
+    for position in np.flatnonzero(np.isfinite(jumps)) + 1:
+        jump = jumps[position - 1]
+        nearest = int(np.argmin(np.abs(log_factors - jump)))
+        if abs(log_factors[nearest] - jump) > SPLIT_TOLERANCE:
+            continue
+        # A zero MAD (a flat series) makes any move extraordinary.
+        if mad > 0 and abs(0.6745 * (jump - median) / mad) <= threshold:
+            continue
+        half_way = abs(log_factors[nearest]) / 2
+        old_level = np.nanmedian(log_close[max(0, position - _SPLIT_LEVEL_BARS) : position])
+        new_level = np.nanmedian(log_close[position : position + _SPLIT_LEVEL_BARS])
+        if abs(old_level - log_close[position - 1]) >= half_way:
+            continue
+        if abs(new_level - (log_close[position - 1] + log_factors[nearest])) >= half_way:
+            continue
+        flagged[position] = True
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(
+                {
+                    "timestamp": index[position],
+                    "ratio": SPLIT_FACTORS[nearest][0],
+                    "factor": SPLIT_FACTORS[nearest][1],
+                    "previous_close": close[position - 1],
+                    "open": open_[position],
+                    "move": float(np.expm1(jump)),
+                }
+            )
+    return flagged, examples
 
 
 def validate_bars(
@@ -233,6 +333,8 @@ def validate_bars(
     source: str = "<frame>",
     stale_bars: int = 24,
     outlier_z: float = 12.0,
+    *,
+    calendar: str | None = None,
 ) -> QualityReport:
     """Check a canonical bar frame and report every problem found.
 
@@ -246,13 +348,34 @@ def validate_bars(
     stale_bars
         A run of at least this many bars with an unchanged close is reported as stale.
     outlier_z
-        Returns whose robust z-score (median/MAD of log returns) exceeds this are reported.
+        Returns whose robust z-score (median/MAD of log returns) exceeds this are reported; a jump
+        to a split ratio must exceed it too to be a suspected unadjusted split.
+    calendar
+        ``None`` or ``"auto"`` (an exchange's sessions for stock-like daily bars, else inferred from the
+        data), ``"data"`` (always inferred from the data) or an exchange such as ``"XNYS"``; see
+        :mod:`tradepulse.data.calendars`.
 
     Returns
     -------
     QualityReport
-        ``ok`` is false when errors were found; gaps, stale runs and outliers are warnings.
+        ``ok`` is false when errors were found; gaps, stale runs, outliers and suspected splits are warnings.
+
+    Raises
+    ------
+    ConfigError
+        ``calendar`` names no known exchange, or an exchange calendar cannot apply to these bars' timeframe.
+    DataError
+        The exchange's calendar does not cover the bars' dates.
+
+    Examples
+    --------
+    >>> from tradepulse.data import load_bars
+    >>> report = validate_bars(load_bars("sample:yahoo:XLK:1d"))
+    >>> report.calendar, report.gaps
+    ('XNYS', [])
     """
+    if calendar is not None and calendar.strip().lower() not in (AUTO, FROM_DATA):
+        calendar = resolve_calendar_name(calendar)  # a misspelt exchange fails even when there are too few bars to use it
     index = pd.DatetimeIndex(bars.index)
     report = QualityReport(
         source=source,
@@ -310,7 +433,9 @@ def validate_bars(
     present = pd.DatetimeIndex(ordered.index)
     report.timeframe = infer_timeframe(present)
     if report.timeframe is not None:
-        report.gaps, report.off_grid_bars, report.calendar = _find_gaps(present, report.timeframe)
+        report.gaps, report.off_grid_bars, report.calendar, report.calendar_note = _find_gaps(
+            present, report.timeframe, calendar
+        )
     counts["gaps"] = len(report.gaps)
     counts["missing_bars"] = sum(g.missing_bars for g in report.gaps)
 
@@ -318,5 +443,7 @@ def validate_bars(
     report.stale_runs = _stale_runs(close, present, stale_bars)
     counts["stale_runs"] = len(report.stale_runs)
     report.stale_runs = report.stale_runs[:MAX_EXAMPLES]
-    counts["outlier_returns"], report.outlier_returns = _outliers(close, present, outlier_z)
+    splits, report.suspected_splits = _suspected_splits(ordered["open"].to_numpy(dtype="float64"), close, present, outlier_z)
+    counts["suspected_splits"] = int(splits.sum())
+    counts["outlier_returns"], report.outlier_returns = _outliers(close, present, outlier_z, exclude=splits)
     return report
