@@ -42,6 +42,7 @@ from tradepulse.execution import (
     SubmitStatus,
     sizer,
 )
+from tradepulse.execution.account import SharedAccount
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import Bar
 from tradepulse.model.venue import OrderUpdate, Venue, VenueFill, VenueOrderStatus, VenueUpdate
@@ -93,6 +94,7 @@ class ExecutionEngine:
         sizing_costs: Costs | None = None,
         cash_reserve_fraction: Decimal = ZERO,
         on_fill: Callable[[VenueFill, float | None], None] | None = None,
+        account: SharedAccount | None = None,
     ) -> None:
         self.oms, self.venue, self.journal, self.risk = oms, venue, journal, risk
         self.instrument = instrument
@@ -103,6 +105,8 @@ class ExecutionEngine:
         self.sizing_costs = sizing_costs or Costs(fees_bps=0.0)
         self.cash_reserve_fraction = cash_reserve_fraction
         self._on_fill = on_fill
+        # A portfolio's members share one account: equity, cash and the gate's view span them all.
+        self.account = account
         self._targets: dict[str, float] = {}  # client order id -> the target the order serves
         self._flatten_pending = False
         # Orders whose submission outcome is unknown (the venue call failed without a definite
@@ -115,11 +119,15 @@ class ExecutionEngine:
     # -- money -----------------------------------------------------------------------------------
 
     def equity(self, price: Decimal) -> Decimal:
-        """Capital plus net P&L with the position valued at ``price``."""
+        """Capital plus net P&L with the position valued at ``price`` (the whole shared account's, if any)."""
+        if self.account is not None:
+            return self.account.equity({self.symbol: price})
         return self.capital + self.oms.portfolio.valued(self.symbol, price).net_pnl
 
     def cash(self) -> Decimal:
         """Quote currency not in the position: capital plus realised P&L minus cost basis and fees."""
+        if self.account is not None:
+            return self.account.cash()
         position = self.oms.position(self.symbol)
         return self.capital + position.realized_pnl - position.cost_basis - position.fees_quote
 
@@ -147,7 +155,7 @@ class ExecutionEngine:
         ``target`` is the exposure the order serves (kept for the replay report). An unknown
         outcome is remembered: :meth:`unknown_orders` lists it until the venue has answered.
         """
-        context = RiskContext(
+        context = self.account.risk_context(self.symbol, last_price, at) if self.account is not None else RiskContext(
             positions={self.symbol: self.oms.position(self.symbol).quantity},
             open_orders=self.oms.open_orders(),
             last_trades={self.symbol: LastTrade(last_price, at)},
@@ -335,12 +343,16 @@ class ExecutionEngine:
             self.journal.append(event.kind, event.to_payload())
             for action in getattr(event, "actions", ()):
                 if isinstance(action, CancelOpenOrders):
-                    positions = {self.symbol: self.oms.position(self.symbol).quantity}
+                    positions = self.account.positions() if self.account is not None else {self.symbol: self.oms.position(self.symbol).quantity}
                     for order in action.select(self.oms.open_orders(), positions):
                         await self.cancel(order)
                 elif isinstance(action, FlattenPositions):
                     self._flatten_pending = True
         await self.flatten()
+
+    def request_flatten(self) -> None:
+        """Close this symbol's position at the next :meth:`flatten` (a portfolio halt flattens every member)."""
+        self._flatten_pending = True
 
     async def flatten(self, last_price: Decimal | None = None, at: datetime | None = None) -> list[SubmitResult]:
         """Once a halt's cancels are done, close the position with reduce-only market orders.

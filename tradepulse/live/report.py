@@ -35,6 +35,7 @@ class FillRecord:
     target: float | None
     client_order_id: str
     trade_id: str
+    symbol: str = ""
 
 
 @dataclass
@@ -58,7 +59,7 @@ class ReplayReport:
 
     def record_fill(self, fill: VenueFill, target: float | None) -> None:
         """Add one applied fill."""
-        self.fills.append(FillRecord(fill.at, fill.side, fill.quantity, fill.price, fill.fee, target, fill.client_order_id, fill.trade_id))
+        self.fills.append(FillRecord(fill.at, fill.side, fill.quantity, fill.price, fill.fee, target, fill.client_order_id, fill.trade_id, fill.symbol))
 
     def record_bar(self, bar: Bar, equity: Decimal, position: Decimal) -> None:
         """Count a closed bar and remember equity and position at its close."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -54,6 +54,7 @@ class StrategyKind(enum.StrEnum):
 
     TARGET = "strategy.target"  # StrategyTargetPayload
     ERROR = "strategy.error"  # the strategy raised; trading halts
+    MEMBER_STALE = "strategy.member_stale"  # a portfolio member's bar was late: the period closed without it
 
 
 class MarketKind(enum.StrEnum):
@@ -122,6 +123,8 @@ class EngineStartedPayload(TypedDict):
     bar_period_seconds: float | None
     restarted: bool
     target: float
+    symbols: NotRequired[list[str]]  # a portfolio strategy's members (``symbol`` is the first)
+    targets: NotRequired[dict[str, float]]  # a portfolio strategy's weight per member
 
 
 class EngineStoppedPayload(TypedDict):
