@@ -20,7 +20,8 @@ from tradepulse.errors import ConfigError
 
 _SOURCE_HELP = (
     "bars: sample:<name> (see `tradepulse data list`) or a CSV, CSV.gz or Parquet file; "
-    "ticks: recording:binance:BTC/USDT, recording:binance:ETH/USDT or a recorded .jsonl.gz stream"
+    "ticks: recording:binance:BTC/USDT, recording:binance:ETH/USDT or a recorded .jsonl.gz stream; "
+    "several sources, a folder or universe:<name> replay a universe through the portfolio engine"
 )
 _FILL_NOTE = (
     "Each bar's target is decided at its close and filled at the next available price (the next bar's open\n"
@@ -46,11 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  tradepulse live replay sample:binance:BTC/USDT:1h --strategy sma_cross -p fast=10 -p slow=30 --json\n"
             "  tradepulse live replay recording:binance:BTC/USDT --strategy sma_cross -p fast=3 -p slow=8 --bar 10s \\\n"
             "      --journal replay.sqlite --latency-ms 50\n"
-            "  tradepulse live replay sample:binance:BTC/USDT-PERP:5m --strategy mean_reversion --speed 600"
+            "  tradepulse live replay sample:binance:BTC/USDT-PERP:5m --strategy mean_reversion --speed 600\n"
+            "  tradepulse live replay universe:binance-usdt-4h --strategy momentum -p top=2 --json\n"
+            "  tradepulse live replay data/binance_BTC-USDT_4h.csv.gz data/binance_ETH-USDT_4h.csv.gz --strategy pairs"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    replay.add_argument("source", help=_SOURCE_HELP)
+    replay.add_argument("source", nargs="+", help=_SOURCE_HELP)
     replay.add_argument("--strategy", "-s", required=True, metavar="NAME", help="built-in name, package.module:Class, or path/to/file.py[:Class]")
     replay.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable)")
     replay.add_argument("--speed", default="max", metavar="max|X", help="'max' (default) replays as fast as possible; X paces at X times real time")
@@ -59,7 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument("--start", help="first bar to replay (bar sources; inclusive, UTC when naive)")
     replay.add_argument("--end", help="last bar to replay (bar sources; inclusive)")
     replay.add_argument("--bar", default="1m", metavar="PERIOD", help="bar length built from ticks, e.g. 10s, 1m (default 1m)")
-    replay.add_argument("--symbol", help="symbol of a bar file (samples and recordings know theirs)")
+    replay.add_argument(
+        "--symbol", action="append", default=[], metavar="SYMBOL|FILE=SYMBOL",
+        help="symbol of a bar file (samples and recordings know theirs); FILE=SYMBOL names one member of a universe (repeatable)",
+    )
+    replay.add_argument("--align", choices=["intersect", "strict"], default="intersect",
+                        help="a universe's alignment policy: drop timestamps a member lacks (default) or refuse them")
     replay.add_argument("--fees-bps", type=float, default=10.0, metavar="BPS", help="maker and taker fee in basis points (default 10)")
     slippage = replay.add_mutually_exclusive_group()
     slippage.add_argument("--slippage-bps", type=float, metavar="BPS", help="fixed slippage for fills priced from bars (default 0)")
@@ -106,6 +114,19 @@ def _risk_limits(path: str | None) -> Any:
     return RiskLimits.from_mapping(table)
 
 
+def _is_universe(args: argparse.Namespace, strategy: Any) -> bool:
+    from tradepulse.strategy.portfolio import PortfolioStrategy
+
+    single = args.source[0]
+    return (
+        len(args.source) > 1
+        or single.startswith("universe:")
+        or Path(single).expanduser().is_dir()
+        or isinstance(strategy, PortfolioStrategy)
+        or any("=" in symbol for symbol in args.symbol)
+    )
+
+
 def _replay(args: argparse.Namespace) -> int:
     from tradepulse.adapters.paper.feeds import BarReplayFeed, open_feed
     from tradepulse.live.bars import parse_period
@@ -127,7 +148,12 @@ def _replay(args: argparse.Namespace) -> int:
     limits = _risk_limits(args.risk)
     if args.journal and Path(args.journal).exists() and Path(args.journal).stat().st_size > 0:
         raise ConfigError(f"--journal {args.journal} already exists; a replay journals into a new file")
-    feed = open_feed(args.source, symbol=args.symbol, start=args.start, end=args.end)
+    if _is_universe(args, strategy):
+        return _replay_universe(args, strategy, costs=costs, speed=speed, period=period, latency=latency, limits=limits)
+    if len(args.symbol) > 1:
+        raise ConfigError("--symbol names one symbol for one source; for a universe use --symbol FILE=SYMBOL per member")
+    source = args.source[0]
+    feed = open_feed(source, symbol=args.symbol[0] if args.symbol else None, start=args.start, end=args.end)
     progress = _progress(len(feed) if isinstance(feed, BarReplayFeed) else None)
     try:
         report = run_replay(
@@ -139,9 +165,40 @@ def _replay(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.json:
-        print_json(_iso_times({"source": args.source, **report.to_dict()}))
+        print_json(_iso_times({"source": source, **report.to_dict()}))
         return 0
-    print(f"{strategy!r} on {args.source} through the live engine (paper venue, {args.fees_bps:g} bps fees)")
+    print(f"{strategy!r} on {source} through the live engine (paper venue, {args.fees_bps:g} bps fees)")
+    print("\n".join(report.summary_lines()))
+    if args.journal:
+        print(f"journal written to {args.journal}")
+    return 0
+
+
+def _replay_universe(args: argparse.Namespace, strategy: Any, **options: Any) -> int:
+    """Several sources (or a folder, or ``universe:<name>``) through the portfolio engine."""
+    from tradepulse.live.portfolio_replay import run_portfolio_replay
+
+    overrides = {}
+    for text in args.symbol:
+        file, equals, symbol = text.partition("=")
+        if not equals or not file or not symbol:
+            raise ConfigError(f"--symbol {text!r}: with several sources, name each member as FILE=SYMBOL")
+        overrides[file] = symbol
+    progress = _progress(None)
+    try:
+        report = run_portfolio_replay(
+            args.source, strategy, costs=options["costs"], init_cash=args.init_cash, speed=options["speed"],
+            journal_path=args.journal, durability=args.durability, latency=options["latency"], bar_period=options["period"],
+            risk_limits=options["limits"], allow_short=not args.no_short, symbols=overrides, align=args.align,
+            start=args.start, end=args.end, on_event=progress.update if progress else None,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print_json(_iso_times({"sources": list(args.source), **report.to_dict()}))
+        return 0
+    print(f"{strategy!r} on {', '.join(report.symbols)} through the portfolio engine (paper venue, {args.fees_bps:g} bps fees)")
     print("\n".join(report.summary_lines()))
     if args.journal:
         print(f"journal written to {args.journal}")

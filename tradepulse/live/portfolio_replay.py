@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -24,9 +24,11 @@ from tradepulse.data.universe import Universe, load_universe
 from tradepulse.errors import ConfigError
 from tradepulse.live.portfolio_engine import PortfolioEngine, PortfolioEngineConfig
 from tradepulse.live.portfolio_report import PortfolioReplayReport
-from tradepulse.live.replay import REPLAY_RISK_LIMITS
+from tradepulse.live.replay import REPLAY_RISK_LIMITS, observed_feed as _observed
 from tradepulse.model.clock import SimulatedClock
 from tradepulse.model.costs import Costs
+from tradepulse.model.events import MarketEvent
+from tradepulse.sim.market import LatencyModel
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import Strategy, load_strategy
@@ -63,6 +65,10 @@ async def run_portfolio_replay_async(
     allow_short: bool = True,
     symbols: Mapping[str, str] | None = None,
     align: str = "intersect",
+    latency: LatencyModel | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    on_event: Callable[[MarketEvent], None] | None = None,
 ) -> PortfolioReplayReport:
     """Replay several members on one clock through the portfolio engine and the paper venue.
 
@@ -78,7 +84,7 @@ async def run_portfolio_replay_async(
         The backtest's :class:`~tradepulse.model.costs.Costs`, the same for every member.
     init_cash
         The shared account's starting quote balance.
-    symbols, align
+    symbols, align, start, end
         Passed to :func:`~tradepulse.data.universe.load_universe` for bar sources.
 
     The other options are :func:`~tradepulse.live.replay.run_replay_async`'s.
@@ -90,7 +96,7 @@ async def run_portfolio_replay_async(
     costs = costs or Costs()
     if not init_cash > 0:
         raise ConfigError(f"initial cash must be positive, got {init_cash!r}")
-    feed = _open(source, symbols=symbols, align=align)
+    feed = _open(source, symbols=symbols, align=align, start=start, end=end)
     ticks = feed.kind == "ticks"
     if ticks and bar_period is None:
         bar_period = timedelta(minutes=1)
@@ -111,6 +117,7 @@ async def run_portfolio_replay_async(
         slippage=costs.slippage,
         # Slippage that grows with size is sized on one member's share, as the portfolio backtest does.
         slippage_notional=float(init_cash) / members,
+        latency=latency,
         allow_short=allow_short,
     )
     if risk_limits is None:
@@ -125,7 +132,7 @@ async def run_portfolio_replay_async(
     with tempfile.TemporaryDirectory(prefix="tradepulse-replay-") as scratch:
         path = Path(journal_path) if journal_path is not None else Path(scratch) / "journal.sqlite"
         with Journal(path, durability=durability, clock=clock.now) as journal:  # type: ignore[arg-type]
-            engine = PortfolioEngine(strategy, feed, venue, journal, risk=risk, clock=clock, config=config)
+            engine = PortfolioEngine(strategy, _observed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config)
             report = await engine.run()
     report.details.update(
         strategy=strategy.name,
@@ -138,7 +145,9 @@ async def run_portfolio_replay_async(
     return report
 
 
-def _open(source: Universe | Sequence[str | Path] | MergedFeed, *, symbols: Mapping[str, str] | None, align: str) -> MergedFeed:
+def _open(
+    source: Universe | Sequence[str | Path] | MergedFeed, *, symbols: Mapping[str, str] | None, align: str, start: str | None, end: str | None
+) -> MergedFeed:
     if isinstance(source, MergedFeed):
         return source
     if isinstance(source, Universe):
@@ -149,4 +158,4 @@ def _open(source: Universe | Sequence[str | Path] | MergedFeed, *, symbols: Mapp
         raise ConfigError("cannot mix tick recordings and bar sources in one replay")
     if recordings:
         return MergedFeed([RecordingFeed.from_source(s) for s in sources])
-    return UniverseReplayFeed(load_universe(sources, symbols=symbols, align=align))  # type: ignore[arg-type]
+    return UniverseReplayFeed(load_universe(sources, symbols=symbols, align=align, start=start, end=end))  # type: ignore[arg-type]

@@ -121,10 +121,10 @@ class PortfolioReplayReport:
 
     def summary_lines(self) -> list[str]:
         """Human-readable fills and P&L, one line each."""
-        lines = [f"{'time':<27}{'symbol':<12}{'side':<6}{'quantity':>16}{'price':>16}{'fee':>14}"]
+        lines = [f"{'time':<30}{'symbol':<12}{'side':<6}{'quantity':>16}{'price':>16}{'fee':>14}"]
         for fill in self.fills:
             when = fill.time.isoformat().replace("+00:00", "Z")
-            lines.append(f"{when:<27}{fill.symbol:<12}{fill.side!s:<6}{fill.quantity:>16.8f}{fill.price:>16.4f}{fill.fee:>14.6f}")
+            lines.append(f"{when:<30}{fill.symbol:<12}{fill.side!s:<6}{fill.quantity:>16.8f}{fill.price:>16.4f}{fill.fee:>14.6f}")
         lines += [
             "",
             f"symbols         {', '.join(self.symbols)}",

@@ -136,7 +136,7 @@ async def run_replay_async(
     with tempfile.TemporaryDirectory(prefix="tradepulse-replay-") as scratch:
         path = Path(journal_path) if journal_path is not None else Path(scratch) / "journal.sqlite"
         with Journal(path, durability=durability, clock=clock.now) as journal:  # type: ignore[arg-type]
-            engine = LiveEngine(strategy, _observed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config)
+            engine = LiveEngine(strategy, observed_feed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config)
             report = await engine.run()
     report.details.update(
         strategy=strategy.name,
@@ -155,7 +155,7 @@ def _first_event_time(feed: BarReplayFeed | RecordingFeed) -> datetime:
     raise ConfigError("the replay source has no events")
 
 
-async def _observed(feed: BarReplayFeed | RecordingFeed, on_event: Callable[[MarketEvent], None] | None) -> AsyncIterator[MarketEvent]:
+async def observed_feed(feed: Any, on_event: Callable[[MarketEvent], None] | None) -> AsyncIterator[MarketEvent]:
     async for event in feed:
         if on_event is not None:
             on_event(event)
