@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tradepulse.cli._common import add_json_flag, print_json
-from tradepulse.data import format_timeframe, list_samples, read_bars_unchecked, validate_bars
+from tradepulse.cli._common import add_json_flag, parse_key_values, print_json
+from tradepulse.data import (
+    UNIVERSES,
+    format_timeframe,
+    get_universe,
+    list_samples,
+    read_bars_unchecked,
+    validate_bars,
+    validate_universe,
+)
+from tradepulse.data.calendars import AUTO, FROM_DATA, resolve_calendar_name
+from tradepulse.data.samples import UNIVERSE_PREFIX
+from tradepulse.data.universe import ALIGNMENT_POLICIES
+from tradepulse.data.validate import INFERRED
 from tradepulse.errors import ConfigError
 
 
@@ -20,8 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser(
         "list",
-        help="show the embedded real datasets",
-        description="Show the real market datasets shipped with TradePulse, with their provenance.",
+        help="show the embedded real datasets and universes",
+        description=(
+            "Show the real market datasets shipped with TradePulse, with their provenance, and the named\n"
+            "universes (universe:<name>) made of them."
+        ),
         epilog="Example: tradepulse data list --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -30,18 +46,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     validate = commands.add_parser(
         "validate",
-        help="data-quality report for a source",
+        help="data-quality report for a source or a universe",
         description=(
             "Check a data source for gaps (against its inferred timeframe and a trading calendar: an exchange's\n"
             "sessions for stock-like daily bars or with --calendar, else the calendar inferred from the bars),\n"
             "duplicated and out-of-order timestamps, NaNs, non-positive prices, inconsistent OHLC, stale runs,\n"
-            "outlier returns and suspected unadjusted splits.\n\nExit codes: 0 no errors (warnings allowed), 1 errors found (or warnings with --strict),\n"
-            "2 the source could not be read."
+            "outlier returns and suspected unadjusted splits.\n\n"
+            "Several sources, a folder of data files or universe:<name> are a universe: each member is checked,\n"
+            "then how the members align on one clock (see docs/data.md); a universe that cannot be aligned\n"
+            "(mixed timeframes, no overlap) is an error of the universe.\n\n"
+            "Exit codes: 0 no errors (warnings allowed), 1 errors found (or warnings with --strict),\n"
+            "2 a source could not be read."
         ),
-        epilog="Examples:\n  tradepulse data validate sample:binance:BTC/USDT:1h\n  tradepulse data validate my_bars.csv.gz --json",
+        epilog=(
+            "Examples:\n"
+            "  tradepulse data validate sample:binance:BTC/USDT:1h\n"
+            "  tradepulse data validate my_bars.csv.gz --json\n"
+            "  tradepulse data validate sample:yahoo:XLK:1d --calendar XNYS\n"
+            "  tradepulse data validate universe:spdr-sectors-1d\n"
+            "  tradepulse data validate data/ --symbol prices_a.csv=ETH/USDT --align strict"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    validate.add_argument("source", help="sample:<name> or a path to a CSV, CSV.gz or Parquet file")
+    validate.add_argument(
+        "sources", nargs="+", metavar="SOURCE",
+        help="sample:<name>, cache:<exchange>:<symbol>:<timeframe>, a CSV, CSV.gz or Parquet file, a folder of them, "
+             "or universe:<name>",
+    )
+    validate.add_argument(
+        "--symbol", action="append", metavar="FILE=SYMBOL",
+        help="for a universe: the symbol of a file whose data and name do not tell it (repeatable)",
+    )
+    validate.add_argument(
+        "--align", choices=ALIGNMENT_POLICIES, default="intersect",
+        help="for a universe: intersect (default; timestamps a member lacks are dropped, a warning) or strict (an error)",
+    )
     validate.add_argument("--strict", action="store_true", help="treat warnings (gaps, stale runs, outliers) as errors")
     validate.add_argument("--stale-bars", type=int, default=24, help="unchanged-close run length reported as stale (default 24)")
     validate.add_argument("--outlier-z", type=float, default=12.0, help="robust z-score above which a return is an outlier (default 12)")
@@ -103,7 +142,8 @@ def _list(args: argparse.Namespace) -> int:
                         "source": s.source,
                     }
                     for s in samples
-                ]
+                ],
+                "universes": [_universe_entry(name) for name in UNIVERSES],
             }
         )
         return 0
@@ -111,7 +151,33 @@ def _list(args: argparse.Namespace) -> int:
     for s in samples:
         print(f"{s.address:<{width}}  {s.description}")
         print(f"{'':<{width}}  license: {s.license}; source: {s.source}")
+    print()
+    print("universes (several samples on one clock; sources and licenses in tradepulse/data/samples/universes/ATTRIBUTION.md):")
+    entries = [_universe_entry(name) for name in UNIVERSES]
+    width = max(len(e["address"]) for e in entries)
+    for entry in entries:
+        print(f"{entry['address']:<{width}}  {len(entry['symbols'])} members, {entry['timeframe']}: {', '.join(entry['symbols'])}")
     return 0
+
+
+def _universe_entry(name: str) -> dict:
+    members = get_universe(name)
+    return {
+        "name": name,
+        "address": f"{UNIVERSE_PREFIX}{name}",
+        "exchange": ", ".join(sorted({m.exchange for m in members})),
+        "timeframe": ", ".join(sorted({m.timeframe for m in members})),
+        "symbols": [m.symbol for m in members],
+        "members": [m.address for m in members],
+    }
+
+
+def _is_universe(sources: list[str]) -> bool:
+    """Several sources, a folder or a named universe are validated as a universe; one file or sample as itself."""
+    if len(sources) > 1:
+        return True
+    source = sources[0]
+    return source.startswith(UNIVERSE_PREFIX) or (":" not in source and Path(source).expanduser().is_dir())
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -119,8 +185,15 @@ def _validate(args: argparse.Namespace) -> int:
         raise ConfigError("--stale-bars must be at least 2")
     if args.outlier_z <= 0:
         raise ConfigError("--outlier-z must be positive")
-    bars = read_bars_unchecked(args.source)
-    report = validate_bars(bars, source=args.source, stale_bars=args.stale_bars, outlier_z=args.outlier_z, calendar=args.calendar)
+    if args.calendar.strip().lower() not in (AUTO, FROM_DATA):
+        resolve_calendar_name(args.calendar)  # a misspelt exchange is refused before any file is read
+    if _is_universe(args.sources):
+        return _validate_universe(args)
+    if args.symbol:
+        raise ConfigError("--symbol names the members of a universe; give several sources, a folder or universe:<name>")
+    [source] = args.sources
+    bars = read_bars_unchecked(source)
+    report = validate_bars(bars, source=source, stale_bars=args.stale_bars, outlier_z=args.outlier_z, calendar=args.calendar)
     failed = not report.ok or (args.strict and bool(report.warnings))
     if args.json:
         payload = report.to_dict()
@@ -133,13 +206,46 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0  # 1: the check ran and failed (2 is reserved for unreadable input)
 
 
+def _validate_universe(args: argparse.Namespace) -> int:
+    report = validate_universe(
+        args.sources, symbols=parse_key_values(args.symbol, "--symbol"), align=args.align, calendar=args.calendar,
+        stale_bars=args.stale_bars, outlier_z=args.outlier_z,
+    )
+    failed = not report.ok or (args.strict and bool(report.warnings))
+    if args.json:
+        payload = report.to_dict()
+        payload["strict"] = args.strict
+        payload["passed"] = not failed
+        print_json(payload)
+        return 1 if failed else 0
+    print(f"universe:  {len(report.members)} member(s): {', '.join(m.symbol for m in report.members)}")
+    for member in report.members:
+        print()
+        print(f"== {member.symbol}")
+        _print_report(member.report)
+    print()
+    alignment = report.alignment
+    if alignment is not None:
+        print(
+            f"alignment: {alignment.policy}, {format_timeframe(alignment.timeframe) or 'unknown'} clock, "
+            f"{alignment.first.isoformat()} .. {alignment.last.isoformat()}: {alignment.kept} of {alignment.slots} "
+            "timestamp(s) kept"
+        )
+        for line in alignment.lines():
+            print(f"  {line}")
+    for line in report.universe_errors:
+        print(f"error:     universe: {line}")
+    print("result: " + ("FAILED" if failed else "ok"))
+    return 1 if failed else 0
+
+
 def _print_report(report) -> None:
     print(f"source:    {report.source}")
     print(f"rows:      {report.rows}")
     if report.rows:
         print(f"span:      {report.start.isoformat()} .. {report.end.isoformat()}")
     print(f"timeframe: {format_timeframe(report.timeframe) or 'unknown'} (calendar: {report.calendar})")
-    if report.calendar_note:
+    if report.calendar_note and report.calendar_note != INFERRED:
         print(f"calendar:  {report.calendar_note}")
     for line in report.errors:
         print(f"error:     {line}")

@@ -9,9 +9,10 @@ True
 """
 
 from tradepulse.data.readers import load_bars, read_bars_unchecked, resolve_source
-from tradepulse.data.samples import SAMPLES, SampleDataset, get_sample, list_samples
+from tradepulse.data.samples import SAMPLES, UNIVERSES, SampleDataset, get_sample, get_universe, list_samples
 from tradepulse.data.schema import BAR_COLUMNS, check_ordered, to_bar_frame
 from tradepulse.data.universe import AlignmentReport, Universe, load_universe, make_universe, symbol_from_filename
+from tradepulse.data.universe_quality import UniverseQualityReport, validate_universe
 from tradepulse.data.validate import Gap, QualityReport, format_timeframe, infer_timeframe, validate_bars
 
 __all__ = [
@@ -35,4 +36,8 @@ __all__ = [
     "resolve_source",
     "to_bar_frame",
     "validate_bars",
+    "UNIVERSES",
+    "UniverseQualityReport",
+    "get_universe",
+    "validate_universe",
 ]

@@ -166,10 +166,11 @@ def calendar_grid(name: str, index: pd.DatetimeIndex, timeframe: pd.Timedelta) -
 def choose_calendar(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> tuple[str | None, str]:
     """Pick an exchange calendar for stock-like daily bars, or None to keep the data's own calendar.
 
-    Returns the exchange's name (or None) and one sentence saying why, for the report.
+    Returns the exchange's name (or None) and why, for the report (empty when the bars are not daily or span
+    less than two weeks, where inferring from the data is the plain default).
     """
     if timeframe != _DAY or len(index) < 2 or index[-1] - index[0] < _MIN_SPAN:
-        return None, "not daily bars spanning two weeks or more"
+        return None, ""  # intraday, multi-day or too short: nothing worth saying beyond the inferred calendar
     if np.isin(index.day_of_week, (5, 6)).any():
         return None, "bars on weekends"
     if _midnight_stamped(index):

@@ -22,6 +22,8 @@ from tradepulse.data.schema import BAR_COLUMNS
 # Lists of individual problems are cut to this many examples; counts always cover everything.
 MAX_EXAMPLES = 50
 _DAY = pd.Timedelta(days=1)
+#: The calendar note when the expected bars come from the data itself rather than an exchange.
+INFERRED = "inferred from the data"
 
 
 def _split_factors() -> tuple[tuple[str, float], ...]:
@@ -198,9 +200,10 @@ def _find_gaps(present: pd.DatetimeIndex, timeframe: pd.Timedelta, calendar: str
     requested = (calendar or AUTO).strip()
     if requested.lower() == AUTO:
         exchange, note = choose_calendar(present, timeframe)
-        note = note if exchange else f"inferred from the data: {note}"
+        if exchange is None:
+            note = f"{INFERRED}: {note}" if note else INFERRED
     elif requested.lower() == FROM_DATA:
-        exchange, note = None, "inferred from the data, as asked"
+        exchange, note = None, f"{INFERRED}, as asked"
     else:
         exchange, note = requested, "as asked"
     if exchange is not None:
