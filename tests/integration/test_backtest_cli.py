@@ -131,12 +131,13 @@ def test_strategies_lists_built_ins_with_parameter_specs(capsys):
     code, out, _ = run_main(capsys, "strategies", "--json")
     assert code == 0
     strategies = {s["name"]: s for s in json.loads(out)["strategies"]}
-    assert set(strategies) == {"composite", "mean_reversion", "sma_cross"}
+    assert set(strategies) == {"composite", "mean_reversion", "sma_cross", "momentum", "pairs", "synchrony"}
     fast = strategies["sma_cross"]["params"][0]
     assert fast == {"name": "fast", "type": "int", "default": 10, "min": 2, "max": 2000, "choices": None,
                     "doc": "bars in the fast simple moving average"}
     code, out, _ = run_main(capsys, "strategies")
     assert "composite:" in out and "min_confidence" in out
+    assert "pairs: Portfolio (2 symbols):" in out and "max_hold_bars" in out
 
 
 @pytest.mark.parametrize(

@@ -570,3 +570,72 @@ def atr_nb(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) ->
             current = (current * (window - 1) + true_range) / window
             out[t] = current
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairs: rolling hedge ratio and the hedged spread's z-score
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def rolling_beta_nb(y: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
+    """Return the rolling least-squares slope of ``y`` on ``x`` (with an intercept) over ``window`` bars.
+
+    ``beta_t = sum (x_k - mean x)(y_k - mean y) / sum (x_k - mean x)^2`` over ``k = t - window + 1 .. t``
+    (two passes per window). NaN where the window holds a NaN or ``x`` is flat (RMS deviation
+    within ``FLAT_TOLERANCE``).
+    """
+    n = y.shape[0]
+    out = np.full(n, np.nan)
+    if window < 2 or window > n:
+        return out
+    for t in range(window - 1, n):
+        start = t - window + 1
+        mean_x = 0.0
+        mean_y = 0.0
+        for k in range(start, t + 1):
+            mean_x += x[k]
+            mean_y += y[k]
+        mean_x /= window
+        mean_y /= window
+        sxx = 0.0
+        sxy = 0.0
+        for k in range(start, t + 1):
+            dx = x[k] - mean_x
+            sxx += dx * dx
+            sxy += dx * (y[k] - mean_y)
+        if sxx > FLAT_TOLERANCE * FLAT_TOLERANCE * window:  # False for NaN too
+            out[t] = sxy / sxx
+    return out
+
+
+@njit(cache=True)
+def hedged_spread_zscore_nb(y: np.ndarray, x: np.ndarray, beta: np.ndarray, window: int) -> np.ndarray:
+    """Return the z-score of ``y_t - beta_t x_t`` among ``y_k - beta_t x_k`` for the last ``window`` bars.
+
+    Every bar's spread history is re-hedged with that bar's own ratio ``beta_t``, so a change of
+    hedge ratio does not show up as a jump in the spread. Population std; NaN where ``beta_t`` is
+    NaN, during the first ``window - 1`` bars, or where the hedged spread is flat (std within
+    ``FLAT_TOLERANCE``).
+    """
+    n = y.shape[0]
+    out = np.full(n, np.nan)
+    if window < 2:
+        return out
+    for t in range(window - 1, n):
+        b = beta[t]
+        if math.isnan(b):
+            continue
+        start = t - window + 1
+        mean = 0.0
+        for k in range(start, t + 1):
+            mean += y[k] - b * x[k]
+        mean /= window
+        total = 0.0
+        for k in range(start, t + 1):
+            deviation = y[k] - b * x[k] - mean
+            total += deviation * deviation
+        std = math.sqrt(total / window)
+        if std > FLAT_TOLERANCE:
+            out[t] = (y[t] - b * x[t] - mean) / std
+    return out

@@ -15,6 +15,7 @@ from tradepulse.strategy.base import BoolParam, ChoiceParam, FloatParam, GridCac
 from tradepulse.strategy.builtin import BUILTIN_STRATEGIES, Composite, MeanReversion, SmaCross
 from tradepulse.strategy.loader import list_strategies, load_strategy
 from tradepulse.strategy.portfolio import EqualShare, PortfolioStrategy, as_portfolio
+from tradepulse.strategy.portfolio_builtin import Momentum, Pairs, Synchrony
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -28,10 +29,13 @@ __all__ = [
     "GridCache",
     "IntParam",
     "MeanReversion",
+    "Momentum",
+    "Pairs",
     "Param",
     "ParamSpec",
     "SmaCross",
     "Strategy",
+    "Synchrony",
     "list_strategies",
     "load_strategy",
 ]

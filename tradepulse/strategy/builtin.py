@@ -1,5 +1,8 @@
 """Built-in strategies: ``sma_cross``, ``mean_reversion`` and ``composite`` (trades the market phase).
 
+The portfolio built-ins (``momentum``, ``pairs``, ``synchrony``) live in
+:mod:`tradepulse.strategy.portfolio_builtin`; :data:`BUILTIN_STRATEGIES` names them all.
+
 Every indicator here is computed by direct sums over its window (the ``*_nb`` kernels in
 :mod:`tradepulse.indicators.nb`), so the value at a bar depends only on the bars inside its window
 and not on how much history came before. That is what lets the live engine, which evaluates a
@@ -19,6 +22,7 @@ from tradepulse.indicators import market_phase
 from tradepulse.indicators.entropy import DEFAULT_LAG as ENTROPY_LAG
 from tradepulse.indicators.nb import sma_nb, zscore_nb
 from tradepulse.strategy.base import BoolParam, FloatParam, GridCache, IntParam, Strategy
+from tradepulse.strategy.portfolio_builtin import PORTFOLIO_STRATEGIES
 
 __all__ = ["SmaCross", "MeanReversion", "Composite", "BUILTIN_STRATEGIES"]
 
@@ -213,4 +217,7 @@ def _encoded_phases(bars: pd.DataFrame, window: int) -> np.ndarray:
     return np.column_stack([code, phases["confidence"].to_numpy(dtype=np.float64)])
 
 
-BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (SmaCross, MeanReversion, Composite)}
+BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
+    **{cls.name: cls for cls in (SmaCross, MeanReversion, Composite)},
+    **PORTFOLIO_STRATEGIES,
+}

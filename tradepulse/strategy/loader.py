@@ -19,9 +19,17 @@ __all__ = ["load_strategy", "list_strategies"]
 _HOW_TO_NAME = "give a built-in name ({names}), package.module:Class, or path/to/file.py[:Class]"
 
 
-def list_strategies() -> dict[str, type[Strategy]]:
-    """Return the built-in strategies by name."""
-    return dict(BUILTIN_STRATEGIES)
+def list_strategies(portfolio: bool | None = None) -> dict[str, type[Strategy]]:
+    """Return the built-in strategies by name.
+
+    ``portfolio=True`` keeps the portfolio strategies (weights over a universe), ``False`` the
+    single-symbol ones, ``None`` (the default) both.
+    """
+    return {
+        name: cls
+        for name, cls in BUILTIN_STRATEGIES.items()
+        if portfolio is None or bool(getattr(cls, "is_portfolio", False)) == portfolio
+    }
 
 
 def load_strategy(spec: str | type[Strategy]) -> type[Strategy]:

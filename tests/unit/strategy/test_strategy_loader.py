@@ -33,7 +33,7 @@ def _write(folder: Path, name: str, source: str) -> Path:
 
 def test_built_in_names_resolve_to_their_classes():
     assert load_strategy("sma_cross") is SmaCross
-    assert set(list_strategies()) == {"sma_cross", "mean_reversion", "composite"}
+    assert set(list_strategies()) == {"sma_cross", "mean_reversion", "composite", "momentum", "pairs", "synchrony"}
 
 
 def test_a_strategy_class_is_returned_as_it_is():
