@@ -43,13 +43,30 @@ class VenueSettings:
 
 @dataclass(frozen=True)
 class MarketRequest:
-    """The market one strategy trades: its symbol, where its data comes from, its bar length."""
+    """The market one strategy trades: its symbol (or a portfolio's), where its data comes from, its bar length.
+
+    A portfolio strategy names every member in ``symbols`` (``symbol`` is the first) and, on a paper
+    venue, one replay source per member in ``feeds``; its kit holds one venue listing every member
+    and one feed delivering all of their market data.
+    """
 
     symbol: str
     feed: str = "venue"
     bar: timedelta = timedelta(minutes=1)
     speed: float | None = None
     cash_reserve_fraction: Decimal = Decimal("0.01")
+    symbols: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Every symbol traded: ``symbols``, or just ``symbol``."""
+        return self.symbols or (self.symbol,)
+
+    @property
+    def member_feeds(self) -> tuple[str, ...]:
+        """One data source per member (``feeds``, or ``feed`` for the one symbol)."""
+        return self.feeds or (self.feed,)
 
 
 @dataclass

@@ -238,6 +238,16 @@ class PortfolioEngine:
         return dict(self._last_price)
 
     @property
+    def execution(self) -> ExecutionEngine | None:
+        """The first member's execution engine (all members share the account's capital and equity)."""
+        return self.executions.get(self.symbol)
+
+    @property
+    def window(self) -> BarWindow:
+        """The first member's bar window (the members' windows advance together)."""
+        return self.windows[self.symbol]
+
+    @property
     def target(self) -> float:
         """Gross target exposure (sum of |weight|); per member: :attr:`targets`."""
         return float(sum(abs(weight) for weight in self.targets.values()))
@@ -271,6 +281,8 @@ class PortfolioEngine:
     async def _finish(self) -> None:
         if self.oms is not None and self.report is not None:
             self.report.orders = _order_counts(self.oms)
+            # Fills after the last period's close moved positions too: report them as they end.
+            self.report.positions = self._account().positions()
             self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
             self.journal.append(EngineKind.STOPPED, EngineStoppedPayload(
                 symbol=self.symbol, bars=self.report.bars, fills=len(self.report.fills),

@@ -115,7 +115,11 @@ VenueConfig = VenueSettings
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """One ``[[strategies]]`` entry: a strategy instance trading one symbol."""
+    """One ``[[strategies]]`` entry: a strategy instance trading one symbol, or a portfolio's ``symbols``.
+
+    For a portfolio, ``symbol`` is the first member and ``feeds`` holds one replay source per
+    member (paper venue); ``symbols`` is empty for a single-symbol strategy.
+    """
 
     id: str
     strategy: Strategy
@@ -126,6 +130,17 @@ class StrategyConfig:
     capital: Decimal | None = None
     cash_reserve_fraction: Decimal = Decimal("0.01")
     window_bars: int | None = None
+    symbols: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Every symbol the strategy trades."""
+        return self.symbols or (self.symbol,)
+
+    @property
+    def is_portfolio(self) -> bool:
+        return bool(self.symbols)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -279,7 +294,7 @@ def _venue(table: Mapping[str, Any], name: str) -> VenueConfig:
     )
 
 
-_STRATEGY_KEYS = {"id", "strategy", "symbol", "params", "feed", "bar", "speed", "capital", "cash_reserve_fraction", "window_bars"}
+_STRATEGY_KEYS = {"id", "strategy", "symbol", "symbols", "params", "feed", "bar", "speed", "capital", "cash_reserve_fraction", "window_bars"}
 
 
 def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str]) -> tuple[StrategyConfig, ...]:
@@ -318,25 +333,26 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
         raise ConfigError(f"{where} id {strategy_id!r} is used twice; ids must be unique")
     seen_ids.add(strategy_id)
     where = f"{name}: [[strategies]] {strategy_id!r}"
-    symbol = _str(entry, "symbol", where, None).upper()
-    if symbol.count("/") != 1:
-        raise ConfigError(f"{where} symbol {symbol!r} must look like BASE/QUOTE, e.g. BTC/USDT")
-    base_asset = symbol.split("/")[0]
-    # Reconciliation checks each engine's position against the venue's balance of its base
-    # asset, which only works when no two engines move the same asset.
-    if base_asset in seen_assets:
-        raise ConfigError(f"{where} trades {base_asset}, which strategy {seen_assets[base_asset]!r} already trades; "
-                          "one strategy per base asset per account (positions are reconciled against balances)")
-    seen_assets[base_asset] = strategy_id
+    members = _members(entry, where)
+    symbol = members[0]
+    for member in members:
+        base_asset = member.split("/")[0]
+        # Reconciliation checks each position against the venue's balance of its base asset,
+        # which only works when no two engines (or members) move the same asset.
+        if base_asset in seen_assets:
+            raise ConfigError(f"{where} trades {base_asset}, which strategy {seen_assets[base_asset]!r} already trades; "
+                              "one strategy per base asset per account (positions are reconciled against balances)")
+        seen_assets[base_asset] = strategy_id
     spec = _str(entry, "strategy", where, None)
     params = entry.get("params", {})
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where} params must be a table, e.g. params = {{ fast = 3, slow = 8 }}")
-    feed_text = _str(entry, "feed", where, "venue")
+    feed_texts = _member_feeds(entry, where, members, base, env)
+    feed_text = feed_texts[0]
     if venue.kind == "paper" and feed_text == "venue":
         raise ConfigError(f"{where} a paper venue has no market data of its own: set feed to a replay source, "
                           "e.g. feed = \"recording:binance:BTC/USDT\" or \"sample:binance:BTC/USDT:1h\"")
-    if venue.kind == "ccxt" and feed_text != "venue":
+    if venue.kind == "ccxt" and any(text != "venue" for text in feed_texts):
         raise ConfigError(f"{where} a ccxt venue trades on its own market data: leave feed out (or set feed = \"venue\")")
     speed = entry.get("speed")
     if speed is not None:
@@ -368,30 +384,101 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
             strategy = strategy_class(**dict(params))
         except (StrategyError, ConfigError) as error:
             problems.append(f"{where} params: {error}")
-    feed = feed_text
-    if feed_text != "venue":
-        replay = _replay_feed(feed_text, base, env)
-        feed = replay.source
+    if strategy is not None:
+        problems += _portfolio_problems(strategy, entry, where, members)
+    resolved: list[str] = []
+    periods: dict[str, timedelta] = {}
+    for member, text in zip(members, feed_texts, strict=True):
+        if text == "venue":
+            resolved.append(text)
+            continue
+        replay = _replay_feed(text, base, env)
+        resolved.append(replay.source)
         if replay.problem is not None:
-            problems.append(f"{where} feed {feed_text!r}: {replay.problem}")
-        if replay.symbol is not None and replay.symbol.upper() != symbol:
-            problems.append(f"{where} symbol {symbol!r} is not what feed {feed_text!r} replays ({replay.symbol}), so the strategy "
-                            f"would trade {symbol} at {replay.symbol} prices; set symbol = \"{replay.symbol}\" or replay data of {symbol}")
+            problems.append(f"{where} feed {text!r}: {replay.problem}")
+        if replay.symbol is not None and replay.symbol.upper() != member:
+            problems.append(f"{where} symbol {member!r} is not what feed {text!r} replays ({replay.symbol}), so the strategy "
+                            f"would trade {member} at {replay.symbol} prices; set symbol = \"{replay.symbol}\" or replay data of {member}")
         if replay.timeframe is not None:
             # A bar feed replays its bars as they are: nothing rebuilds them at another length.
             if "bar" in entry and bar != replay.period:
                 fix = f"leave bar out or set bar = \"{replay.timeframe}\"" if replay.period is not None else "leave bar out"
-                problems.append(f"{where} bar {bar_text!r} cannot be honoured: feed {feed_text!r} replays its own "
+                problems.append(f"{where} bar {bar_text!r} cannot be honoured: feed {text!r} replays its own "
                                 f"{replay.timeframe} bars as they are; {fix}")
             elif replay.period is not None:
-                bar = replay.period
+                periods[member] = replay.period
+    if len(set(periods.values())) > 1:
+        listed = ", ".join(f"{member} {_period_text(period)}" for member, period in periods.items())
+        problems.append(f"{where} the members' feeds have different bar lengths ({listed}); a portfolio decides once per period")
+    elif periods and "bar" not in entry:
+        bar = next(iter(periods.values()))
     if problems:
         raise ConfigProblems(problems)
     assert strategy is not None
+    portfolio = len(members) > 1
     return StrategyConfig(
-        id=strategy_id, strategy=strategy, symbol=symbol, feed=feed, bar=bar, speed=speed,
+        id=strategy_id, strategy=strategy, symbol=symbol, feed=resolved[0], bar=bar, speed=speed,
         capital=capital, cash_reserve_fraction=reserve, window_bars=window,
+        symbols=members if portfolio else (), feeds=tuple(resolved) if portfolio else (),
     )
+
+
+def _members(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``symbol = "BTC/USDT"`` or ``symbols = ["BTC/USDT", "ETH/USDT"]`` (a portfolio), checked."""
+    if "symbol" in entry and "symbols" in entry:
+        raise ConfigError(f"{where} give symbol (one) or symbols (a portfolio), not both")
+    if "symbols" not in entry:
+        texts = [_str(entry, "symbol", where, None)]
+    else:
+        raw = entry["symbols"]
+        if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{where} symbols must list two or more symbols, e.g. symbols = [\"BTC/USDT\", \"ETH/USDT\"]")
+        texts = raw
+    members = tuple(text.upper() for text in texts)
+    for member in members:
+        if member.count("/") != 1:
+            raise ConfigError(f"{where} symbol {member!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+    if len(set(members)) != len(members):
+        raise ConfigError(f"{where} symbols lists a symbol twice: {', '.join(members)}")
+    quotes = {_quote_asset(member) for member in members}
+    if len(quotes) > 1:
+        raise ConfigError(f"{where} symbols must share one quote currency (one account's cash pays for them), "
+                          f"got {', '.join(sorted(quotes))}")
+    return members
+
+
+def _member_feeds(entry: Mapping[str, Any], where: str, members: tuple[str, ...], base: Path, env: Mapping[str, str]) -> tuple[str, ...]:
+    """One feed text per member: ``feed = "venue"``, one source for one symbol, or a list (or a universe) for a portfolio."""
+    raw = entry.get("feed", "venue")
+    if isinstance(raw, str) and raw.startswith("universe:") and len(members) > 1:
+        from tradepulse.data.universe import expand_sources
+
+        raw = expand_sources([raw])
+    if isinstance(raw, list):
+        if len(members) == 1:
+            raise ConfigError(f"{where} feed is a list, but the strategy trades one symbol; give one source")
+        if len(raw) != len(members) or not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{where} feed must list one source per symbol ({len(members)}), in the order of symbols")
+        return tuple(raw)
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where} feed must be text, e.g. feed = \"sample:binance:BTC/USDT:1h\"")
+    if len(members) > 1 and raw != "venue":
+        raise ConfigError(f"{where} a portfolio needs one feed per symbol: feed = [\"...\", \"...\"] in the order of symbols, "
+                          "or feed = \"universe:<name>\"")
+    return (raw,) * len(members) if raw == "venue" else (raw,)
+
+
+def _portfolio_problems(strategy: Strategy, entry: Mapping[str, Any], where: str, members: tuple[str, ...]) -> list[str]:
+    from tradepulse.strategy.portfolio import PortfolioStrategy
+
+    if not isinstance(strategy, PortfolioStrategy):
+        return []
+    try:
+        strategy.check_universe(members)
+    except StrategyError as error:
+        key = "symbols" if "symbols" in entry else "symbol"
+        return [f"{where} {key}: {error}"]
+    return []
 
 
 def _shared_quote_problems(entries: list[StrategyConfig], name: str, venue: VenueConfig) -> list[str]:

@@ -128,7 +128,9 @@ class MetricsRecorder:
         self._submitted: dict[str, float] = {}
 
     def record(self, event: JournalEvent) -> None:
-        kind, payload, metrics, symbol = event.kind, event.payload, self.metrics, self.slot.symbol
+        kind, payload, metrics = event.kind, event.payload, self.metrics
+        # A portfolio's orders are of several symbols: the order says which.
+        symbol = str((payload.get("order") or {}).get("symbol") or self.slot.symbol) if isinstance(payload, Mapping) else self.slot.symbol
         if kind == OmsEventKind.ORDER_SUBMITTED:
             metrics.order_submitted(symbol)
             self._submitted[str(payload.get("client_order_id"))] = time.monotonic()

@@ -52,6 +52,12 @@ _SERVICE_ACTOR = "system:service"
 _STATE_RANK = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
 
+def _execution_of(engine: Any, symbol: str) -> Any:
+    """The execution engine trading ``symbol``: a portfolio engine has one per member."""
+    executions = getattr(engine, "executions", None)
+    return executions[symbol] if executions else engine.execution
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -148,10 +154,13 @@ class ServiceHost(ServiceViews):
         if not baseline and not ever_ordered:
             # Before the first order: whatever the account holds now is not this engine's doing.
             balances = await slot.venue.balances()
+            bases = [symbol.split("/")[0] for symbol in slot.symbols]
             slot.journal.append(ServiceKind.BASELINE, {
                 "symbol": slot.symbol, "base_asset": base, "quote_asset": quote,
                 "base_total": balances[base].total if base in balances else 0,
                 "quote_total": balances[quote].total if quote in balances else 0,
+                # Every member's base asset: a portfolio reconciles each position against its own balance.
+                "base_totals": {asset: balances[asset].total if asset in balances else 0 for asset in bases},
             })
             baseline = slot.journal.events(kinds=[ServiceKind.BASELINE], limit=1)
         if slot.start_mode == "warm":
@@ -165,16 +174,27 @@ class ServiceHost(ServiceViews):
         engine = slot.engine
         first = slot.journal.events(kinds=[EngineKind.STARTED], limit=1)
         since = first[0].ts if first else None
-        oms, execution = engine.oms, engine.execution
-        assert oms is not None and execution is not None
-        result = await reconcile(
-            oms=oms, venue=slot.venue, journal=slot.journal, instrument=oms.instrument(slot.symbol),
-            strategy_id=slot.strategy_id, baseline_base=Decimal(str(baseline["base_total"])) if baseline else None,
-            since=since, execution=execution,
-        )
-        slot.reconciliation = result.to_payload()
-        if not result.ok:
-            reason = "reconciliation with the venue left differences unexplained: " + "; ".join(result.unexplained)
+        oms = engine.oms
+        assert oms is not None
+        unexplained: list[str] = []
+        payloads = []
+        for symbol in slot.symbols:
+            asset = symbol.split("/")[0]
+            totals = baseline.get("base_totals") or {} if baseline else {}
+            known = totals.get(asset, baseline["base_total"] if baseline and asset == baseline.get("base_asset") else None) if baseline else None
+            result = await reconcile(
+                oms=oms, venue=slot.venue, journal=slot.journal, instrument=oms.instrument(symbol),
+                strategy_id=slot.strategy_id, baseline_base=Decimal(str(known)) if known is not None else None,
+                since=since, execution=_execution_of(engine, symbol),
+            )
+            payloads.append(result.to_payload())
+            unexplained += result.unexplained
+        # One payload for one symbol (as before); a portfolio's lists each member's.
+        slot.reconciliation = payloads[0] if len(payloads) == 1 else {
+            "ok": not unexplained, "members": payloads, "unexplained": unexplained,
+        }
+        if unexplained:
+            reason = "reconciliation with the venue left differences unexplained: " + "; ".join(unexplained)
             await engine.halt(reason[:1000], _SERVICE_ACTOR)
             self.alert("reconciliation_mismatch", "critical",
                        f"{slot.strategy_id} ({slot.symbol}) is HALTED after a warm start: {reason}. "
@@ -403,7 +423,8 @@ class ServiceHost(ServiceViews):
         metrics = self.metrics_registry
         metrics.set_trading_state(self.trading_state())
         if slot.engine.oms is not None:
-            metrics.set_position(slot.symbol, slot.engine.oms.position(slot.symbol).quantity)
+            for symbol in slot.symbols:
+                metrics.set_position(symbol, slot.engine.oms.position(symbol).quantity)
 
     async def _watchdog(self) -> None:
         interval = 1.0

@@ -23,6 +23,7 @@ from typing import Any
 
 from tradepulse.adapters.kit import MarketRequest, build_venue_kit
 from tradepulse.live.engine import EngineConfig, LiveEngine
+from tradepulse.live.portfolio_engine import PortfolioEngine, PortfolioEngineConfig
 from tradepulse.model.events import MarketEvent
 from tradepulse.model.kinds import EngineKind
 from tradepulse.risk import RiskControls
@@ -107,7 +108,7 @@ class EngineSlot:
     reader: Journal | None
     venue: Any
     feed: WatchedFeed
-    engine: LiveEngine
+    engine: LiveEngine | PortfolioEngine
     risk: RiskControls
     clock: Any
     start_mode: str
@@ -127,6 +128,11 @@ class EngineSlot:
     @property
     def symbol(self) -> str:
         return self.config.symbol
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol the slot trades (a portfolio's members, or its one symbol)."""
+        return self.config.members
 
     @property
     def running(self) -> bool:
@@ -168,7 +174,7 @@ def _archive(path: Path) -> Path:
 def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[str, str]) -> EngineSlot:
     """Build (not start) the slot of one strategy entry: journal, venue kit (venue, feed, clock), risk and engine."""
     market = MarketRequest(symbol=entry.symbol, feed=entry.feed, bar=entry.bar, speed=entry.speed,
-                           cash_reserve_fraction=entry.cash_reserve_fraction)
+                           cash_reserve_fraction=entry.cash_reserve_fraction, symbols=entry.symbols, feeds=entry.feeds)
     kit = build_venue_kit(config.venue, market, environ)
     path = journal_path(config.state_dir, entry.id)
     archived = None
@@ -181,10 +187,20 @@ def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[st
         start_mode = "cold"
     clock, venue, inner = kit.clock, kit.venue, kit.feed
     journal = Journal(path, durability=config.service.durability, clock=clock.now)
-    risk = RiskControls(config.risk, clock=clock.now, symbols=[entry.symbol], currency=entry.symbol.split("/")[1])
+    risk = RiskControls(config.risk, clock=clock.now, symbols=list(entry.members), currency=entry.symbol.split("/")[1])
     feed = WatchedFeed(inner)
+    capital = entry.capital if entry.capital is not None else kit.default_capital
+    engine: LiveEngine | PortfolioEngine
+    if entry.is_portfolio:
+        engine = PortfolioEngine(entry.strategy, feed, venue, journal, risk=risk, clock=clock, config=PortfolioEngineConfig(
+            symbols=entry.members, strategy_id=entry.id, capital=capital, bar_period=kit.bar_period,
+            window_bars=entry.window_bars, sizing_costs=kit.costs, cash_reserve_fraction=kit.cash_reserve_fraction,
+            heartbeat_seconds=1.0,
+        ))
+        return EngineSlot(config=entry, journal=journal, reader=None, venue=venue, feed=feed, engine=engine, risk=risk,
+                          clock=clock, start_mode=start_mode, archived_journal=archived)
     engine_config = EngineConfig(
-        symbol=entry.symbol, strategy_id=entry.id, capital=entry.capital if entry.capital is not None else kit.default_capital,
+        symbol=entry.symbol, strategy_id=entry.id, capital=capital,
         bar_period=kit.bar_period, window_bars=entry.window_bars, sizing_costs=kit.costs,
         cash_reserve_fraction=kit.cash_reserve_fraction, heartbeat_seconds=1.0,
     )

@@ -75,7 +75,7 @@ class ServiceViews:
             window_last = slot.engine.window.last if len(slot.engine.window) else None
             engines.append({
                 "strategy_id": slot.strategy_id, "strategy": slot.config.strategy.name, "symbol": slot.symbol,
-                "running": slot.running, "outcome": slot.outcome, "error": slot.error, "start_mode": slot.start_mode,
+                "symbols": list(slot.symbols), "running": slot.running, "outcome": slot.outcome, "error": slot.error, "start_mode": slot.start_mode,
                 "trading_state": slot.trading_state(),
                 "last_bar_end": _iso(window_last.end) if window_last is not None else None,
                 "last_event_at": _iso(slot.feed.last_event_at), "events": slot.feed.events,
@@ -108,10 +108,14 @@ class ServiceViews:
             oms, execution = slot.engine.oms, slot.engine.execution
             rows.append({
                 "strategy_id": slot.strategy_id, "strategy": slot.config.strategy.name, "symbol": slot.symbol,
+                "symbols": list(slot.symbols),
                 "params": _text(slot.config.params), "bar_seconds": slot.config.bar.total_seconds(),
                 "capital": str(execution.capital) if execution is not None else None, "target": slot.engine.target,
+                # Per member: a portfolio's weights, or the one symbol's target exposure.
+                "targets": dict(getattr(slot.engine, "targets", {slot.symbol: slot.engine.target})),
                 "trading_state": slot.trading_state(), "outcome": slot.outcome,
                 "position": str(oms.position(slot.symbol).quantity) if oms is not None else "0",
+                "positions": {symbol: str(oms.position(symbol).quantity) if oms is not None else "0" for symbol in slot.symbols},
             })
         return rows
 
@@ -121,20 +125,23 @@ class ServiceViews:
             oms, execution = slot.engine.oms, slot.engine.execution
             if oms is None or execution is None:
                 continue
-            position = oms.position(slot.symbol)
-            payload = position.to_payload()
-            price = slot.engine.last_price or position.mark_price
-            rows.append({"strategy_id": slot.strategy_id, **payload,
-                         "equity": str(execution.equity(price)) if price is not None else str(execution.capital)})
+            prices = getattr(slot.engine, "last_prices", None) or {slot.symbol: slot.engine.last_price}
+            for symbol in slot.symbols:
+                position = oms.position(symbol)
+                payload = position.to_payload()
+                price = prices.get(symbol) or position.mark_price
+                # Equity is the account's: a portfolio's members share it (each row says the same total).
+                rows.append({"strategy_id": slot.strategy_id, **payload,
+                             "equity": str(execution.equity(price)) if price is not None else str(execution.capital)})
         return rows
 
     def orders(self, *, status: list[str] | None = None, symbol: str | None = None, strategy_id: str | None = None,
                limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for slot in self._selected(strategy_id):
-            if symbol is not None and symbol != slot.symbol:
+            if symbol is not None and symbol not in slot.symbols:
                 continue
-            found = queries.orders(slot.open_reader(), status=status or None, limit=limit + offset)
+            found = queries.orders(slot.open_reader(), status=status or None, symbol=symbol, limit=limit + offset)
             rows += [{"strategy_id": slot.strategy_id, **_text(row)} for row in found]
         return self._newest_first(rows, limit, offset, "journaled_at")
 
@@ -142,9 +149,9 @@ class ServiceViews:
               offset: int = 0) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for slot in self._selected(strategy_id):
-            if symbol is not None and symbol != slot.symbol:
+            if symbol is not None and symbol not in slot.symbols:
                 continue
-            found = queries.fills(slot.open_reader(), limit=limit + offset)
+            found = queries.fills(slot.open_reader(), symbol=symbol, limit=limit + offset)
             rows += [{"strategy_id": slot.strategy_id, **_text(row)} for row in found]
         return self._newest_first(rows, limit, offset, "journaled_at")
 
@@ -172,7 +179,8 @@ class ServiceViews:
     def risk(self, *, limit: int = 100) -> dict[str, Any]:
         engines, history = [], []
         for slot in self.slots.values():
-            engines.append({"strategy_id": slot.strategy_id, "symbol": slot.symbol, "status": _text(slot.risk.status())})
+            engines.append({"strategy_id": slot.strategy_id, "symbol": slot.symbol, "symbols": list(slot.symbols),
+                            "status": _text(slot.risk.status())})
             for row in queries.risk_events(slot.open_reader(), kinds=[RiskKind.STATE_CHANGE, RiskKind.BREAKER_TRIP, RiskKind.LIMITS],
                                            limit=limit):
                 history.append({"strategy_id": slot.strategy_id, **_text(row)})
