@@ -174,7 +174,7 @@ def contributions_figure(result: PortfolioBacktestResult, title: str | None = No
     figure.update_yaxes(title_text="contribution", zeroline=True, row=1, col=1)
     figure.update_layout(
         title={"text": title if title is not None else _title(result, "Contributions to P&L"), "x": 0.01},
-        height=460, margin=_MARGIN, template="plotly_white", hovermode="closest",
+        height=460, margin=_MARGIN, template="plotly_white", hovermode="closest", legend={"tracegroupgap": 0},
     )
     return figure
 

@@ -1,4 +1,4 @@
-"""Plotly figures behind the widgets: backtest tear sheet, indicator panel, sweep heatmap.
+"""Plotly figures behind the widgets: backtest tear sheet, portfolio tear sheet, indicator panel, sweep heatmap.
 
 Each builder returns a plain ``go.Figure`` (reports use them as they are); :func:`show_figure`
 copies one into a long-lived ``go.FigureWidget``, so a recompute updates the chart a page already
@@ -17,16 +17,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tradepulse.backtest.portfolio_report import contribution_traces, weights_trace
 from tradepulse.indicators import MarketPhase, PhaseThresholds
 
 if TYPE_CHECKING:
-    from tradepulse.backtest import BacktestResult
+    from tradepulse.backtest import BacktestResult, PortfolioBacktestResult
 
 __all__ = [
     "PHASE_COLORS",
     "axis_labels",
     "backtest_figure",
     "indicator_figure",
+    "portfolio_figure",
     "run_figure",
     "show_figure",
     "sweep_heatmap",
@@ -162,7 +164,7 @@ def _trade_markers(result: BacktestResult) -> list[go.Scatter]:
     return markers
 
 
-def _equity_rows(figure: go.Figure, result: BacktestResult, first_row: int) -> None:
+def _equity_rows(figure: go.Figure, result: BacktestResult | PortfolioBacktestResult, first_row: int) -> None:
     times = _times(result.equity.index)
     figure.add_trace(
         go.Scatter(x=times, y=result.equity.to_numpy(), name="equity", line={"color": _EQUITY, "width": 1.5},
@@ -202,6 +204,36 @@ def backtest_figure(result: BacktestResult, phases: pd.DataFrame | None = None, 
         title={"text": title, "font": {"size": 15}, "x": 0.01}, height=760, margin=_MARGIN, hovermode="closest",
         legend=_LEGEND, template="plotly_white",
         uirevision=str(result.bars.attrs.get("source", "")),  # keeps the user's zoom across recomputes
+    )
+    figure.update_xaxes(type="date")
+    return figure
+
+
+def portfolio_figure(result: PortfolioBacktestResult, title: str = "") -> go.Figure:
+    """Equity, drawdown, target weights (symbols x time) and each member's running contribution, on one time axis.
+
+    Zooming into a stretch of time zooms all four rows, so a drawdown can be traced to the
+    weights held and the members that lost.
+    """
+    n_symbols = len(result.symbols)
+    weights_share = min(0.30, 0.10 + 0.015 * n_symbols)  # about the same height per member
+    heights = [0.30, 0.12, weights_share, 0.58 - weights_share]
+    figure = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.035, row_heights=heights)
+    _equity_rows(figure, result, first_row=1)
+    figure.update_traces(showlegend=False)  # the legend lists the members, beside their lines
+    weights_domain = figure.layout.yaxis3.domain
+    middle, span = (weights_domain[0] + weights_domain[1]) / 2, weights_domain[1] - weights_domain[0]
+    figure.add_trace(weights_trace(result, colorbar_y=middle, colorbar_len=span), row=3, col=1)
+    for trace in contribution_traces(result):
+        figure.add_trace(trace, row=4, col=1)
+    figure.update_yaxes(type="category", autorange="reversed", title_text="weight", row=3, col=1)
+    figure.update_yaxes(title_text="contribution", row=4, col=1)
+    contributions_top = figure.layout.yaxis4.domain[1]
+    figure.update_layout(
+        title={"text": title, "font": {"size": 15}, "x": 0.01}, height=860 + 22 * max(0, n_symbols - 4),
+        margin=_MARGIN, hovermode="closest", template="plotly_white",
+        legend={**_LEGEND, "y": contributions_top, "title": {"text": "contribution"}, "tracegroupgap": 0},
+        uirevision=",".join(result.symbols),  # keeps the user's zoom across recomputes on the same members
     )
     figure.update_xaxes(type="date")
     return figure
