@@ -81,7 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--align", choices=ALIGNMENT_POLICIES, default="intersect",
         help="for a universe: intersect (default; timestamps a member lacks are dropped, a warning) or strict (an error)",
     )
-    validate.add_argument("--strict", action="store_true", help="treat warnings (gaps, stale runs, outliers) as errors")
+    validate.add_argument(
+        "--strict", action="store_true",
+        help="treat warnings (gaps, stale runs, outliers, suspected splits, timestamps a universe drops) as errors",
+    )
     validate.add_argument("--stale-bars", type=int, default=24, help="unchanged-close run length reported as stale (default 24)")
     validate.add_argument("--outlier-z", type=float, default=12.0, help="robust z-score above which a return is an outlier (default 12)")
     validate.add_argument(
@@ -156,7 +159,8 @@ def _list(args: argparse.Namespace) -> int:
     entries = [_universe_entry(name) for name in UNIVERSES]
     width = max(len(e["address"]) for e in entries)
     for entry in entries:
-        print(f"{entry['address']:<{width}}  {len(entry['symbols'])} members, {entry['timeframe']}: {', '.join(entry['symbols'])}")
+        members = f"{len(entry['symbols'])} members, {entry['timeframe']}: {', '.join(entry['symbols'])}"
+        print(f"{entry['address']:<{width}}  {members}")
     return 0
 
 

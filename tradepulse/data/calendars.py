@@ -88,8 +88,12 @@ def _exchange_calendar(name: str, first: pd.Timestamp, last: pd.Timestamp) -> xc
     try:
         return _calendar(name, first, last)
     except (xcals.errors.CalendarError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"the {name} calendar cannot cover {first.date()} .. {last.date()} ({reason})") from None
+        raise DataError(f"the {name} calendar cannot cover {first.date()} .. {last.date()} ({_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _midnight_stamped(index: pd.DatetimeIndex) -> bool:
@@ -128,7 +132,7 @@ def _intraday_grid(name: str, index: pd.DatetimeIndex, timeframe: pd.Timedelta) 
             max(first, calendar.first_session), min(last, calendar.last_session), timeframe, intervals=True, force=True
         )
     except (xcals.errors.CalendarError, ValueError) as exc:
-        raise DataError(f"the {name} calendar cannot lay out {_spell(timeframe)} bars: {str(exc).strip().splitlines()[0]}") from None
+        raise DataError(f"the {name} calendar cannot lay out {_spell(timeframe)} bars: {_first_line(exc)}") from None
     expected = pd.DatetimeIndex(intervals.left)
     expected = expected[(expected >= index[0]) & (expected <= index[-1])]
     return CalendarGrid(name, expected, index, f"exchange trading hours, {_spell(timeframe)} bars")
@@ -136,14 +140,15 @@ def _intraday_grid(name: str, index: pd.DatetimeIndex, timeframe: pd.Timedelta) 
 
 def _bounds(index: pd.DatetimeIndex) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The data's first and last UTC dates, widened by a day so local dates either side are covered."""
-    first = (index[0].tz_convert(None).normalize() - _DAY)
-    last = (index[-1].tz_convert(None).normalize() + _DAY)
-    return first, last
+    return index[0].tz_convert(None).normalize() - _DAY, index[-1].tz_convert(None).normalize() + _DAY
 
 
 def _spell(timeframe: pd.Timedelta) -> str:
-    minutes = int(timeframe.total_seconds() // 60)
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    seconds = int(timeframe.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def calendar_grid(name: str, index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> CalendarGrid:

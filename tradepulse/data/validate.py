@@ -99,7 +99,8 @@ class QualityReport:
             missing = sum(g.missing_bars for g in self.gaps)
             found.append(f"{len(self.gaps)} gap(s), {missing} missing bar(s)")
         if self.off_grid_bars:
-            found.append(f"{self.off_grid_bars} bar(s) off the {format_timeframe(self.timeframe)} grid of the {self.calendar} calendar")
+            grid = f"the {format_timeframe(self.timeframe)} grid of the {self.calendar} calendar"
+            found.append(f"{self.off_grid_bars} bar(s) off {grid}")
         if self.counts.get("stale_runs", 0):
             found.append(f"{self.counts['stale_runs']} stale run(s) of unchanged close")
         if self.counts.get("outlier_returns", 0):
