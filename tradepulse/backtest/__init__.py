@@ -1,7 +1,9 @@
 """Backtesting on vectorbt: one run, parameter sweeps and walk-forward optimisation.
 
 Signals are decided at a bar's close and filled at the next bar's open; orders are placed only
-when the target exposure changes. See ``docs/backtesting.md``.
+when the target exposure changes. Over a universe (:mod:`tradepulse.data.universe`) a portfolio
+strategy's weights share one cash account (``run_portfolio_backtest``), and ``run_sweep`` /
+``run_walkforward`` take a universe as well as one symbol's bars. See ``docs/backtesting.md``.
 
 vectorbt takes seconds to import, so the names below load their module on first use: importing
 ``tradepulse.backtest`` (or its cost models) stays cheap for commands that fail fast on bad input.
@@ -44,6 +46,9 @@ _LAZY = {
     "PortfolioBacktestResult": "portfolio_result",
     "backtest_weights": "portfolio",
     "run_portfolio_backtest": "portfolio",
+    "simulate_portfolio": "portfolio",
+    "run_portfolio_sweep": "portfolio_sweep",
+    "run_portfolio_walkforward": "portfolio_walkforward",
     "run_walkforward": "walkforward",
 }
 
@@ -61,8 +66,10 @@ if TYPE_CHECKING:
         simulate,
         simulate_fills,
     )
-    from tradepulse.backtest.portfolio import backtest_weights, run_portfolio_backtest
+    from tradepulse.backtest.portfolio import backtest_weights, run_portfolio_backtest, simulate_portfolio
     from tradepulse.backtest.portfolio_result import PortfolioBacktestResult
+    from tradepulse.backtest.portfolio_sweep import run_portfolio_sweep
+    from tradepulse.backtest.portfolio_walkforward import run_portfolio_walkforward
     from tradepulse.backtest.result import STAT_NAMES, BacktestResult
     from tradepulse.backtest.sweep import DEFAULT_MAX_COMBINATIONS, SweepResult, expand_grid, parse_grid, run_sweep
     from tradepulse.backtest.walkforward import WalkForwardResult, run_walkforward

@@ -10,166 +10,65 @@ runs, so ``chunk = budget / (bars * BYTES_PER_CELL)``.
 from __future__ import annotations
 
 import gc
-import inspect
-import itertools
-import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, _clean_targets, bar_period, check_bars, periods_per_year, simulate_fills
-from tradepulse.backtest.result import STAT_NAMES, fill_stats
-from tradepulse.errors import ConfigError, StrategyError
+from tradepulse.backtest.portfolio import CostsBySymbol
+from tradepulse.backtest.portfolio_sweep import run_portfolio_sweep
+from tradepulse.backtest.result import fill_stats
+from tradepulse.backtest.search import (
+    BYTES_PER_BAR,
+    BYTES_PER_CELL,
+    CACHE_SHARE,
+    DEFAULT_MAX_COMBINATIONS,
+    DEFAULT_MEMORY_BUDGET,
+    RANKING_METRICS,
+    SweepResult,
+    check_metric,
+    chunk_size,
+    chunks,
+    expand_grid,
+    grid_signals,
+    parse_grid,
+    rank,
+    with_progress,
+)
+from tradepulse.data.universe import Universe
+from tradepulse.errors import ConfigError
 from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import GridCache, Strategy
 from tradepulse.strategy.loader import load_strategy
 
 __all__ = [
+    "BYTES_PER_BAR",
     "BYTES_PER_CELL",
+    "CACHE_SHARE",
     "DEFAULT_MAX_COMBINATIONS",
     "DEFAULT_MEMORY_BUDGET",
+    "RANKING_METRICS",
     "SweepResult",
+    "check_metric",
     "chunk_size",
+    "evaluate_combos",
     "expand_grid",
+    "grid_signals",
     "parse_grid",
+    "rank",
     "run_sweep",
+    "single_costs",
 ]
 
-DEFAULT_MAX_COMBINATIONS = 100_000
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3
-#: Bytes alive per (bar, combination) cell while a chunk runs: the target matrix, the strategy's
-#: temporaries, order sizes, vectorbt's broadcast close and call sequence, cash/asset/value arrays
-#: and the statistics' scratch arrays. Measured at 40-50 bytes with tracemalloc; 96 leaves room
-#: for what tracemalloc cannot see (numba-allocated scratch inside vectorbt).
-BYTES_PER_CELL = 96
-#: Bytes per bar used however many combinations a chunk holds (bar slices, closes, slippage).
-BYTES_PER_BAR = 64
-#: Share of the budget the strategy may keep in its cross-chunk cache (moving averages and such).
-CACHE_SHARE = 0.25
-RANKING_METRICS = (*STAT_NAMES, "final_equity")
-
-
-def parse_grid(strategy: type[Strategy] | str, raw: Mapping[str, str]) -> dict[str, list[Any]]:
-    """Parse command-line grid axes: ``{"fast": "5:50:5", "slow": "100,200"}`` to lists of values."""
-    return load_strategy(strategy).parse_grid(raw)
-
-
-def expand_grid(
-    strategy: type[Strategy] | str,
-    grid: Mapping[str, Sequence[Any]],
-    fixed_params: Mapping[str, Any] | None = None,
-    max_combinations: int = DEFAULT_MAX_COMBINATIONS,
-) -> tuple[list[dict[str, Any]], int]:
-    """Return every valid full parameter set of ``grid`` and how many combinations were skipped.
-
-    A combination that breaks a cross-parameter rule (``fast >= slow``) is skipped; a value that
-    is out of range or of the wrong type is an error, as is a grid over ``max_combinations``.
-    """
-    cls = load_strategy(strategy)
-    fixed = dict(fixed_params or {})
-    axes: dict[str, list[Any]] = {}
-    for name, values in grid.items():
-        param = cls.param(name)
-        if name in fixed:
-            raise ConfigError(f"parameter {name!r} is both fixed (-p) and swept (-g); give it once")
-        values = list(values) if not isinstance(values, str) else [values]
-        if not values:
-            raise ConfigError(f"grid axis {name!r} has no values")
-        try:
-            axes[name] = list(dict.fromkeys(param.coerce(v) for v in values))
-        except StrategyError as exc:
-            raise StrategyError(f"{cls.name}: {exc}") from None
-    if not axes:
-        raise ConfigError("the grid is empty; give at least one axis such as -g fast=5,10,20")
-    total = math.prod(len(v) for v in axes.values())
-    if total > max_combinations:
-        raise ConfigError(
-            f"the grid has {total:,} combinations, more than the limit of {max_combinations:,}; "
-            "use fewer values or coarser steps (or raise max_combinations)"
-        )
-    combos: list[dict[str, Any]] = []
-    skipped = 0
-    last_reason = ""
-    names = list(axes)
-    for values in itertools.product(*axes.values()):
-        try:
-            combos.append(cls(**fixed, **dict(zip(names, values, strict=True))).params)
-        except StrategyError as exc:
-            skipped += 1
-            last_reason = str(exc)
-    if not combos:
-        raise StrategyError(f"no combination in the grid is valid ({last_reason})")
-    return combos, skipped
-
-
-def chunk_size(n_bars: int, memory_budget_bytes: int) -> int:
-    """Return how many combinations to simulate at once within ``memory_budget_bytes`` (at least 1)."""
-    available = memory_budget_bytes - n_bars * BYTES_PER_BAR
-    return max(1, int(available // max(1, n_bars * BYTES_PER_CELL)))
-
-
-@dataclass
-class SweepResult:
-    """All combinations' statistics, ranked by ``metric`` (best first; NaN last)."""
-
-    strategy: type[Strategy]
-    table: pd.DataFrame
-    metric: str
-    skipped: int
-    costs: Costs
-    init_cash: float
-    start: pd.Timestamp
-    end: pd.Timestamp
-    bars: int
-    param_names: list[str] = field(default_factory=list)
-
-    @property
-    def best_params(self) -> dict[str, Any]:
-        """Parameters of the best combination."""
-        row = self.table.iloc[0]
-        return {name: _plain(row[name]) for name in self.param_names}
-
-    def best_strategy(self) -> Strategy:
-        """Return a strategy instance configured with the best parameters."""
-        return self.strategy(**self.best_params)
-
-    def top(self, n: int = 10) -> pd.DataFrame:
-        return self.table.head(n)
-
-    def to_dict(self, top: int | None = 10) -> dict[str, Any]:
-        """Return a JSON-ready summary with the ``top`` combinations (all when ``None``)."""
-        rows = self.table if top is None else self.table.head(top)
-        return {
-            "strategy": self.strategy.name,
-            "metric": self.metric,
-            "combinations": len(self.table),
-            "skipped": self.skipped,
-            "start": self.start,
-            "end": self.end,
-            "bars": self.bars,
-            "init_cash": self.init_cash,
-            **self.costs.to_dict(),
-            "best_params": self.best_params,
-            "results": [
-                {
-                    "params": {name: _plain(row[name]) for name in self.param_names},
-                    **{stat: _plain(row[stat]) for stat in RANKING_METRICS},
-                }
-                for _, row in rows.iterrows()
-            ],
-        }
-
-
 def run_sweep(
-    bars: pd.DataFrame,
+    bars: pd.DataFrame | Universe,
     strategy: type[Strategy] | str,
     grid: Mapping[str, Sequence[Any]],
     *,
     fixed_params: Mapping[str, Any] | None = None,
-    costs: Costs | None = None,
+    costs: CostsBySymbol | None = None,
     init_cash: float = DEFAULT_INIT_CASH,
     metric: str = "sharpe",
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
@@ -180,8 +79,14 @@ def run_sweep(
 
     Parameters
     ----------
+    bars
+        One symbol's bar frame, or a :class:`~tradepulse.data.universe.Universe`: then every
+        combination is a portfolio backtest with one shared cash account
+        (:func:`~tradepulse.backtest.portfolio_sweep.run_portfolio_sweep`).
     grid
         Values per parameter, e.g. ``{"fast": range(5, 55, 5), "slow": [100, 200]}``.
+    costs
+        Fees and slippage; for a universe also ``{symbol: Costs}``.
     fixed_params
         Parameters held constant across the sweep (e.g. ``{"allow_short": True}``).
     metric
@@ -198,11 +103,24 @@ def run_sweep(
     >>> len(result.table)
     4
     """
+    if isinstance(bars, Universe):
+        return run_portfolio_sweep(
+            bars,
+            strategy,
+            grid,
+            fixed_params=fixed_params,
+            costs=costs,
+            init_cash=init_cash,
+            metric=metric,
+            memory_budget_bytes=memory_budget_bytes,
+            max_combinations=max_combinations,
+            progress=progress,
+        )
     cls = load_strategy(strategy)
     check_metric(metric)
     bars = check_bars(bars)
+    costs = single_costs(costs)
     combos, skipped = expand_grid(cls, grid, fixed_params, max_combinations)
-    costs = costs or Costs()
     stats = evaluate_combos(
         bars,
         cls,
@@ -226,17 +144,6 @@ def run_sweep(
         bars=len(bars),
         param_names=list(cls._param_defs),
     )
-
-
-def check_metric(metric: str) -> None:
-    if metric not in RANKING_METRICS:
-        raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(RANKING_METRICS)}")
-
-
-def rank(stats: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Sort best first by ``metric`` (stable, so ties keep grid order); NaN ranks last."""
-    ranked = stats.sort_values(metric, ascending=False, na_position="last", kind="stable")
-    return ranked.reset_index(drop=True)
 
 
 def evaluate_combos(
@@ -268,8 +175,8 @@ def evaluate_combos(
     cache = GridCache(max_bytes=int(memory_budget_bytes * CACHE_SHARE))
     per_chunk = chunk_size(len(window), memory_budget_bytes - cache.max_bytes)
     columns: dict[str, list[np.ndarray]] = {}
-    for chunk in _progress(_chunks(combos, per_chunk), len(combos), progress):
-        targets = _grid_signals(cls, window, chunk, cache)[sim_start - first_signal_row :]
+    for chunk in with_progress(chunks(combos, per_chunk), len(combos), progress):
+        targets = grid_signals(cls, window, chunk, cache)[sim_start - first_signal_row :]
         targets = _clean_targets(targets, cls.name)
         fills = simulate_fills(sim_bars, targets, costs=costs, init_cash=init_cash)
         del targets
@@ -296,36 +203,10 @@ def evaluate_combos(
     return table
 
 
-def _grid_signals(cls: type[Strategy], bars: pd.DataFrame, combos: Sequence[Mapping[str, Any]], cache: GridCache) -> np.ndarray:
-    # User strategies may override signals_grid without the optional cache argument.
-    if "cache" in inspect.signature(cls.signals_grid).parameters:
-        targets = cls.signals_grid(bars, combos, cache=cache)
-    else:
-        targets = cls.signals_grid(bars, combos)
-    targets = np.asarray(targets, dtype=np.float64)
-    if targets.shape != (len(bars), len(combos)):
-        raise StrategyError(
-            f"{cls.name}: signals_grid must return shape {(len(bars), len(combos))}, got {targets.shape}"
-        )
-    return targets
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for offset in range(0, len(items), size):
-        yield items[offset : offset + size]
-
-
-def _progress(chunks: Iterator[Sequence[Any]], total: int, enabled: bool) -> Iterator[Sequence[Any]]:
-    if not enabled:
-        yield from chunks
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="combo", desc="sweep", leave=False) as bar:
-        for chunk in chunks:
-            yield chunk
-            bar.update(len(chunk))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def single_costs(costs: CostsBySymbol | None) -> Costs:
+    """Return the costs of a one-symbol run (the default when ``None``); per-symbol costs need a universe."""
+    if costs is None:
+        return Costs()
+    if not isinstance(costs, Costs):
+        raise ConfigError("costs per symbol need a universe; one symbol's bars take one Costs")
+    return costs

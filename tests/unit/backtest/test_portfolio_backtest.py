@@ -5,40 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from portfolio_test_strategies import Rotation
 
 from tradepulse.backtest import Costs, RangeSlippage, backtest_weights, run_backtest, run_portfolio_backtest
 from tradepulse.backtest.portfolio import member_costs, simulate_portfolio
 from tradepulse.data import load_bars
 from tradepulse.data.universe import load_universe, make_universe
 from tradepulse.errors import ConfigError, StrategyError
-from tradepulse.strategy import EqualShare, IntParam, PortfolioStrategy, SmaCross
+from tradepulse.strategy import EqualShare, SmaCross
 
 HOURLY = "sample:binance:BTC/USDT:1h"
 BINANCE_4H = "universe:binance-usdt-4h"
-
-
-class Rotation(PortfolioStrategy):
-    """Hold the member with the best return over ``lookback`` bars, at ``weight`` of equity."""
-
-    lookback = IntParam(12, min=1, max=500)
-    weight_pct = IntParam(90, min=0, max=300)
-
-    @property
-    def max_gross_exposure(self) -> float:
-        return 1.0
-
-    @property
-    def warmup_bars(self) -> int:
-        return self.lookback + 1
-
-    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
-        close = bars["close"]
-        momentum = close / close.shift(self.lookback) - 1.0
-        best = momentum.to_numpy().argmax(axis=1)
-        weights = np.zeros(close.shape)
-        weights[np.arange(len(close)), best] = self.weight_pct / 100
-        weights[momentum.isna().any(axis=1).to_numpy()] = 0.0
-        return pd.DataFrame(weights, index=close.index, columns=close.columns)
 
 
 @pytest.fixture(scope="module")
