@@ -81,7 +81,7 @@ class UniverseQualityReport:
             "errors": self.errors,
             "warnings": self.warnings,
             "universe_errors": list(self.universe_errors),
-            "members": [{"symbol": m.symbol, **m.report.to_dict(), "source": m.source} for m in self.members],
+            "members": [{"symbol": m.symbol, **m.report.to_dict()} for m in self.members],
             "alignment": alignment,
         }
 

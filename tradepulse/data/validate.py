@@ -301,15 +301,17 @@ def _suspected_splits(
     median, mad = scale
     log_factors = np.log([factor for _, factor in SPLIT_FACTORS])
     jumps = _log_prices(open_)[1:] - log_close[:-1]
+    finite = np.isfinite(jumps)
+    jumps = np.where(finite, jumps, 0.0)
+    nearest_factor = np.argmin(np.abs(jumps[:, None] - log_factors[None, :]), axis=1)
+    near_ratio = finite & (np.abs(jumps - log_factors[nearest_factor]) <= SPLIT_TOLERANCE)
+    # A zero MAD (a flat series) makes any move extraordinary.
+    extraordinary = np.abs(0.6745 * (jumps - median) / mad) > threshold if mad > 0 else np.ones(len(jumps), dtype=bool)
     examples: list[dict[str, Any]] = []
-    for position in np.flatnonzero(np.isfinite(jumps)) + 1:
+    # Only the few jumps near a ratio and out of the ordinary reach the per-bar level checks.
+    for position in np.flatnonzero(near_ratio & extraordinary) + 1:
         jump = jumps[position - 1]
-        nearest = int(np.argmin(np.abs(log_factors - jump)))
-        if abs(log_factors[nearest] - jump) > SPLIT_TOLERANCE:
-            continue
-        # A zero MAD (a flat series) makes any move extraordinary.
-        if mad > 0 and abs(0.6745 * (jump - median) / mad) <= threshold:
-            continue
+        nearest = int(nearest_factor[position - 1])
         half_way = abs(log_factors[nearest]) / 2
         old_level = np.nanmedian(log_close[max(0, position - _SPLIT_LEVEL_BARS) : position])
         new_level = np.nanmedian(log_close[position : position + _SPLIT_LEVEL_BARS])
