@@ -32,8 +32,7 @@ def _closes(bars: pd.DataFrame, symbols: list[str]) -> np.ndarray:
 
 def _weights_frame(values: np.ndarray, bars: pd.DataFrame, symbols: list[str]) -> pd.DataFrame:
     # "+ 0.0" turns -0.0 into 0.0, so printed weights and equality checks stay clean.
-    frame = pd.DataFrame(values + 0.0, index=bars.index, columns=pd.Index(symbols, name="symbol"))
-    return frame
+    return pd.DataFrame(values + 0.0, index=bars.index, columns=pd.Index(symbols, name="symbol"))
 
 
 def rebalance_rows(index: pd.DatetimeIndex, every: int) -> np.ndarray:
