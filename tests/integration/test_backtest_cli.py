@@ -8,16 +8,21 @@ fresh interpreter pays vectorbt's multi-second import.
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from tradepulse.backtest import Costs, FixedSlippage, run_backtest
+from tradepulse.backtest import Costs, FixedSlippage, run_backtest, run_portfolio_backtest, run_sweep
 from tradepulse.cli import main
+from tradepulse.data.universe import load_universe
 from tradepulse.strategy import SmaCross
 
 HOURLY = "sample:binance:BTC/USDT:1h"
 FIVE_MINUTE = "sample:binance:BTC/USDT-PERP:5m"
+BINANCE_4H = "universe:binance-usdt-4h"
+UNIVERSE_FILES = Path(__file__).resolve().parents[2] / "tradepulse" / "data" / "samples" / "universes"
 
 
 def run_main(capsys, *args: str) -> tuple[int, str, str]:
@@ -132,6 +137,7 @@ def test_strategies_lists_built_ins_with_parameter_specs(capsys):
     assert code == 0
     strategies = {s["name"]: s for s in json.loads(out)["strategies"]}
     assert set(strategies) == {"composite", "mean_reversion", "sma_cross", "momentum", "pairs", "synchrony"}
+    assert sorted(name for name, s in strategies.items() if s["portfolio"]) == ["momentum", "pairs", "synchrony"]
     fast = strategies["sma_cross"]["params"][0]
     assert fast == {"name": "fast", "type": "int", "default": 10, "min": 2, "max": 2000, "choices": None,
                     "doc": "bars in the fast simple moving average"}
@@ -175,3 +181,164 @@ def test_every_command_has_help_with_an_example(capsys, command):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "Example" in capsys.readouterr().out
+
+
+# -- universes: several sources, a folder, universe:<name> ---------------------------------------------
+
+
+@pytest.fixture
+def binance_folder(tmp_path):
+    """The embedded Binance 4h members as a user would keep them: venue_BASE-QUOTE_timeframe.csv.gz files in a folder."""
+    folder = tmp_path / "binance-4h"
+    folder.mkdir()
+    for path in sorted(UNIVERSE_FILES.glob("binance_*_4h.csv.gz")):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def test_a_folder_is_a_universe_backtested_on_one_shared_account(capsys, binance_folder):
+    code, out, err = run_main(capsys, "backtest", str(binance_folder), "--strategy", "momentum", "-p", "lookback=20", "--json")
+    assert code == 0, err
+    assert err == ""  # the embedded members are aligned: no notes
+    payload = json.loads(out)
+    assert payload["sources"] == [str(binance_folder)]
+    assert payload["symbols"] == ["BNB/USDT", "BTC/USDT", "ETH/USDT", "SOL/USDT"]  # file names, sorted
+    assert set(payload["per_symbol"]) == set(payload["symbols"])
+    assert set(payload["per_symbol"]["BTC/USDT"]) >= {"contribution", "turnover", "exposure", "trades", "win_rate", "sharpe"}
+    assert isinstance(payload["trades"], int) and payload["trades"] == len(payload["trade_list"])
+    assert {fill["symbol"] for fill in payload["fills"]} <= set(payload["symbols"])
+    expected = run_portfolio_backtest(load_universe([binance_folder]), "momentum", {"lookback": 20}).stats
+    assert payload["total_return"] == pytest.approx(expected["total_return"])
+    assert payload["alignment"]["policy"] == "intersect" and payload["alignment"]["dropped"] == 0
+    assert sum(row["contribution"] for row in payload["per_symbol"].values()) == pytest.approx(payload["final_equity"] - 10_000)
+
+
+def test_several_sources_with_a_single_symbol_strategy_give_each_member_an_equal_share(capsys):
+    code, out, err = run_main(
+        capsys, "backtest", "sample:binance:BTC/USDT:4h", "sample:binance:ETH/USDT:4h", "--strategy", "sma_cross", "-p", "fast=5",
+    )
+    assert code == 0, err
+    assert "SmaCross(fast=5, slow=30, allow_short=False) over 2 symbols (BTC/USDT, ETH/USDT)" in out
+    assert "contribution" in out and "turnover" in out
+
+
+def test_symbol_overrides_name_members_whose_file_names_do_not(capsys, tmp_path):
+    for name, target in (("binance_BTC-USDT_4h.csv.gz", "first.csv.gz"), ("binance_ETH-USDT_4h.csv.gz", "second.csv.gz")):
+        shutil.copy(UNIVERSE_FILES / name, tmp_path / target)
+    sources = [str(tmp_path / "first.csv.gz"), str(tmp_path / "second.csv.gz")]
+    code, _, err = run_main(capsys, "backtest", *sources, "--strategy", "pairs")
+    assert code == 2 and err.count("\n") == 1
+    assert "first.csv.gz: cannot tell its symbol" in err and "--symbol FILE=SYMBOL" in err
+    code, out, err = run_main(
+        capsys, "backtest", *sources, "--strategy", "pairs", "--symbol", "first.csv.gz=BTC/USDT",
+        "--symbol", f"{sources[1]}=ETH/USDT", "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["symbols"] == ["BTC/USDT", "ETH/USDT"]
+
+
+def test_one_source_with_a_portfolio_strategy_is_a_one_member_universe(capsys, tmp_path):
+    path = tmp_path / "hold.py"
+    path.write_text(
+        textwrap.dedent(
+            '''
+            from tradepulse.strategy import PortfolioStrategy
+
+            class HoldAll(PortfolioStrategy):
+                """Hold every member on an equal share."""
+
+                def signals(self, bars):
+                    close = bars["close"]
+                    return close * 0.0 + 1.0 / close.shape[1]
+            '''
+        )
+    )
+    code, out, err = run_main(capsys, "backtest", HOURLY, "--strategy", str(path), "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["symbols"] == ["BTC/USDT"] and payload["trades"] == 1 and payload["exposure"] == pytest.approx(582 / 583)
+
+
+def test_pairs_over_one_source_says_it_needs_two(capsys):
+    code, out, err = run_main(capsys, "backtest", HOURLY, "--strategy", "pairs")
+    assert code == 2 and out == ""
+    assert err == (
+        "tradepulse: error: pairs needs exactly 2 symbols, got 1 (BTC/USDT); "
+        "give one source per member, a folder or universe:<name>\n"
+    )
+
+
+def test_members_of_different_timeframes_are_one_error_line(capsys):
+    code, _, err = run_main(capsys, "backtest", HOURLY, FIVE_MINUTE, "--strategy", "sma_cross")
+    assert code == 2 and err.count("\n") == 1
+    assert "members have different timeframes (BTC/USDT 1h, BTC/USDT-PERP 5m)" in err
+
+
+def test_alignment_drops_are_notes_on_stderr_unless_json(capsys):
+    code, _, err = run_main(capsys, "backtest", "universe:bittrex-btc-5m", "--strategy", "sma_cross", "--end", "2018-01-16")
+    assert code == 0
+    notes = err.splitlines()
+    assert notes and all(line.startswith("note: ") for line in notes)
+    assert any(line.startswith("note: ADA/BTC: no bar at") and line.endswith("; dropped") for line in notes)
+    code, out, err = run_main(capsys, "backtest", "universe:bittrex-btc-5m", "--strategy", "sma_cross", "--end", "2018-01-16", "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["alignment"]["missing"]["ADA/BTC"]["count"] > 0
+    code, _, err = run_main(capsys, "backtest", "universe:bittrex-btc-5m", "--strategy", "sma_cross", "--align", "strict")
+    assert code == 2 and "the strict alignment policy refuses it" in err and err.count("\n") == 1
+
+
+def test_a_universe_backtest_writes_the_portfolio_report(capsys, tmp_path):
+    report = tmp_path / "portfolio.html"
+    code, out, err = run_main(capsys, "backtest", BINANCE_4H, "--strategy", "momentum", "--report", str(report))
+    assert code == 0, err
+    assert f"report written to {report}" in out and report.stat().st_size > 1_000_000
+
+
+def test_sweep_over_a_universe_ranks_portfolios(capsys):
+    code, out, err = run_main(
+        capsys, "sweep", BINANCE_4H, "--strategy", "momentum", "-g", "lookback=6:30:6", "-g", "top=1,2,3",
+        "-p", "allow_short=true", "--top", "3", "--json",
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["sources"] == [BINANCE_4H] and payload["symbols"] == ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"]
+    assert payload["combinations"] == 10 and payload["skipped"] == 5  # top=3 long and 3 short needs 6 members
+    assert payload["fees_bps"] == {symbol: 10.0 for symbol in payload["symbols"]}
+    assert payload["alignment"]["dropped"] == 0
+    best = payload["results"][0]
+    assert set(best) >= {"params", "sharpe", "total_return", "trades", "turnover", "fees_paid"}
+    expected = run_sweep(load_universe([BINANCE_4H]), "momentum", {"lookback": [6, 12, 18, 24, 30], "top": [1, 2]},
+                         fixed_params={"allow_short": True}).table.iloc[0]
+    assert best["params"]["lookback"] == expected["lookback"] and best["sharpe"] == pytest.approx(expected["sharpe"])
+    code, out, _ = run_main(capsys, "sweep", BINANCE_4H, "--strategy", "sma_cross", "-g", "fast=5,10", "-g", "slow=30")
+    assert code == 0
+    assert out.splitlines()[0] == "sma_cross over 4 symbols (BTC/USDT, ETH/USDT, SOL/USDT, BNB/USDT): 2 combinations, ranked by sharpe"
+
+
+def test_walkforward_over_a_universe_reports_folds_and_members(capsys):
+    code, out, err = run_main(
+        capsys, "walkforward", BINANCE_4H, "--strategy", "momentum", "-g", "lookback=6,12,24", "--train", "200", "--test", "100", "--json",
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["symbols"] == ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"]
+    assert len(payload["folds"]) == 2 and set(payload["folds"][0]["params"]) == {"lookback", "top", "rebalance", "allow_short"}
+    assert payload["out_of_sample"]["bars"] == 200 and 0 <= payload["out_of_sample"]["exposure"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backtest", HOURLY, "--strategy", "sma_cross", "--symbol", "x.csv=X/USDT"], "--symbol names members of a universe"),
+        (["backtest", BINANCE_4H, "--strategy", "sma_cross", "--symbol", "x.csv=X/USDT"], "--symbol names 'x.csv', which is not one of the sources"),
+        (["backtest", BINANCE_4H, "--strategy", "sma_cross", "--symbol", "x.csv"], "--symbol expects key=value"),
+        (["backtest", "universe:nope", "--strategy", "sma_cross"], "unknown universe 'universe:nope'"),
+        (["backtest", HOURLY, HOURLY, "--strategy", "sma_cross"], "BTC/USDT appears twice in the universe"),
+        (["sweep", BINANCE_4H, "--strategy", "momentum", "-g", "top=3,4", "-p", "allow_short=true"], "no combination in the grid can run over this universe"),
+        (["walkforward", BINANCE_4H, "--strategy", "momentum", "-g", "top=1", "--train", "450", "--test", "100"], "exceed the 499 bars"),
+    ],
+)
+def test_bad_universe_input_is_one_line_and_exit_two(capsys, args, message):
+    code, out, err = run_main(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("tradepulse: error:") and message in err, err

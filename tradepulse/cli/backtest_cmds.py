@@ -1,5 +1,9 @@
 """``tradepulse backtest | sweep | walkforward | strategies``: research commands on the backtest engine.
 
+One plain source is one symbol's backtest. Several sources, a folder or ``universe:<name>`` form a
+universe (members on one clock, :func:`~tradepulse.data.universe.load_universe`) backtested as a
+portfolio with one shared cash account; so does one source with a portfolio strategy.
+
 vectorbt takes seconds to import, so it (and everything built on it) is imported inside the
 handlers: ``tradepulse --help`` and unrelated commands stay fast.
 """
@@ -8,12 +12,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tradepulse.cli._common import add_json_flag, parse_key_values, print_json
 from tradepulse.errors import ConfigError
 
-_SOURCE_HELP = "sample:<name> (see `tradepulse data list`) or a path to a CSV, CSV.gz or Parquet file"
+_SOURCE_HELP = (
+    "sample:<name> (see `tradepulse data list`) or a CSV, CSV.gz or Parquet file; several sources, a folder "
+    "of data files or universe:<name> form a universe backtested as one portfolio"
+)
+_UNIVERSE_PREFIX = "universe:"
+_PORTFOLIO_NOTE = (
+    "Over a universe the members share one cash account: weights decided at a close are rebalanced at the next\n"
+    "open for the members whose weight changed, sells before buys."
+)
 _STRATEGY_HELP = "built-in name (see `tradepulse strategies`), package.module:Class, or path/to/file.py[:Class]"
 _FILL_NOTE = "Signals are computed at each bar's close and filled at the next bar's open; orders only when the target changes."
 
@@ -22,12 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest = subparsers.add_parser(
         "backtest",
         help="backtest a strategy on a data source",
-        description=f"Backtest one strategy with one parameter set.\n\n{_FILL_NOTE}",
+        description=f"Backtest one strategy with one parameter set.\n\n{_FILL_NOTE}\n{_PORTFOLIO_NOTE}",
         epilog=(
             "Examples:\n"
             "  tradepulse backtest sample:binance:BTC/USDT:1h --strategy sma_cross -p fast=10 -p slow=30\n"
             "  tradepulse backtest bars.csv.gz --strategy my_strategies.py:Breakout --slippage-model range \\\n"
-            "      --report report.html --json"
+            "      --report report.html --json\n"
+            "  tradepulse backtest universe:binance-usdt-4h --strategy momentum -p lookback=30 -p top=2 --report momentum.html\n"
+            "  tradepulse backtest data/4h/ --strategy sma_cross --align strict --json\n"
+            "  tradepulse backtest eth.csv btc.csv --symbol eth.csv=ETH/USDT --symbol btc.csv=BTC/USDT --strategy pairs"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,13 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="backtest every combination of a parameter grid",
         description=(
             "Backtest every combination of a parameter grid in vectorised, memory-bounded chunks and rank them.\n"
-            "Combinations breaking a strategy rule (e.g. fast >= slow) are skipped and counted.\n\n" + _FILL_NOTE
+            "Combinations breaking a strategy rule (e.g. fast >= slow, or more members than the universe has)\n"
+            "are skipped and counted.\n\n" + _FILL_NOTE + "\n" + _PORTFOLIO_NOTE
         ),
         epilog=(
             "Examples:\n"
             "  tradepulse sweep sample:binance:BTC/USDT:1h --strategy sma_cross -g fast=5:50:5 -g slow=60,120,240\n"
             "  tradepulse sweep sample:binance:BTC/USDT-PERP:5m --strategy mean_reversion \\\n"
-            "      -g window=20,50 -g entry_z=1.5:3:0.5 --metric calmar --top 5 --json"
+            "      -g window=20,50 -g entry_z=1.5:3:0.5 --metric calmar --top 5 --json\n"
+            "  tradepulse sweep universe:bittrex-btc-5m --strategy momentum -g lookback=12:288:12 -g top=1,2,3"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,11 +85,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Pick parameters on each training window by --metric, trade them on the test window that follows,\n"
             "and report per-fold results and the stitched out-of-sample equity's statistics.\n\n" + _FILL_NOTE
+            + "\n" + _PORTFOLIO_NOTE
         ),
         epilog=(
-            "Example:\n"
+            "Examples:\n"
             "  tradepulse walkforward sample:binance:BTC/USDT-PERP:5m --strategy sma_cross \\\n"
-            "      -g fast=5:20:5 -g slow=50,100 --train 3000 --test 1000 --json"
+            "      -g fast=5:20:5 -g slow=50,100 --train 3000 --test 1000 --json\n"
+            "  tradepulse walkforward universe:binance-usdt-4h --strategy momentum -g lookback=6:48:6 --train 200 --test 100"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -95,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help=_SOURCE_HELP)
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help=_SOURCE_HELP)
     parser.add_argument("--strategy", "-s", required=True, metavar="NAME", help=_STRATEGY_HELP)
     parser.add_argument(
         "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
@@ -113,6 +133,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slippage-base-bps", type=float, default=1.0, metavar="BPS", help="range model: floor per fill (default 1)")
     parser.add_argument("--slippage-impact", type=float, default=1.0, metavar="K", help="range model: impact multiplier (default 1)")
     parser.add_argument("--init-cash", type=float, default=10_000.0, metavar="CASH", help="starting equity (default 10000)")
+    parser.add_argument(
+        "--symbol", action="append", default=[], metavar="FILE=SYMBOL",
+        help="a universe member's symbol when its data and file name do not give it (repeatable)",
+    )
+    parser.add_argument(
+        "--align", choices=["intersect", "strict"], default="intersect",
+        help="universes: keep the timestamps every member has (intersect, default) or refuse any gap (strict)",
+    )
 
 
 def _add_grid_options(parser: argparse.ArgumentParser) -> None:
@@ -140,24 +168,83 @@ def _costs(args: argparse.Namespace) -> Any:
 def _load(args: argparse.Namespace) -> Any:
     from tradepulse.data import load_bars
 
-    return load_bars(args.source, start=args.start, end=args.end)
+    return load_bars(args.sources[0], start=args.start, end=args.end)
+
+
+def _is_universe(args: argparse.Namespace, cls: Any) -> bool:
+    """True when the sources form a universe: several, a folder, ``universe:<name>``, or a portfolio strategy."""
+    from tradepulse.strategy import PortfolioStrategy
+
+    source = args.sources[0]
+    if len(args.sources) > 1 or source.startswith(_UNIVERSE_PREFIX) or issubclass(cls, PortfolioStrategy):
+        return True
+    if ":" not in source and Path(source).expanduser().is_dir():
+        return True
+    if args.symbol:
+        raise ConfigError("--symbol names members of a universe; give several sources, a folder or universe:<name>")
+    return False
+
+
+def _load_universe(args: argparse.Namespace, cls: Any) -> Any:
+    """Load the sources as a universe, check the strategy can run over it, and print alignment notes."""
+    from tradepulse.data.universe import load_universe
+    from tradepulse.strategy import PortfolioStrategy
+
+    overrides = parse_key_values(args.symbol, "--symbol")
+    universe = load_universe(args.sources, symbols=overrides, align=args.align, start=args.start, end=args.end)
+    if issubclass(cls, PortfolioStrategy):
+        count = len(universe.symbols)
+        low, high = cls.min_symbols, cls.max_symbols
+        if count < low or (high is not None and count > high):
+            wanted = f"exactly {low}" if high == low else f"at least {low}" + (f" and at most {high}" if high else "")
+            raise ConfigError(
+                f"{cls.name} needs {wanted} symbols, got {count} ({', '.join(universe.symbols)}); "
+                "give one source per member, a folder or universe:<name>"
+            )
+    if not args.json:
+        for line in universe.alignment.lines():
+            print(f"note: {line}", file=sys.stderr)
+    return universe
+
+
+def _universe_line(universe: Any) -> str:
+    return f"{len(universe.symbols)} symbols ({', '.join(universe.symbols)})"
 
 
 def _backtest(args: argparse.Namespace) -> int:
     from tradepulse.strategy import load_strategy
 
     # Check everything the user typed before importing vectorbt (seconds) or reading data.
-    strategy = load_strategy(args.strategy).from_strings(parse_key_values(args.param, "-p"))
+    cls = load_strategy(args.strategy)
+    strategy = cls.from_strings(parse_key_values(args.param, "-p"))
     costs = _costs(args)
+    if _is_universe(args, cls):
+        return _backtest_universe(args, cls, strategy, costs)
     bars = _load(args)
     from tradepulse.backtest import run_backtest
 
     result = run_backtest(bars, strategy, costs=costs, init_cash=args.init_cash)
     report = result.to_html(args.report) if args.report else None
     if args.json:
-        print_json({"source": args.source, **result.to_dict(), "report": str(report) if report else None})
+        print_json({"source": args.sources[0], **result.to_dict(), "report": str(report) if report else None})
         return 0
-    print(f"{strategy!r} on {args.source}")
+    print(f"{strategy!r} on {args.sources[0]}")
+    print(result.summary())
+    if report:
+        print(f"report written to {report}")
+    return 0
+
+
+def _backtest_universe(args: argparse.Namespace, cls: Any, strategy: Any, costs: Any) -> int:
+    universe = _load_universe(args, cls)
+    from tradepulse.backtest import run_portfolio_backtest
+
+    result = run_portfolio_backtest(universe, strategy, costs=costs, init_cash=args.init_cash)
+    report = result.to_html(args.report) if args.report else None
+    if args.json:
+        print_json({"sources": args.sources, **result.to_dict(), "report": str(report) if report else None})
+        return 0
+    print(f"{strategy!r} over {_universe_line(universe)}, one shared cash account")
     print(result.summary())
     if report:
         print(f"report written to {report}")
@@ -187,9 +274,9 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--memory-budget-mb must be at least 1")
     cls, grid, fixed = _grid_inputs(args)
     costs = _costs(args)
-    bars = _load(args)
+    universe = _load_universe(args, cls) if _is_universe(args, cls) else None
     result = run_sweep(
-        bars,
+        universe if universe is not None else _load(args),
         cls,
         grid,
         fixed_params=fixed,
@@ -201,11 +288,13 @@ def _sweep(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     if args.json:
-        print_json({"source": args.source, **result.to_dict(top=args.top)})
+        print_json({**_source_payload(args, universe), **result.to_dict(top=args.top)})
         return 0
     skipped = f", {result.skipped} skipped" if result.skipped else ""
-    print(f"{cls.name} on {args.source}: {len(result.table)} combinations{skipped}, ranked by {args.metric}")
+    print(f"{cls.name} {_where(args, universe)}: {len(result.table)} combinations{skipped}, ranked by {args.metric}")
     columns = [*grid, "total_return", "sharpe", "max_drawdown", "trades"]
+    if universe is not None:
+        columns.append("turnover")
     if args.metric not in columns:
         columns.append(args.metric)
     print(result.top(args.top)[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -218,9 +307,9 @@ def _walkforward(args: argparse.Namespace) -> int:
 
     cls, grid, fixed = _grid_inputs(args)
     costs = _costs(args)
-    bars = _load(args)
+    universe = _load_universe(args, cls) if _is_universe(args, cls) else None
     result = run_walkforward(
-        bars,
+        universe if universe is not None else _load(args),
         cls,
         grid,
         train_bars=args.train,
@@ -234,14 +323,24 @@ def _walkforward(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     if args.json:
-        print_json({"source": args.source, **result.to_dict()})
+        print_json({**_source_payload(args, universe), **result.to_dict()})
         return 0
-    print(f"{cls.name} on {args.source}: {len(result.folds)} folds of {args.train} train / {args.test} test bars")
+    print(f"{cls.name} {_where(args, universe)}: {len(result.folds)} folds of {args.train} train / {args.test} test bars")
     columns = ["fold", "test_start", *grid, f"in_sample_{args.metric}", "total_return", "sharpe", "trades"]
     print(result.folds[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print("\nout of sample:")
     print(format_stats(result.stats))
     return 0
+
+
+def _where(args: argparse.Namespace, universe: Any) -> str:
+    return f"over {_universe_line(universe)}" if universe is not None else f"on {args.sources[0]}"
+
+
+def _source_payload(args: argparse.Namespace, universe: Any) -> dict[str, Any]:
+    if universe is None:
+        return {"source": args.sources[0]}
+    return {"sources": args.sources, "alignment": universe.alignment.to_dict()}
 
 
 def _strategies(args: argparse.Namespace) -> int:
@@ -255,6 +354,7 @@ def _strategies(args: argparse.Namespace) -> int:
                     {
                         "name": name,
                         "description": cls.describe(),
+                        "portfolio": bool(getattr(cls, "is_portfolio", False)),
                         "params": [spec.to_dict() for spec in cls.param_specs()],
                     }
                     for name, cls in sorted(strategies.items())
@@ -269,4 +369,5 @@ def _strategies(args: argparse.Namespace) -> int:
             print(f"  {spec.name:<16} {spec.type:<6} default {spec.default!s:<8} {bounds:<16} {spec.doc}")
         print()
     print("Custom strategies: --strategy package.module:Class or --strategy path/to/file.py[:Class]")
+    print("Single-symbol strategies run over a universe too, each member on an equal share of equity.")
     return 0
