@@ -1,4 +1,5 @@
-"""The crash-trial runner, run for real: 20 kill -9s of a trading service with venue faults on.
+"""The crash-trial runner, run for real: 20 kill -9s of a trading service with venue faults on, and 8 of a
+two-symbol portfolio strategy.
 
 `tradepulse trials crash` starts the local venue and the service as processes, kills the service
 at random moments (with an order answer lost, an order landing late, REST error bursts, dropped
@@ -52,4 +53,29 @@ def test_twenty_kill_nine_trials_leave_no_duplicate_orders_no_lost_fills_and_pos
     assert audit["venue_trades"] == audit["journaled_fills"] > 0
     # The account pays commissions in BNB: fills carried a third-currency fee and kept trading.
     assert audit["fee_currencies"].get("BNB", 0) > 0
+    assert audit["journaled_orders"] >= audit["venue_orders"] > 0
+
+
+PORTFOLIO_RUNS = 8
+
+
+@pytest.mark.slow
+def test_a_two_symbol_portfolio_survives_kill_nine_trials_with_both_members_audited(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "tradepulse.cli", "trials", "crash", "--portfolio", "--runs", str(PORTFOLIO_RUNS), "--seed", "5",
+         "--work", str(tmp_path / "trials"), "--json"],
+        capture_output=True, text=True, timeout=900,
+    )
+    report = json.loads(completed.stdout)
+    assert report["problems"] == [] and report["ok"] is True, report["problems"]
+    assert completed.returncode == 0
+    assert len(report["kills"]) == PORTFOLIO_RUNS == len(report["reconciliations"])
+    assert all(entry["ok"] and entry["unexplained"] == [] for entry in report["reconciliations"])
+    # One cycle of the eight scenarios: each ran once against the portfolio engine.
+    assert len({kill["fault"] for kill in report["kills"]}) == 8
+    audit = report["audit"]
+    assert audit["venue_trades"] == audit["journaled_fills"] > 0
+    # Both members traded, and each position equals its own base asset's balance change (problems would say otherwise).
+    members = audit["members"]
+    assert set(members) == {"BTC/USDT", "ETH/USDT"}
     assert audit["journaled_orders"] >= audit["venue_orders"] > 0

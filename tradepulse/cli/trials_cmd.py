@@ -31,13 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "venue fault injected, warm-start it, repeat; then stop gracefully and audit with ccxt: no duplicate\n"
             "orders at the venue, no lost or doubled fills, position equal to the venue balance. Exit 1 on any miss."
         ),
-        epilog="Example: tradepulse trials crash --runs 20 --seed 7 --work artifacts/crash-trials",
+        epilog="Examples:\n  tradepulse trials crash --runs 20 --seed 7 --work artifacts/crash-trials\n"
+               "  tradepulse trials crash --runs 10 --portfolio",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     crash.add_argument("--runs", type=int, default=20, help="kill -9 / warm start cycles (default 20)")
     crash.add_argument("--seed", type=int, default=1, help="seed of the kill times and faults (default 1)")
     crash.add_argument("--min-seconds", type=float, default=2.0, help="shortest trading time before a kill (default 2)")
     crash.add_argument("--max-seconds", type=float, default=7.0, help="longest trading time before a kill (default 7)")
+    crash.add_argument("--portfolio", action="store_true",
+                       help="host one portfolio strategy over BTC/USDT and ETH/USDT instead of one strategy on BTC/USDT")
     crash.add_argument("--work", metavar="DIR", help="new directory for state, logs and the journal (default: a temporary one)")
     add_json_flag(crash)
     crash.set_defaults(handler=_crash)
@@ -56,7 +59,7 @@ def _crash(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tradepulse-trials-") as scratch:
         work = Path(args.work) if args.work else Path(scratch)
         report = run_crash_trials(work, runs=args.runs, seed=args.seed, min_seconds=args.min_seconds,
-                                  max_seconds=args.max_seconds, say=say)
+                                  max_seconds=args.max_seconds, say=say, portfolio=args.portfolio)
     if args.json:
         print_json(report.to_dict())
     else:

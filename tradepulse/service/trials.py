@@ -56,6 +56,8 @@ from tradepulse.service.processes import Drill, LocalVenue, ServiceProcess
 __all__ = ["CrashTrialReport", "run_crash_trials"]
 
 SYMBOL = "BTC/USDT"
+#: ``portfolio=True``: one portfolio strategy over both recorded markets on the one account.
+PORTFOLIO_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 _FAULTS = ("lose_order_response", "land_order_late", "rest_error_burst", "drop_user_stream", "drop_market_stream",
            "outage_double_kill", "breaker_trip", "none")
 _OPERATOR_REASON = "crash trial"
@@ -91,7 +93,8 @@ class CrashTrialReport:
                 "problems": self.problems}
 
 
-def _config_text(state_dir: Path) -> str:
+def _config_text(state_dir: Path, symbols: tuple[str, ...] = (SYMBOL,)) -> str:
+    market = f'symbol = "{symbols[0]}"' if len(symbols) == 1 else "symbols = [" + ", ".join(f'"{s}"' for s in symbols) + "]"
     return f"""
 [service]
 state_dir = "{state_dir.as_posix()}"
@@ -111,7 +114,7 @@ options = {{ options = {{ recvWindow = 5000 }} }}
 [[strategies]]
 id = "crash"
 strategy = "sma_cross"
-symbol = "{SYMBOL}"
+{market}
 params = {{ fast = 2, slow = 3 }}
 bar = "1s"
 capital = 1500
@@ -131,15 +134,20 @@ max_rejects = 100000
 
 
 def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: float = 2.0, max_seconds: float = 7.0,
-                     speed: float = 10.0, say: Callable[[str], None] = lambda _line: None) -> CrashTrialReport:
-    """Run ``runs`` kill -9 / warm-start cycles in ``work`` (a new directory) and audit; see the module docstring."""
+                     speed: float = 10.0, say: Callable[[str], None] = lambda _line: None, portfolio: bool = False) -> CrashTrialReport:
+    """Run ``runs`` kill -9 / warm-start cycles in ``work`` (a new directory) and audit; see the module docstring.
+
+    ``portfolio=True`` hosts one portfolio strategy over BTC/USDT and ETH/USDT instead of one
+    strategy on BTC/USDT; the audit then holds for both members.
+    """
+    symbols = PORTFOLIO_SYMBOLS if portfolio else (SYMBOL,)
     if runs < 1:
         raise TrialFailure("runs must be at least 1")
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     state_dir = work / "state"
     config = work / "live.toml"
-    config.write_text(_config_text(state_dir), encoding="utf-8")
+    config.write_text(_config_text(state_dir, symbols), encoding="utf-8")
     report = CrashTrialReport(runs=runs, seed=seed)
     # One fresh key pair is the venue's account and the service's Binance keys (drill.env); the audit reads it too.
     with Drill(work, prefix="trial") as drill:
@@ -174,7 +182,7 @@ def run_crash_trials(work: Path, *, runs: int = 20, seed: int = 1, min_seconds: 
         code = service.stop()
         if code != 0:
             report.problems.append(f"the final graceful stop exited with {code}, not 0")
-        report.audit = asyncio.run(_audit(state_dir, drill.env))
+        report.audit = asyncio.run(_audit(state_dir, drill.env, symbols))
         report.problems += report.audit.pop("problems")
     say(f"audit: {json.dumps(report.audit)}")
     return report
@@ -315,7 +323,7 @@ def _decimal_or_none(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+async def _audit(state_dir: Path, env: dict[str, str], symbols: tuple[str, ...] = (SYMBOL,)) -> dict[str, Any]:
     from tradepulse.adapters.ccxt.exchange import create_exchange
     from tradepulse.adapters.credentials import load_credentials
     from tradepulse.store import Journal
@@ -324,8 +332,8 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     exchange = create_exchange("binance", credentials=load_credentials("binance", env), environ=env)
     try:
         await exchange.load_markets()
-        trades = await exchange.fetch_my_trades(SYMBOL, limit=1000)
-        orders = await exchange.fetch_orders(SYMBOL, limit=1000)
+        trades = [trade for symbol in symbols for trade in await exchange.fetch_my_trades(symbol, limit=1000)]
+        orders = [order for symbol in symbols for order in await exchange.fetch_orders(symbol, limit=1000)]
         balance = await exchange.fetch_balance()
     finally:
         await exchange.close()
@@ -360,26 +368,36 @@ async def _audit(state_dir: Path, env: dict[str, str]) -> dict[str, Any]:
         problems.append(f"venue orders the journal never submitted: {unknown_orders}")
     if open_left:
         problems.append(f"orders left open after the graceful stop: {open_left}")
-    position = _journal_position(journal_file)
-    base_fees = sum((Decimal(repr(trade["fee"]["cost"])) for trade in trades if trade["fee"]["currency"] == "BTC"), Decimal(0))
-    venue_btc = Decimal(repr(balance["total"].get("BTC", 0)))
-    baseline_btc = Decimal(str(baseline[0].payload["base_total"])) if baseline else None
-    if baseline_btc is None:
-        problems.append("the journal has no baseline balance")
-    elif venue_btc - baseline_btc != position:
-        # Base-asset fees are already out of the journal's position (portfolio.position_after_fill).
-        problems.append(f"position {position} != venue BTC {venue_btc} - baseline {baseline_btc} ({base_fees} BTC paid in fees)")
+    members: dict[str, dict[str, str]] = {}
+    for symbol in symbols:
+        asset = symbol.split("/")[0]
+        position = _journal_position(journal_file, symbol)
+        base_fees = sum((Decimal(repr(t["fee"]["cost"])) for t in trades if t["symbol"] == symbol and t["fee"]["currency"] == asset), Decimal(0))
+        venue_total = Decimal(repr(balance["total"].get(asset, 0)))
+        totals = (baseline[0].payload.get("base_totals") or {}) if baseline else {}
+        known = totals.get(asset, baseline[0].payload["base_total"] if asset == baseline[0].payload.get("base_asset") else None) if baseline else None
+        baseline_total = Decimal(str(known)) if known is not None else None
+        members[symbol] = {"position": str(position), "base_fees": str(base_fees), "venue_total": str(venue_total),
+                           "baseline": str(baseline_total)}
+        if baseline_total is None:
+            problems.append(f"the journal has no baseline balance of {asset}")
+        elif venue_total - baseline_total != position:
+            # Base-asset fees are already out of the journal's position (portfolio.position_after_fill).
+            problems.append(f"{symbol} position {position} != venue {asset} {venue_total} - baseline {baseline_total} "
+                            f"({base_fees} {asset} paid in fees)")
+    first = members[symbols[0]]
     return {"venue_trades": len(venue_trades), "journaled_fills": sum(journaled_trades.values()), "venue_orders": len(orders),
-            "journaled_orders": len(submitted), "fee_currencies": dict(fee_currencies), "position": str(position),
-            "base_fees": str(base_fees),
-            "venue_btc": str(venue_btc), "baseline_btc": str(baseline_btc), "problems": problems}
+            "journaled_orders": len(submitted), "fee_currencies": dict(fee_currencies), "position": first["position"],
+            "base_fees": first["base_fees"], "venue_btc": first["venue_total"], "baseline_btc": first["baseline"],
+            **({"members": members} if len(symbols) > 1 else {}), "problems": problems}
 
 
-def _journal_position(journal_file: Path) -> Decimal:
-    """The position the OMS rebuilds from the journal (a replay, as a warm start does)."""
+def _journal_position(journal_file: Path, symbol: str = SYMBOL) -> Decimal:
+    """The position in ``symbol`` the OMS rebuilds from the journal (a replay, as a warm start does)."""
     from tradepulse.store import Journal
 
     with Journal(journal_file, read_only=True) as journal:
-        positions = [event.payload.get("position") for event in journal.iter_events(kinds=[OmsEventKind.ORDER_FILLED])]
+        positions = [event.payload.get("position") for event in journal.iter_events(kinds=[OmsEventKind.ORDER_FILLED])
+                     if (event.payload.get("order") or {}).get("symbol", SYMBOL) == symbol]
     last = next((position for position in reversed(positions) if position), None)
     return Decimal(str(last["quantity"])) if last else Decimal(0)
