@@ -1,21 +1,40 @@
-"""``SweepExplorer``: a metric over two swept parameters as a heatmap; click a cell to open that run."""
+"""``SweepExplorer``: a metric over two swept parameters as a heatmap; click a cell to open that run.
+
+Over a universe (a :class:`~tradepulse.data.universe.Universe`, ``universe:<name>`` or a list of
+sources) every cell is a portfolio backtest with one shared cash account
+(:func:`~tradepulse.backtest.portfolio_sweep.run_portfolio_sweep`), and the opened run is that
+portfolio's.
+"""
 
 from __future__ import annotations
 
+import html
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from tradepulse.backtest import BacktestResult, Costs, FixedSlippage, SweepResult, parse_grid, run_backtest, run_sweep
+from tradepulse.backtest import (
+    BacktestResult,
+    Costs,
+    FixedSlippage,
+    PortfolioBacktestResult,
+    SweepResult,
+    parse_grid,
+    run_backtest,
+    run_portfolio_backtest,
+    run_sweep,
+)
 from tradepulse.backtest.sweep import RANKING_METRICS
+from tradepulse.data.samples import UNIVERSE_PREFIX
+from tradepulse.data.universe import Universe
 from tradepulse.errors import ConfigError, StrategyError
-from tradepulse.strategy import ParamSpec, Strategy
+from tradepulse.strategy import ParamSpec, PortfolioStrategy, Strategy, as_portfolio
 from tradepulse.widgets._base import Explorer
 from tradepulse.widgets._controls import (
     DEFAULT_SOURCE,
@@ -26,13 +45,16 @@ from tradepulse.widgets._controls import (
     load_bars_cached,
     strategy_note,
 )
+from tradepulse.widgets.backtest_explorer import load_universe_cached
 from tradepulse.widgets.figures import axis_labels, run_figure, show_figure, sweep_heatmap
-from tradepulse.widgets.tables import stats_table_html
+from tradepulse.widgets.tables import frame_table_html, stats_table_html
 
 __all__ = ["SweepExplorer", "default_axis"]
 
 _STYLE = {"description_width": "120px"}
 _AXIS_VALUES = 7  # about this many values per default axis: a readable 7x7 heatmap
+_RANKED_ROWS = 10  # rows of the ranking table
+_NOTE_STYLE = "color:#444;font-size:12.5px;margin:2px 0 6px"
 
 
 def _nice(value: float) -> float:
@@ -73,7 +95,8 @@ def _numeric_params(strategy: type[Strategy]) -> list[ParamSpec]:
 
 @dataclass(frozen=True)
 class _SweepInputs:
-    source: str
+    source: str  # one symbol's source, or the universe's label (the universe itself is on the explorer)
+    universe: int  # 0 for one symbol's bars, else which universe (a new one per set_universe)
     strategy: type[Strategy]
     x_param: str
     x_text: str
@@ -83,6 +106,7 @@ class _SweepInputs:
     fees_bps: float
     slippage_bps: float
     fixed: tuple[tuple[str, Any], ...]
+    data: Universe | None = field(default=None, compare=False, hash=False)  # the universe of ``universe``
 
 
 @dataclass(frozen=True)
@@ -97,10 +121,11 @@ class _Output:
     x_values: list[Any]
     y_values: list[Any]
     params: dict[str, Any]
-    result: BacktestResult
+    result: BacktestResult | PortfolioBacktestResult
     heatmap: go.Figure
     run: go.Figure
     stats_html: str
+    ranking_html: str
     summary: str
 
 
@@ -113,7 +138,8 @@ class SweepExplorer(Explorer):
     Parameters
     ----------
     source
-        ``sample:<name>`` or a path to a CSV/Parquet bar file.
+        ``sample:<name>`` or a path to a CSV/Parquet bar file; or a universe: a
+        :class:`~tradepulse.data.universe.Universe` or ``universe:<name>``.
     strategy
         Anything :func:`~tradepulse.strategy.load_strategy` accepts.
     grid
@@ -125,6 +151,9 @@ class SweepExplorer(Explorer):
         Values for the parameters that are not swept.
     fees_bps, slippage_bps
         Costs per fill, in basis points.
+    universe
+        Sweep over a universe instead of ``source``: a Universe, ``universe:<name>`` or a list
+        of sources. Each cell is then a portfolio with one shared cash account.
 
     Examples
     --------
@@ -132,6 +161,8 @@ class SweepExplorer(Explorer):
     >>> explorer = SweepExplorer(grid={"fast": "5:30:5", "slow": "40:120:20"})
     >>> explorer.select_cell(10, 60).wait().selected_params    # doctest: +SKIP
     {'fast': 10, 'slow': 60, 'allow_short': False}
+    >>> SweepExplorer(universe="universe:binance-usdt-4h", strategy="momentum",
+    ...               grid={"lookback": "6:48:6", "top": [1, 2, 3]}).table.head(3)  # doctest: +SKIP
     """
 
     failure_prefix = "Could not run the sweep"
@@ -139,7 +170,7 @@ class SweepExplorer(Explorer):
 
     def __init__(
         self,
-        source: str = DEFAULT_SOURCE,
+        source: str | Universe = DEFAULT_SOURCE,
         strategy: str | type[Strategy] = "sma_cross",
         grid: dict[str, Any] | None = None,
         *,
@@ -148,10 +179,18 @@ class SweepExplorer(Explorer):
         fees_bps: float = 10.0,
         slippage_bps: float = 0.0,
         debounce_s: float = 0.3,
+        universe: Universe | str | Sequence[str] | None = None,
     ) -> None:
         if metric not in RANKING_METRICS:
             raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(RANKING_METRICS)}")
+        if universe is None and (isinstance(source, Universe) or str(source).startswith(UNIVERSE_PREFIX)):
+            universe, source = source, DEFAULT_SOURCE
+        self._universe, self._universe_label = _resolve_universe(universe)
+        self._universe_version = 1 if self._universe is not None else 0
         self.dataset = DatasetPicker(source)
+        self.universe_note = widgets.HTML(layout={"width": "100%"})
+        self.universe_note.add_class("tp-sweep-universe")
+        self._show_data_mode()
         self.strategy_picker = StrategyPicker(strategy)
         self.x_param = _control(widgets.Dropdown, "Across (x)", "x-param")
         self.x_values = _control(widgets.Text, "x values", "x-values", continuous_update=False)
@@ -177,16 +216,17 @@ class SweepExplorer(Explorer):
         self.heatmap = go.FigureWidget(first.heatmap if first else None)
         self.run_figure = go.FigureWidget(first.run if first else None)
         self.stats_view = widgets.HTML(first.stats_html if first else "", layout={"width": "100%"})
+        self.ranking_view = widgets.HTML(first.ranking_html if first else "", layout={"width": "100%"})
         if first is not None:
             self._shown(first)
         controls = [
-            heading("Data"), self.dataset,
+            heading("Data"), self.dataset, self.universe_note,
             heading("Strategy and grid"), self.strategy_picker, strategy_note(self.strategy_picker),
             self.x_param, self.x_values, self.y_param, self.y_values, self.metric,
             heading("Costs"), self.costs,
             heading("Selected run"), self.stats_view,
         ]
-        return controls, [self.heatmap, self.run_figure]
+        return controls, [self.heatmap, self.ranking_view, self.run_figure]
 
     # -- programmatic API -------------------------------------------------------------------------
 
@@ -206,8 +246,13 @@ class SweepExplorer(Explorer):
         return dict(self._output.params) if self._output is not None else {}
 
     @property
-    def result(self) -> BacktestResult | None:
-        """The backtest of the selected cell."""
+    def universe(self) -> Universe | None:
+        """The universe swept over, or ``None`` when the data is one symbol's bars."""
+        return self._universe
+
+    @property
+    def result(self) -> BacktestResult | PortfolioBacktestResult | None:
+        """The backtest of the selected cell (a portfolio backtest over a universe)."""
         return self._output.result if self._output is not None else None
 
     @property
@@ -251,8 +296,22 @@ class SweepExplorer(Explorer):
         return self
 
     def set_source(self, source: str) -> SweepExplorer:
-        """Switch the dataset (``sample:<name>`` or a file path); the sweep reruns."""
-        self.dataset.source = source
+        """Switch to one symbol's dataset (``sample:<name>`` or a file path); the sweep reruns."""
+        was_universe = self._universe is not None
+        self._universe, self._universe_label = None, ""
+        self._show_data_mode()
+        if self.dataset.source != source:
+            self.dataset.source = source
+        elif was_universe:
+            self._grid_changed()
+        return self
+
+    def set_universe(self, universe: Universe | str | Sequence[str]) -> SweepExplorer:
+        """Sweep over a universe (a Universe, ``universe:<name>`` or a list of sources); the sweep reruns."""
+        self._universe, self._universe_label = _resolve_universe(universe)
+        self._universe_version += 1
+        self._show_data_mode()
+        self._grid_changed()
         return self
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -271,13 +330,26 @@ class SweepExplorer(Explorer):
         self.x_param.value, self.y_param.value = x_name, y_name
         self.x_values.value, self.y_values.value = _axis_text(x_vals), _axis_text(y_vals)
 
+    def _show_data_mode(self) -> None:
+        """Show the dataset picker for one symbol, or a line naming the universe's members."""
+        universe = self._universe
+        self.dataset.layout.display = "none" if universe is not None else None
+        self.universe_note.layout.display = None if universe is not None else "none"
+        if universe is not None:
+            self.universe_note.value = (
+                f"<div style='{_NOTE_STYLE}'>{html.escape(self._universe_label)}: {len(universe.symbols)} symbols "
+                f"({html.escape(', '.join(universe.symbols))}) · {len(universe):,} bars · one shared cash account "
+                "per cell</div>"
+            )
+
     def _inputs(self) -> _Inputs:
         strategy = self.strategy_picker.strategy_class
         swept = {self.x_param.value, self.y_param.value}
         known = {spec.name for spec in strategy.param_specs()}
         fixed = tuple(sorted((k, v) for k, v in self._fixed.items() if k in known and k not in swept))
         sweep = _SweepInputs(
-            source=self.dataset.source,
+            source=self._universe_label if self._universe is not None else self.dataset.source,
+            universe=self._universe_version if self._universe is not None else 0,
             strategy=strategy,
             x_param=self.x_param.value,
             x_text=self.x_values.value,
@@ -287,6 +359,7 @@ class SweepExplorer(Explorer):
             fees_bps=self.costs.fees_bps,
             slippage_bps=self.costs.slippage_bps,
             fixed=fixed,
+            data=self._universe,
         )
         return _Inputs(sweep=sweep, cell=self._cell)
 
@@ -316,9 +389,8 @@ class SweepExplorer(Explorer):
         if inputs.x_param == inputs.y_param:
             raise ConfigError(f"sweep two different parameters (both axes are {inputs.x_param!r})")
         grid = parse_grid(inputs.strategy, {inputs.x_param: inputs.x_text, inputs.y_param: inputs.y_text})
-        bars = load_bars_cached(inputs.source)
         sweep = run_sweep(
-            bars, inputs.strategy, grid, fixed_params=dict(inputs.fixed), costs=_costs(inputs), metric=inputs.metric
+            self._data(inputs), inputs.strategy, grid, fixed_params=dict(inputs.fixed), costs=_costs(inputs), metric=inputs.metric
         )
         self._cached = (inputs, sweep, grid[inputs.x_param], grid[inputs.y_param])
         return sweep, grid[inputs.x_param], grid[inputs.y_param]
@@ -333,13 +405,20 @@ class SweepExplorer(Explorer):
             chosen = dict(zip(axes, inputs.cell, strict=True))
             try:
                 params = grid_inputs.strategy(**dict(grid_inputs.fixed), **chosen).params
+                if grid_inputs.data is not None:
+                    as_portfolio(grid_inputs.strategy(**params)).check_universe(grid_inputs.data.symbols)
             except StrategyError as exc:
                 cell = ", ".join(f"{k}={v}" for k, v in chosen.items())
                 raise StrategyError(f"the cell {cell} has no run ({exc})") from None
         strategy = grid_inputs.strategy(**params)
-        result = run_backtest(load_bars_cached(grid_inputs.source), strategy, costs=_costs(grid_inputs))
+        data = self._data(grid_inputs)
+        if isinstance(data, Universe):
+            result = run_portfolio_backtest(data, strategy, costs=_costs(grid_inputs))
+        else:
+            result = run_backtest(data, strategy, costs=_costs(grid_inputs))
         metric = grid_inputs.metric
-        title = f"{metric} of {strategy.name} on {grid_inputs.source} ({len(sweep.table)} runs"
+        where = "over" if grid_inputs.universe else "on"
+        title = f"{metric} of {strategy.name} {where} {grid_inputs.source} ({len(sweep.table)} runs"
         title += f", {sweep.skipped} invalid combinations blank)" if sweep.skipped else ")"
         best = ", ".join(f"{name}={sweep.best_params[name]}" for name in axes)
         return _Output(
@@ -351,13 +430,25 @@ class SweepExplorer(Explorer):
             heatmap=sweep_heatmap(sweep.table, *axes, metric, x_values, y_values, selected=params, title=title),
             run=run_figure(result, title=f"Selected run: {strategy!r}"),
             stats_html=stats_table_html(result.stats),
+            ranking_html=_ranking_html(sweep),
             summary=f"{len(sweep.table)} runs · best {metric} {sweep.table[metric].iloc[0]:.3f} at {best}",
         )
+
+    def _data(self, inputs: _SweepInputs) -> Any:
+        """The universe, or one symbol's bars; a portfolio strategy without a universe is refused."""
+        if inputs.data is not None:
+            return inputs.data
+        if issubclass(inputs.strategy, PortfolioStrategy):
+            raise StrategyError(
+                f"{inputs.strategy.name} is a portfolio strategy: sweep it over a universe (set_universe, or universe=...)"
+            )
+        return load_bars_cached(inputs.source)
 
     def _apply(self, output: _Output) -> None:
         show_figure(self.heatmap, output.heatmap)
         show_figure(self.run_figure, output.run)
         self.stats_view.value = output.stats_html
+        self.ranking_view.value = output.ranking_html
         self._shown(output)
         self._output = output
 
@@ -383,6 +474,28 @@ def _control(kind: type[widgets.Widget], description: str, css: str, **options: 
     control = kind(description=description, style=_STYLE, layout={"width": "100%"}, **options)
     control.add_class(f"tp-sweep-{css}")
     return control
+
+
+def _resolve_universe(universe: Universe | str | Sequence[str] | None) -> tuple[Universe | None, str]:
+    """Return the universe to sweep over and how to name it (``None, ""`` for one symbol's bars)."""
+    if universe is None:
+        return None, ""
+    if isinstance(universe, Universe):
+        return universe, "given universe"
+    sources = [universe] if isinstance(universe, str) else [str(source) for source in universe]
+    return load_universe_cached(sources), " + ".join(sources)
+
+
+def _ranking_html(sweep: SweepResult) -> str:
+    """The best rows of the sweep: parameters, the metric and the headline statistics."""
+    stats = ["total_return", "sharpe", "max_drawdown", "trades", *(["turnover"] if sweep.symbols else [])]
+    if sweep.metric not in stats:
+        stats.insert(0, sweep.metric)
+    swept = [name for name in sweep.param_names if sweep.table[name].nunique() > 1] or sweep.param_names
+    ranked = sweep.table.head(_RANKED_ROWS)[[*swept, *stats]]
+    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    heading = f"<div style='{_NOTE_STYLE}'>Best {len(ranked)} of {len(sweep.table)} by {html.escape(sweep.metric)}</div>"
+    return heading + frame_table_html(ranked, "tp-sweep-ranking")
 
 
 def _costs(inputs: _SweepInputs) -> Costs:

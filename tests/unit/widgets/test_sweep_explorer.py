@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tradepulse.backtest import Costs, run_backtest, run_sweep
@@ -121,3 +122,77 @@ def test_default_axes_span_a_third_to_three_times_the_default_in_round_steps():
     assert default_axis(specs["fast"]) == "5:30:5"
     assert default_axis(specs["slow"]) == "10:90:10"
     assert default_axis(specs["entry_z"]) == "1:6:1"
+
+
+# -- over a universe --------------------------------------------------------------------------------
+
+MOMENTUM_GRID = {"lookback": [6, 12, 24], "top": [1, 2, 3]}
+
+
+@pytest.fixture(scope="module")
+def binance_universe():
+    from tradepulse.data.universe import load_universe
+
+    return load_universe(["universe:binance-usdt-4h"])
+
+
+def test_a_universe_sweeps_portfolios_and_shows_their_ranking(binance_universe):
+    from tradepulse.backtest import PortfolioBacktestResult, run_portfolio_backtest
+
+    explorer = SweepExplorer(universe="universe:binance-usdt-4h", strategy="momentum", grid=MOMENTUM_GRID, debounce_s=0.05)
+    try:
+        assert explorer.error is None and explorer.universe.symbols == binance_universe.symbols
+        expected = run_sweep(binance_universe, "momentum", MOMENTUM_GRID, costs=Costs(fees_bps=10))
+        pd.testing.assert_frame_equal(explorer.table, expected.table)
+        z = np.asarray(explorer.heatmap.data[0].z, dtype=float)
+        for _, row in expected.table.iterrows():
+            assert z[MOMENTUM_GRID["top"].index(row["top"]), MOMENTUM_GRID["lookback"].index(row["lookback"])] == pytest.approx(row["sharpe"])
+        ranking = explorer.ranking_view.value
+        assert "tp-sweep-ranking" in ranking and "Best 9 of 9 by sharpe" in ranking
+        assert ranking.count('data-column="rank"') == 9 and ranking.count('data-column="turnover"') == 9
+        best = expected.best_params
+        assert explorer.selected_params == best
+        assert isinstance(explorer.result, PortfolioBacktestResult)
+        single = run_portfolio_backtest(binance_universe, "momentum", best, costs=Costs(fees_bps=10))
+        assert explorer.stats["final_equity"] == pytest.approx(single.stats["final_equity"])
+        assert "4 symbols (BTC/USDT, ETH/USDT, SOL/USDT, BNB/USDT)" in explorer.universe_note.value
+        assert explorer.dataset.layout.display == "none"
+    finally:
+        explorer.close()
+
+
+def test_a_universe_can_be_passed_as_the_data(binance_universe):
+    explorer = SweepExplorer(binance_universe, strategy="sma_cross", grid={"fast": [5, 10], "slow": [30, 60]}, debounce_s=0.05)
+    try:
+        assert explorer.error is None and explorer.sweep.symbols == binance_universe.symbols
+        expected = run_sweep(binance_universe, "sma_cross", {"fast": [5, 10], "slow": [30, 60]}, costs=Costs(fees_bps=10))
+        assert explorer.table["sharpe"].tolist() == pytest.approx(expected.table["sharpe"].tolist())
+    finally:
+        explorer.close()
+
+
+def test_cells_the_universe_cannot_hold_are_blank_and_say_why(binance_universe):
+    explorer = SweepExplorer(binance_universe, strategy="momentum", grid={"lookback": [6, 12], "top": [2, 5]}, debounce_s=0.05)
+    try:
+        assert explorer.sweep.skipped == 2
+        z = np.asarray(explorer.heatmap.data[0].z, dtype=float)
+        assert np.isnan(z[1]).all() and not np.isnan(z[0]).any()  # top=5 over four members
+        click(explorer.heatmap, "6", "5")
+        explorer.wait()
+        assert explorer.error == "the cell lookback=6, top=5 has no run (momentum: top=5 needs 5 members, the universe has 4)"
+    finally:
+        explorer.close()
+
+
+def test_switching_between_one_symbol_and_a_universe(explorer, binance_universe):
+    explorer.set_universe(binance_universe).wait()
+    assert explorer.error is None and explorer.sweep.symbols == binance_universe.symbols
+    explorer.strategy_picker.value = "momentum"
+    explorer.wait()
+    assert explorer.error is None and explorer.sweep.strategy.name == "momentum"
+    explorer.set_source("sample:binance:BTC/USDT:1h").wait()
+    assert explorer.universe is None
+    assert explorer.error == "momentum is a portfolio strategy: sweep it over a universe (set_universe, or universe=...)"
+    explorer.strategy_picker.value = "sma_cross"
+    explorer.wait()
+    assert explorer.error is None and explorer.sweep.symbols == ()
