@@ -15,18 +15,9 @@ from tradepulse.backtest import Costs, FixedSlippage, RangeSlippage
 from tradepulse.backtest.portfolio import run_portfolio_backtest
 from tradepulse.data.universe import load_universe
 from tradepulse.live.portfolio_replay import run_portfolio_replay
-from tradepulse.strategy import load_strategy
 
 LOT = float(FINE_STEP)
 MAJORS = "universe:binance-usdt-4h"
-
-
-def _has(name: str) -> bool:
-    try:
-        load_strategy(name)
-    except Exception:  # noqa: BLE001 - a built-in not registered yet is simply not a case
-        return False
-    return True
 
 
 CASES = [
@@ -41,7 +32,8 @@ def assert_same_fills(backtest_fills: list[dict], live_fills: list[dict]) -> Non
         assert (str(got["time"]), got["symbol"], got["side"]) == (str(expected["time"]), expected["symbol"], expected["side"]), (expected, got)
         assert abs(got["quantity"] - expected["quantity"]) <= 4 * LOT + 1e-6 * expected["quantity"], (expected, got)
         assert abs(got["price"] - expected["price"]) <= LOT / 2 + 1e-12 * expected["price"], (expected, got)
-        assert got["fee"] == pytest.approx(expected["fee"], rel=1e-5)
+        # The fee follows the quantity: it may differ by the fee on the lot rounding.
+        assert abs(got["fee"] - expected["fee"]) <= 1e-3 * expected["price"] * 4 * LOT + 1e-6 * expected["fee"], (expected, got)
         assert got["target"] == pytest.approx(expected["target"], abs=1e-12)
 
 
@@ -77,8 +69,6 @@ BUILTINS = [
 
 @pytest.mark.parametrize(("sources", "strategy", "params", "costs"), BUILTINS)
 def test_each_portfolio_builtin_replays_to_its_backtest(sources, strategy, params, costs):
-    if not _has(strategy):
-        pytest.fail(f"built-in portfolio strategy {strategy!r} is not registered")
     check_parity(sources, strategy, params, costs)
 
 

@@ -61,7 +61,7 @@ from tradepulse.model.kinds import (
     StrategyKind,
     StrategyTargetPayload,
 )
-from tradepulse.model.orders import OrderIntent, Side
+from tradepulse.model.orders import OrderIntent
 from tradepulse.model.venue import SimulatedVenue, Venue
 from tradepulse.risk import FlattenPositions, RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
@@ -486,22 +486,14 @@ class PortfolioEngine:
         prices = {symbol: self._fresh.get(symbol) or account.price(symbol) for symbol in self.symbols}
         # Equity is valued once at this period's prices, as the backtest values the group once per bar.
         equity = account.equity(prices)
-        intents = {symbol: self._intent(symbol, target, prices[symbol], equity) for symbol, target in pending.items()}
-        sells = [s for s, i in intents.items() if i is not None and i.side is Side.SELL]
-        buys = [s for s, i in intents.items() if i is not None and i.side is Side.BUY]
-        for symbol, intent in intents.items():
-            if intent is None:
-                self._skipped(symbol, pending[symbol], prices[symbol])
         # By the value each order moves (target value less position value, before rounding), from the
-        # largest sale to the largest purchase, members in their order on ties: vectorbt's call sequence.
+        # largest sale to the largest purchase, members in their order on ties: vectorbt's call
+        # sequence. Each is sized at its turn, so a purchase sees the cash the sales before it freed.
         def moved(symbol: str) -> Decimal:
             position = self._oms().position(symbol).quantity
             return Decimal(repr(pending[symbol])) * equity - position * prices[symbol]
 
-        for symbol in sorted(sells, key=moved):
-            await self.executions[symbol].submit(intents[symbol], prices[symbol], at, target=pending[symbol])
-        for symbol in sorted(buys, key=moved):
-            # Sized again now: the sales' proceeds are in the cash, and earlier buys have spent some.
+        for symbol in sorted(pending, key=moved):
             intent = self._intent(symbol, pending[symbol], prices[symbol], equity)
             if intent is None:
                 self._skipped(symbol, pending[symbol], prices[symbol])
