@@ -111,7 +111,8 @@ def _universe_source(source: Any) -> UniverseSource | None:
         return source
     if isinstance(source, (str, Path)):
         text = str(source).strip()
-        return (text,) if text.startswith(UNIVERSE_PREFIX) else None
+        folder = bool(text) and Path(text).expanduser().is_dir()  # a folder of data files is a universe
+        return (text,) if text.startswith(UNIVERSE_PREFIX) or folder else None
     if isinstance(source, Sequence):
         return tuple(str(s) for s in source)
     raise ConfigError(f"data must be a source, a list of sources or a Universe, got {type(source).__name__}")
@@ -272,7 +273,7 @@ class BacktestExplorer(Explorer):
         universe = _universe_source(source)
         self.mode = widgets.ToggleButtons(
             options=[ONE_SYMBOL, UNIVERSE], value=UNIVERSE if universe is not None else ONE_SYMBOL,
-            description="Data", style={**_STYLE, "button_width": "96px"}, layout=_FULL_WIDTH,
+            style={"button_width": "96px"}, layout=_FULL_WIDTH,
             tooltips=["One symbol's bars", "Several symbols on one clock, one shared cash account"],
         )
         self.mode.add_class("tp-data-mode")

@@ -223,7 +223,8 @@ def portfolio_figure(result: PortfolioBacktestResult, title: str = "") -> go.Fig
     figure.update_traces(showlegend=False)  # the legend lists the members, beside their lines
     weights_domain = figure.layout.yaxis3.domain
     middle, span = (weights_domain[0] + weights_domain[1]) / 2, weights_domain[1] - weights_domain[0]
-    figure.add_trace(weights_trace(result, colorbar_y=middle, colorbar_len=span), row=3, col=1)
+    # A floor on the colour bar's length keeps its labels apart when few members make the row short.
+    figure.add_trace(weights_trace(result, colorbar_y=middle, colorbar_len=max(span, 0.2)), row=3, col=1)
     for trace in contribution_traces(result):
         figure.add_trace(trace, row=4, col=1)
     figure.update_yaxes(type="category", autorange="reversed", title_text="weight", row=3, col=1)

@@ -379,3 +379,13 @@ def test_a_universe_that_cannot_load_is_reported_in_the_widget(tmp_path):
     explorer.set_source(BINANCE_4H).wait()
     assert explorer.error is None and explorer.stats["symbols"] == 4
     explorer.close()
+
+
+def test_a_folder_of_data_files_is_a_universe(tmp_path, binance_4h):
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        binance_4h.member(symbol).reset_index().to_csv(tmp_path / f"binance_{symbol.replace('/', '-')}_4h.csv", index=False)
+    explorer = BacktestExplorer(str(tmp_path), "pairs", debounce_s=0.05)
+    assert explorer.error is None
+    assert explorer.universe_mode and explorer.members == ("BTC/USDT", "ETH/USDT")
+    assert explorer.stats["symbols"] == 2 and explorer.stats["bars"] == 499
+    explorer.close()
