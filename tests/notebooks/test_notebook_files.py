@@ -26,6 +26,7 @@ EXPECTED_NOTEBOOKS = {
     "indicators_dashboard.ipynb",
     "live_dashboard.ipynb",
     "sweeps_and_walkforward.ipynb",
+    "portfolio.ipynb",
     "reports/backtest_report.ipynb",
 }
 
