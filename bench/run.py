@@ -48,6 +48,22 @@ def big_sweep(bars: int, combinations: int) -> None:
     print(f"seconds {row['seconds']:.1f}, bar-combinations/s {row['bar_combinations_per_second']:,}, peak memory {row['peak_rss_mib']:,.0f} MiB")
 
 
+def portfolio(combinations: int) -> None:
+    row = run_isolated("bench_portfolio.py", "--combinations", str(combinations))
+    print(f"\n## Portfolio sweep: momentum over {row['universe']} ({row['members']} members x {row['bars']:,} bars), "
+          f"{row['combinations']} combinations, one shared cash account each, 10 bps fees")
+    print(f"{'engine':<44}{'seconds':>9}{'peak MiB':>10}")
+    print(f"{'TradePulse run_sweep (signals, simulation, stats)':<44}{row['tradepulse_seconds']:>9.2f}{row['tradepulse_peak_mib']:>10.0f}")
+    print(f"{'  strategy signals for every combination':<44}{row['signals_seconds']:>9.2f}")
+    print(f"{'  vectorbt from_orders on those weights':<44}{row['vectorbt_seconds']:>9.2f}{row['vectorbt_peak_mib']:>10.0f}")
+    breakdown = row["breakdown"]
+    print(f"overhead: {row['overhead_vs_signals_and_vectorbt']:.2f}x signals + vectorbt, {row['overhead_vs_vectorbt_alone']:.2f}x "
+          f"vectorbt alone (best of {row['rounds']}; TradePulse's time: weights {breakdown['weights_seconds']:.2f} s, "
+          f"simulation {breakdown['simulate_seconds']:.2f} s, statistics {breakdown['stats_seconds']:.2f} s)")
+    print(f"{row['cells']:,} cells, {row['orders']:,} orders; same weights: {row['same_weights']}; final equity differs from "
+          f"vectorbt's by at most {row['max_rel_diff_final_equity']:.1e} (relative); process peak RSS {row['process_peak_rss_mib']:,.0f} MiB")
+
+
 def engine() -> None:
     result = run_isolated("bench_engine.py")
     print("\n## Live engine on real data (feed -> bars -> strategy -> risk -> OMS -> paper venue, journaled)")
@@ -138,6 +154,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-combination memory run; smaller service run")
     parser.add_argument("--engine-only", action="store_true", help="run only the live engine benchmark")
     parser.add_argument("--service-only", action="store_true", help="run only the live service benchmark")
+    parser.add_argument("--portfolio-only", action="store_true", help="run only the portfolio sweep benchmark")
+    parser.add_argument("--portfolio-combinations", type=int, default=150, help="combinations in the portfolio sweep (default 150)")
     parser.add_argument("--engine-compare", metavar="REVISION",
                         help="run only the engine benchmark, at REVISION (a git worktree) and now, alternating")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --engine-compare (best of each side)")
@@ -151,10 +169,14 @@ def main() -> None:
     if args.service_only:
         service(args.quick)
         return
+    if args.portfolio_only:
+        portfolio(args.portfolio_combinations)
+        return
     indicators(args.bars)
     sweep(args.bars, 1_000, repeats=3)
     if not args.quick:
         big_sweep(args.bars, 10_000)
+    portfolio(args.portfolio_combinations)
     engine()
     service(args.quick)
 
