@@ -540,14 +540,14 @@ class LiveMonitor(widgets.VBox):
             ("fees_quote", "Fees", "money"), ("net_pnl", "Net P&L", "pnl"), ("equity", "Equity", "money"),
         ], "tp-live-positions", "No positions.")
         self.orders_view.value = _table(data["orders"], [
-            ("created_at", "Created", "time"), ("strategy_id", "Strategy", "text"), ("side", "Side", "text"),
-            ("order_type", "Type", "text"), ("quantity", "Quantity", "qty"), ("status", "Status", "status"),
+            ("created_at", "Created", "time"), ("strategy_id", "Strategy", "text"), ("symbol", "Symbol", "text"),
+            ("side", "Side", "text"), ("order_type", "Type", "text"), ("quantity", "Quantity", "qty"), ("status", "Status", "status"),
             ("filled_quantity", "Filled", "qty"), ("average_fill_price", "Avg price", "money"),
             ("fees", "Fees", "money"), ("client_order_id", "Order id", "text"),
         ], "tp-live-orders", "No orders yet.", _ORDERS_SHOWN)
         self.fills_view.value = _table(data["fills"], [
-            ("filled_at", "Filled", "time"), ("strategy_id", "Strategy", "text"), ("side", "Side", "text"),
-            ("fill_quantity", "Quantity", "qty"), ("fill_price", "Price", "money"),
+            ("filled_at", "Filled", "time"), ("strategy_id", "Strategy", "text"), ("symbol", "Symbol", "text"),
+            ("side", "Side", "text"), ("fill_quantity", "Quantity", "qty"), ("fill_price", "Price", "money"),
             ("fee_quote", "Fee", "money"), ("is_maker", "Maker", "bool"),
             ("client_order_id", "Order id", "text"),
         ], "tp-live-fills", "No fills yet.", _FILLS_SHOWN)

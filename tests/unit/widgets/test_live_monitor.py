@@ -94,6 +94,8 @@ def test_read_token_monitor_shows_state_positions_and_orders_from_the_service_an
     assert 'class="tp-live-state" data-state="ACTIVE"' in monitor.header.value
     assert first["client_order_id"] in monitor.orders_view.value
     assert f'data-status="{first["status"]}"' in monitor.orders_view.value
+    # Orders and fills say their symbol (a portfolio engine trades several).
+    assert "BTC/USDT" in monitor.orders_view.value
     assert "btc-sma" in monitor.positions_view.value and "BTC/USDT" in monitor.engines_view.value
     equity = [trace for trace in monitor.figure.data if trace.name == "equity · btc-sma"]
     assert equity and len(equity[0].y) >= 1
