@@ -55,6 +55,22 @@ def test_a_single_symbol_strategy_sweeps_each_member_on_an_equal_share(universe)
     assert sweep.best_strategy().params == sweep.best_params
 
 
+@pytest.mark.parametrize(
+    ("strategy", "grid", "members"),
+    [
+        ("momentum", {"lookback": [6, 24], "top": [1, 2], "allow_short": [False, True]}, None),
+        ("pairs", {"window": [40, 80], "entry_z": [1.5, 2.0]}, ("BTC/USDT", "ETH/USDT")),
+    ],
+)
+def test_rows_of_the_built_in_portfolio_strategies_equal_their_backtests(universe, strategy, grid, members):
+    if members:
+        universe = load_universe([f"sample:binance:{symbol}:4h" for symbol in members])
+    costs = Costs(fees_bps=7.5, slippage=RangeSlippage())
+    sweep = run_sweep(universe, strategy, grid, costs=costs)
+    assert len(sweep.table) == np.prod([len(values) for values in grid.values()])
+    assert_rows_equal_single_runs(sweep, universe, strategy, costs)
+
+
 def test_a_portfolio_strategys_signals_grid_is_used_and_agrees(universe):
     AboveAverage.grid_calls = 0
     sweep = run_sweep(universe, AboveAverage, {"window": [10, 40], "members": [1, 3]}, memory_budget_bytes=64 * 1024**2)
