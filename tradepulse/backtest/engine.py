@@ -173,7 +173,8 @@ def order_sizes(targets: np.ndarray) -> np.ndarray:
 
 def bar_period(bars: pd.DataFrame) -> pd.Timedelta:
     """Return the bar interval: the most common spacing between timestamps."""
-    steps = np.diff(bars.index.asi8)
+    # In nanoseconds whatever unit the index stores (pandas 3 builds date_range in microseconds).
+    steps = np.diff(bars.index.as_unit("ns").asi8)
     steps = steps[steps > 0]
     if steps.size == 0:
         raise DataError("cannot infer the bar interval from fewer than 2 distinct timestamps")

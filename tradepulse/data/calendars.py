@@ -97,7 +97,7 @@ def _first_line(exc: Exception) -> str:
 
 
 def _midnight_stamped(index: pd.DatetimeIndex) -> bool:
-    return bool((index.asi8 % _DAY_NS == 0).all())
+    return bool((index.as_unit("ns").asi8 % _DAY_NS == 0).all())
 
 
 def _session_labels(index: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:

@@ -153,7 +153,8 @@ def format_timeframe(timeframe: pd.Timedelta | None) -> str | None:
 
 def infer_timeframe(index: pd.DatetimeIndex) -> pd.Timedelta | None:
     """The most common positive spacing between consecutive distinct timestamps."""
-    unique = np.unique(index.asi8)
+    # In nanoseconds whatever unit the index stores (pandas 3 builds date_range in microseconds).
+    unique = np.unique(index.as_unit("ns").asi8)
     if len(unique) < 2:
         return None
     steps = np.diff(unique)
@@ -178,7 +179,7 @@ def _expected_grid(index: pd.DatetimeIndex, timeframe: pd.Timedelta) -> tuple[pd
             )
         return grid, calendar
     slots_per_day = int(_DAY / timeframe)
-    time_of_day = (index.asi8 - index.normalize().asi8) // timeframe.value
+    time_of_day = (index.as_unit("ns").asi8 - index.normalize().as_unit("ns").asi8) // timeframe.value
     seen_slots = len(np.unique(time_of_day))
     if seen_slots >= 0.9 * slots_per_day or span_days < 1:
         grid = pd.date_range(first, last, freq=timeframe)

@@ -232,3 +232,11 @@ def test_replaying_bars_one_at_a_time_on_a_warmup_window_reproduces_the_backtest
     backtest = run_backtest(hourly_bars, strategy, costs=costs).fills
     assert len(backtest) > 10
     pd.testing.assert_frame_equal(replayed, backtest)
+
+
+def test_the_bar_period_of_a_frame_indexed_in_microseconds_is_its_real_spacing():
+    from tradepulse.backtest import bar_period
+
+    index = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC")
+    frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=index)
+    assert bar_period(frame) == pd.Timedelta(hours=1)

@@ -3,7 +3,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradepulse.data import validate_bars
+from tradepulse.data import infer_timeframe, validate_bars
 
 
 def test_embedded_samples_have_no_errors_and_no_gaps(hourly_bars, five_minute_bars):
@@ -145,3 +145,10 @@ def test_empty_frame_is_an_error(hourly_bars):
     report = validate_bars(hourly_bars.iloc[:0])
     assert not report.ok
     assert report.errors == ["no rows"]
+
+
+def test_the_bar_interval_of_a_clock_stored_in_microseconds_is_read_in_real_time():
+    # pandas 3 builds date_range indexes in microseconds; an hour must still read as an hour.
+    index = pd.date_range("2024-01-01", periods=5, freq="1h", tz="UTC")
+    assert str(index.dtype) == "datetime64[us, UTC]"
+    assert infer_timeframe(index) == pd.Timedelta(hours=1)
