@@ -121,8 +121,14 @@ class EqualShare(PortfolioStrategy):
         share = 1.0 / len(symbols)
         columns = {}
         for symbol in symbols:
-            targets = self.inner.signals(member_bars(bars, symbol))
-            columns[symbol] = np.asarray(targets, dtype=np.float64) * share
+            targets = np.asarray(self.inner.signals(member_bars(bars, symbol)), dtype=np.float64)
+            # Each member's own target must be an exposure as for one symbol; the gross check alone
+            # would let one member take n times its share while the others sit flat.
+            outside = np.abs(np.nan_to_num(targets)) > 1.0
+            if outside.any():
+                bad = targets[np.argmax(outside)]
+                raise StrategyError(f"{self.inner.name} on {symbol}: target exposure must be within [-1, 1], got {bad:g}")
+            columns[symbol] = targets * share
         return pd.DataFrame(columns, index=bars.index)
 
     def __repr__(self) -> str:

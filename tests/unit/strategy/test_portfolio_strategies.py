@@ -19,6 +19,7 @@ from tradepulse.strategy import (
     Pairs,
     PortfolioStrategy,
     SmaCross,
+    Strategy,
     Synchrony,
     as_portfolio,
     list_strategies,
@@ -430,3 +431,14 @@ def test_each_built_in_backtests_and_trades_on_a_real_universe(universes, univer
     assert result.stats["trades"] > 3
     assert set(result.fills["symbol"]) == set(universe.symbols)
     np.testing.assert_array_equal(result.weights.to_numpy(), result.strategy.signals(universe.bars).to_numpy())
+
+
+def test_equal_share_refuses_a_member_target_outside_minus_one_to_one():
+    # Gross exposure alone would let one member take n times its share while the others sit flat.
+    class Doubles(Strategy):
+        def signals(self, bars):
+            return bars["close"] * 0.0 + 2.0
+
+    universe_bars = load_universe(["universe:binance-usdt-4h"]).bars
+    with pytest.raises(StrategyError, match=r"target exposure must be within \[-1, 1\], got 2"):
+        EqualShare(Doubles()).signals(universe_bars)
