@@ -21,6 +21,7 @@ How a calendar is chosen (``calendar=`` in :func:`tradepulse.data.validate_bars`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,7 +82,10 @@ def resolve_calendar_name(name: str) -> str:
 @lru_cache(maxsize=64)
 def _calendar(name: str, first: pd.Timestamp, last: pd.Timestamp) -> xcals.ExchangeCalendar:
     # Bounded to the data's range so old data works (the library's default covers about 20 years back).
-    return xcals.get_calendar(name, start=first, end=last)
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 builds its sessions with pandas APIs pandas 3.1 deprecates; not ours to act on.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return xcals.get_calendar(name, start=first, end=last)
 
 
 def _exchange_calendar(name: str, first: pd.Timestamp, last: pd.Timestamp) -> xcals.ExchangeCalendar:
