@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tradepulse.model.orders import OrderType, Side
@@ -293,7 +293,7 @@ def _prices(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | Non
         if distance_bps > band:
             return _deny(
                 "price_band",
-                f"limit price {fmt_amount(facts.limit_price)} is {distance_bps.quantize(_HUNDREDTH)} bps from the "
+                f"limit price {fmt_amount(facts.limit_price)} is {distance_bps.quantize(_HUNDREDTH, rounding=ROUND_HALF_EVEN)} bps from the "
                 f"last trade {fmt_amount(facts.last_trade)}, outside price_band_bps {band.normalize():f}",
                 value=distance_bps,
                 limit_value=band,
@@ -421,7 +421,7 @@ def _exposure(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | N
     if leverage > leverage_limit:
         return _deny(
             "max_gross_leverage",
-            f"gross leverage would reach {leverage.quantize(_HUNDREDTH)}x ({_money(projected, currency)} on equity "
+            f"gross leverage would reach {leverage.quantize(_HUNDREDTH, rounding=ROUND_HALF_EVEN)}x ({_money(projected, currency)} on equity "
             f"{_money(equity, currency)}), beyond max_gross_leverage {leverage_limit.normalize():f}x",
             value=leverage,
             limit_value=leverage_limit,
@@ -485,7 +485,7 @@ def _net_exposure(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial
     if leverage > leverage_limit:
         return _deny(
             "max_net_leverage",
-            f"net leverage would reach {leverage.quantize(_HUNDREDTH)}x ({_money(projected, currency)} on equity "
+            f"net leverage would reach {leverage.quantize(_HUNDREDTH, rounding=ROUND_HALF_EVEN)}x ({_money(projected, currency)} on equity "
             f"{_money(equity, currency)}), beyond max_net_leverage {leverage_limit.normalize():f}x",
             value=leverage,
             limit_value=leverage_limit,

@@ -42,3 +42,16 @@ def test_a_long_short_book_within_gross_but_beyond_net_is_told_apart(clock):
     book = context(clock, positions={"BTC/USDT": "0.1", "ETH/USDT": "-1"})  # gross 8,000, net 2,000
     decision = gate.check(intent(quantity="0.1"), book)  # gross 13,000 fine, net 7,000 not
     assert_denied(decision, "max_net_exposure")
+
+
+def test_leverage_in_a_denial_reads_the_same_whatever_rounding_the_process_context_has(clock):
+    # ccxt sets the thread's decimal context to round half up on its first price formatting; the
+    # gate's sentence must not depend on which library ran first (1.025 rounds half-even to 1.02).
+    import decimal
+
+    gate = gate_with(clock, max_net_leverage=D(1))
+    book = context(clock, positions={"BTC/USDT": "0.2", "ETH/USDT": "1"}, equity=D(20_000))
+    with decimal.localcontext() as local:
+        local.rounding = decimal.ROUND_HALF_UP
+        decision = gate.check(intent(quantity="0.15", symbol="BTC/USDT"), book)
+    assert_denied(decision, "max_net_leverage", "net leverage would reach 1.02x")
