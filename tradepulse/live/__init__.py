@@ -3,7 +3,8 @@
 ``feed -> bar builder -> strategy -> target -> order intent -> risk gate -> OMS -> venue``, with
 venue updates flowing back into the OMS and every step journaled. The same strategy class runs
 here and in backtests; replaying history through the engine against the paper venue reproduces
-the backtest's trades (``tests/integration/test_live_parity.py``). See ``docs/live.md``.
+the backtest's trades (``tests/integration/test_live_parity.py``). A portfolio strategy runs over
+several symbols of one account in :class:`PortfolioEngine`. See ``docs/live.md``.
 
 Names load their module on first use: the engine pulls in pandas and the strategy layer, which
 ``import tradepulse.live`` alone should not pay for.
@@ -39,6 +40,10 @@ _LAZY = {
     "LiveEngine": "tradepulse.live.engine",
     "ReplayReport": "tradepulse.live.report",
     "run_replay": "tradepulse.live.replay",
+    "PortfolioEngine": "tradepulse.live.portfolio_engine",
+    "PortfolioEngineConfig": "tradepulse.live.portfolio_engine",
+    "PortfolioReplayReport": "tradepulse.live.portfolio_report",
+    "run_portfolio_replay": "tradepulse.live.portfolio_replay",
 }
 
 __all__ = sorted(_LAZY)
@@ -47,6 +52,9 @@ if TYPE_CHECKING:
     from tradepulse.adapters.paper.feeds import RECORDINGS, BarReplayFeed, RecordingFeed, fine_instrument, open_feed
     from tradepulse.live.bars import BarWindow, TimeBarBuilder, parse_period
     from tradepulse.live.engine import EngineConfig, LiveEngine
+    from tradepulse.live.portfolio_engine import PortfolioEngine, PortfolioEngineConfig
+    from tradepulse.live.portfolio_replay import run_portfolio_replay
+    from tradepulse.live.portfolio_report import PortfolioReplayReport
     from tradepulse.live.replay import run_replay
     from tradepulse.live.report import ReplayReport
     from tradepulse.model.book import OrderBook

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -37,6 +37,7 @@ from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.execution import OMS, CancelOutcome
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.lifecycle import ENGINE_ACTOR, EngineLifecycle
 from tradepulse.live.report import ReplayReport
 from tradepulse.model.clock import EngineClock
 from tradepulse.model.costs import Costs
@@ -45,7 +46,6 @@ from tradepulse.model.kinds import (
     RISK_KIND_PREFIX,
     EngineKind,
     EngineStartedPayload,
-    EngineStoppedPayload,
     MarketBarPayload,
     MarketKind,
     RiskKind,
@@ -54,13 +54,13 @@ from tradepulse.model.kinds import (
 )
 from tradepulse.model.venue import SimulatedVenue, Venue
 from tradepulse.risk import RiskControls, StateChange
+from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
 from tradepulse.store.journal import NewEvent
 from tradepulse.strategy.base import Strategy
 
 __all__ = ["EngineConfig", "LiveEngine"]
 
-_ENGINE_ACTOR = "system:engine"
 # How often an order missing at the venue, whose request could still land, is asked about again.
 _LATE_LANDING_POLL_S = 0.5
 
@@ -102,7 +102,7 @@ class EngineConfig:
     heartbeat_seconds: float = 1.0
 
 
-class LiveEngine:
+class LiveEngine(EngineLifecycle):
     """Run one strategy on one symbol from a feed to a venue.
 
     Parameters
@@ -165,10 +165,7 @@ class LiveEngine:
         self._settle_task: asyncio.Task | None = None
         self._last_price: Decimal | None = None
         self._best_ask: Decimal | None = None
-        self._stopping = False
-        self._started = False
-        # Feed events and heartbeats interleave on a wall clock; one at a time touches the OMS.
-        self._lock = asyncio.Lock()
+        self._init_lifecycle(config.heartbeat_seconds)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -215,47 +212,10 @@ class LiveEngine:
         ))
         self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
 
-    async def run(self) -> ReplayReport:
-        """Start (unless started), consume the feed to its end (or :meth:`stop`), stop; return the report."""
-        await self.start()
-        helpers = [] if self.clock.simulated else [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
-        try:
-            async for event in self.feed:
-                await self.clock.advance_to(event.at)
-                await self.on_event(event)
-                if self._stopping:
-                    break
-        finally:
-            for task in helpers:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._finish()
-        assert self.report is not None
-        return self.report
-
     @property
     def last_price(self) -> Decimal | None:
         """The last price the engine saw (trade, bar open or bar close)."""
         return self._last_price
-
-    def stop(self) -> None:
-        """Stop after the event being handled."""
-        self._stopping = True
-
-    async def halt(self, reason: str, actor: str, flatten: bool = False) -> StateChange:
-        """The kill switch: halt trading, journal it, cancel open orders (and flatten if asked)."""
-        async with self._lock:
-            change = self.risk.halt(reason, actor, flatten)
-            await self._execution().carry_out([change])
-            return change
-
-    async def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
-        """Undo the kill switch (only ``operator:<name>`` actors may), journaled like a halt."""
-        async with self._lock:
-            change = self.risk.resume(actor, reason)
-            await self._execution().carry_out([change])
-            return change
 
     async def cancel_open_orders(self) -> list[CancelOutcome]:
         """Cancel every open order of this engine (re-sending cancels that failed); say how each went."""
@@ -318,41 +278,17 @@ class LiveEngine:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    async def _finish(self) -> None:
+    async def _before_finish(self) -> None:
         if self._settle_task is not None and not self._settle_task.done():
             self._settle_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._settle_task
-        if self.oms is not None and self.report is not None:
-            self.report.orders = _order_counts(self.oms)
-            self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
-            self.journal.append(EngineKind.STOPPED, EngineStoppedPayload(
-                symbol=self.symbol, bars=self.report.bars, fills=len(self.report.fills),
-                final_equity=self.report.final_equity, pnl=self.report.pnl, orders=self.report.orders,
-            ))
-        await self.venue.close()
 
-    async def _listen(self) -> None:
-        # Live venues push updates at any time; in simulated time the loop drains them instead.
-        async for update in self.venue.updates():
-            await self._guarded("venue updates", self._apply_update(update))
+    async def _carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
+        await self._execution().carry_out(events)
 
-    async def _apply_update(self, update: Any) -> None:
-        async with self._lock:
-            await self._execution().apply_updates([update])
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.heartbeat_seconds)
-            await self._guarded("heartbeat", self.on_heartbeat())
-
-    async def _guarded(self, where: str, work: Any) -> None:
-        """Run a background step; a failure is journaled and halts trading instead of dying unseen."""
-        try:
-            await work
-        except Exception as error:  # noqa: BLE001 - a background task must never fail silently
-            self.journal.append(EngineKind.ERROR, {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
-            await self._execution().carry_out([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
+    def _update_sink(self) -> ExecutionEngine:
+        return self._execution()
 
     async def on_heartbeat(self) -> None:
         """Do what time alone requires: close due bars, run due venue requests, poll the breakers."""
@@ -425,7 +361,7 @@ class LiveEngine:
             target = _checked_target(self.strategy.latest_target(self.window.frame()), self.strategy.name)
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
             self.journal.append(StrategyKind.ERROR, {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
-            await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
+            await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", ENGINE_ACTOR)])
             return
         if target != self.target:
             self.journal.append(StrategyKind.TARGET, StrategyTargetPayload(
@@ -484,10 +420,3 @@ def _checked_target(value: Any, name: str) -> float:
     if not -1.0 <= target <= 1.0:
         raise StrategyError(f"{name}: target exposure must be within [-1, 1], got {target}")
     return target + 0.0  # -0.0 and 0.0 are the same target
-
-
-def _order_counts(oms: OMS) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for order in oms.orders.values():
-        counts[str(order.status)] = counts.get(str(order.status), 0) + 1
-    return counts

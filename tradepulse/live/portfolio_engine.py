@@ -28,10 +28,8 @@ A single-symbol strategy given several symbols runs on each at an equal share (1
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -46,6 +44,7 @@ from tradepulse.execution.account import SharedAccount
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.execution.sizer import intent_for_target
 from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.lifecycle import ENGINE_ACTOR, EngineLifecycle
 from tradepulse.live.portfolio_report import PortfolioReplayReport
 from tradepulse.model.clock import EngineClock
 from tradepulse.model.costs import Costs
@@ -54,7 +53,6 @@ from tradepulse.model.kinds import (
     RISK_KIND_PREFIX,
     EngineKind,
     EngineStartedPayload,
-    EngineStoppedPayload,
     MarketBarPayload,
     MarketKind,
     RiskKind,
@@ -72,7 +70,6 @@ from tradepulse.strategy.portfolio import PortfolioStrategy, as_portfolio
 
 __all__ = ["PortfolioEngine", "PortfolioEngineConfig"]
 
-_ENGINE_ACTOR = "system:engine"
 _FIELDS = ("open", "high", "low", "close", "volume")
 
 
@@ -105,7 +102,7 @@ class PortfolioEngineConfig:
     member_timeout_seconds: float = 30.0
 
 
-class PortfolioEngine:
+class PortfolioEngine(EngineLifecycle):
     """Run one portfolio strategy over several symbols of one account, from a feed to a venue.
 
     The parameters are those of :class:`~tradepulse.live.engine.LiveEngine`, with a
@@ -156,9 +153,7 @@ class PortfolioEngine:
         self._last_price: dict[str, Decimal] = {}
         self._best_ask: dict[str, Decimal] = {}
         self._deferring = False
-        self._stopping = False
-        self._started = False
-        self._lock = asyncio.Lock()
+        self._init_lifecycle(config.heartbeat_seconds)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -209,25 +204,6 @@ class PortfolioEngine:
         ))
         self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
 
-    async def run(self) -> PortfolioReplayReport:
-        """Start (unless started), consume the feed to its end (or :meth:`stop`), stop; return the report."""
-        await self.start()
-        helpers = [] if self.clock.simulated else [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
-        try:
-            async for event in self.feed:
-                await self.clock.advance_to(event.at)
-                await self.on_event(event)
-                if self._stopping:
-                    break
-        finally:
-            for task in helpers:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._finish()
-        assert self.report is not None
-        return self.report
-
     @property
     def last_price(self) -> Decimal | None:
         """The last price seen for the first member (per member: :attr:`last_prices`)."""
@@ -252,24 +228,6 @@ class PortfolioEngine:
         """Gross target exposure (sum of |weight|); per member: :attr:`targets`."""
         return float(sum(abs(weight) for weight in self.targets.values()))
 
-    def stop(self) -> None:
-        """Stop after the event being handled."""
-        self._stopping = True
-
-    async def halt(self, reason: str, actor: str, flatten: bool = False) -> StateChange:
-        """The kill switch: halt trading, journal it, cancel every member's open orders (and flatten if asked)."""
-        async with self._lock:
-            change = self.risk.halt(reason, actor, flatten)
-            await self._carry_out([change])
-            return change
-
-    async def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
-        """Undo the kill switch (only ``operator:<name>`` actors may), journaled like a halt."""
-        async with self._lock:
-            change = self.risk.resume(actor, reason)
-            await self._carry_out([change])
-            return change
-
     async def cancel_open_orders(self) -> list[CancelOutcome]:
         """Cancel every open order of every member; say how each went."""
         async with self._lock:
@@ -278,37 +236,13 @@ class PortfolioEngine:
                 outcomes += await execution.cancel_all()
             return outcomes
 
-    async def _finish(self) -> None:
+    async def _before_finish(self) -> None:
         if self.oms is not None and self.report is not None:
-            self.report.orders = _order_counts(self.oms)
             # Fills after the last period's close moved positions too: report them as they end.
             self.report.positions = self._account().positions()
-            self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
-            self.journal.append(EngineKind.STOPPED, EngineStoppedPayload(
-                symbol=self.symbol, bars=self.report.bars, fills=len(self.report.fills),
-                final_equity=self.report.final_equity, pnl=self.report.pnl, orders=self.report.orders,
-            ))
-        await self.venue.close()
 
-    async def _listen(self) -> None:
-        async for update in self.venue.updates():
-            await self._guarded("venue updates", self._apply_update(update))
-
-    async def _apply_update(self, update: Any) -> None:
-        async with self._lock:
-            await self._any_execution().apply_updates([update])
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.heartbeat_seconds)
-            await self._guarded("heartbeat", self.on_heartbeat())
-
-    async def _guarded(self, where: str, work: Any) -> None:
-        try:
-            await work
-        except Exception as error:  # noqa: BLE001 - a background task must never fail silently
-            self.journal.append(EngineKind.ERROR, {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
-            await self._carry_out([self.risk.halt(f"engine {where} failed: {error}", _ENGINE_ACTOR)])
+    def _update_sink(self) -> ExecutionEngine:
+        return self._any_execution()
 
     async def on_heartbeat(self) -> None:
         """Close due bars and overdue periods, run due venue requests, poll the breakers, settle lookups."""
@@ -442,7 +376,7 @@ class PortfolioEngine:
             weights = self.strategy.latest_targets(self._frame())
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
             self.journal.append(StrategyKind.ERROR, {"symbol": self.symbol, "bar_start": start, "error": type(error).__name__, "message": str(error)})
-            await self._carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", _ENGINE_ACTOR)])
+            await self._carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", ENGINE_ACTOR)])
             return
         for symbol in self.symbols:
             target = _checked_weight(weights[symbol], self.strategy.name)
@@ -538,7 +472,7 @@ class PortfolioEngine:
             if execution.take_target_unmet() and execution.symbol not in self._pending:
                 self._pending[execution.symbol] = self.targets[execution.symbol]
 
-    async def _carry_out(self, events: list[RiskEvent | StateChange] | tuple[RiskEvent | StateChange, ...]) -> None:
+    async def _carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
         """Journal risk events once and carry out their actions for every member (a halt cancels all)."""
         events = list(events)
         if not events:
@@ -582,10 +516,3 @@ def _checked_weight(value: Any, name: str) -> float:
     if not math.isfinite(weight):
         raise StrategyError(f"{name}: weights must be finite, got {weight}")
     return weight + 0.0
-
-
-def _order_counts(oms: OMS) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for order in oms.orders.values():
-        counts[str(order.status)] = counts.get(str(order.status), 0) + 1
-    return counts

@@ -1,0 +1,157 @@
+"""What both live engines share: the feed loop, stop, the kill switch, and their background tasks.
+
+:class:`~tradepulse.live.engine.LiveEngine` (one symbol) and
+:class:`~tradepulse.live.portfolio_engine.PortfolioEngine` (several symbols of one account) differ
+in how a bar becomes orders; how they run, stop, halt, resume, listen to the venue and keep time
+is one piece of code, here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, Iterable
+from typing import Any
+
+from tradepulse.execution import OMS
+from tradepulse.execution.engine import ExecutionEngine
+from tradepulse.model.clock import EngineClock
+from tradepulse.model.events import MarketEvent
+from tradepulse.model.kinds import EngineKind, EngineStoppedPayload, RiskKind
+from tradepulse.model.venue import Venue
+from tradepulse.risk import RiskControls, StateChange
+from tradepulse.risk.breakers import RiskEvent
+from tradepulse.store import Journal
+
+__all__ = ["ENGINE_ACTOR", "EngineLifecycle", "order_counts"]
+
+ENGINE_ACTOR = "system:engine"
+
+
+class EngineLifecycle:
+    """The run loop and controls of a live engine; subclasses say how events become orders.
+
+    Subclasses set ``feed``, ``venue``, ``journal``, ``risk``, ``clock``, ``symbol``, ``oms`` and
+    ``report`` and implement :meth:`start`, :meth:`on_event`, :meth:`on_heartbeat`,
+    :meth:`_carry_out` (journal risk events and act on them) and :meth:`_update_sink` (the execution
+    engine venue updates go through).
+    """
+
+    feed: AsyncIterable[MarketEvent]
+    venue: Venue
+    journal: Journal
+    risk: RiskControls
+    clock: EngineClock
+    symbol: str
+    oms: OMS | None
+    report: Any
+    heartbeat_seconds: float
+
+    def _init_lifecycle(self, heartbeat_seconds: float) -> None:
+        self.heartbeat_seconds = heartbeat_seconds
+        self._stopping = False
+        self._started = False
+        # Feed events, venue updates and heartbeats interleave on a wall clock; one at a time touches the OMS.
+        self._lock = asyncio.Lock()
+
+    # -- what subclasses provide ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def on_event(self, event: MarketEvent) -> None:
+        raise NotImplementedError
+
+    async def on_heartbeat(self) -> None:
+        raise NotImplementedError
+
+    async def _carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
+        raise NotImplementedError
+
+    def _update_sink(self) -> ExecutionEngine:
+        raise NotImplementedError
+
+    async def _before_finish(self) -> None:
+        """Last work before the stop is journaled (background lookups, final positions)."""
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> Any:
+        """Start (unless started), consume the feed to its end (or :meth:`stop`), stop; return the report."""
+        await self.start()
+        helpers = [] if self.clock.simulated else [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
+        try:
+            async for event in self.feed:
+                await self.clock.advance_to(event.at)
+                await self.on_event(event)
+                if self._stopping:
+                    break
+        finally:
+            for task in helpers:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._finish()
+        assert self.report is not None
+        return self.report
+
+    def stop(self) -> None:
+        """Stop after the event being handled."""
+        self._stopping = True
+
+    async def halt(self, reason: str, actor: str, flatten: bool = False) -> StateChange:
+        """The kill switch: halt trading, journal it, cancel open orders (and flatten if asked)."""
+        async with self._lock:
+            change = self.risk.halt(reason, actor, flatten)
+            await self._carry_out([change])
+            return change
+
+    async def resume(self, actor: str, reason: str = "operator resumed trading") -> StateChange:
+        """Undo the kill switch (only ``operator:<name>`` actors may), journaled like a halt."""
+        async with self._lock:
+            change = self.risk.resume(actor, reason)
+            await self._carry_out([change])
+            return change
+
+    async def _finish(self) -> None:
+        await self._before_finish()
+        if self.oms is not None and self.report is not None:
+            self.report.orders = order_counts(self.oms)
+            self.journal.append(RiskKind.BREAKER_SNAPSHOT, self.risk.breakers.snapshot())
+            self.journal.append(EngineKind.STOPPED, EngineStoppedPayload(
+                symbol=self.symbol, bars=self.report.bars, fills=len(self.report.fills),
+                final_equity=self.report.final_equity, pnl=self.report.pnl, orders=self.report.orders,
+            ))
+        await self.venue.close()
+
+    # -- background tasks (wall clock only) -----------------------------------------------------
+
+    async def _listen(self) -> None:
+        # Live venues push updates at any time; in simulated time the loop drains them instead.
+        async for update in self.venue.updates():
+            await self._guarded("venue updates", self._apply_update(update))
+
+    async def _apply_update(self, update: Any) -> None:
+        async with self._lock:
+            await self._update_sink().apply_updates([update])
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            await self._guarded("heartbeat", self.on_heartbeat())
+
+    async def _guarded(self, where: str, work: Any) -> None:
+        """Run a background step; a failure is journaled and halts trading instead of dying unseen."""
+        try:
+            await work
+        except Exception as error:  # noqa: BLE001 - a background task must never fail silently
+            self.journal.append(EngineKind.ERROR, {"symbol": self.symbol, "where": where, "error": type(error).__name__, "message": str(error)})
+            await self._carry_out([self.risk.halt(f"engine {where} failed: {error}", ENGINE_ACTOR)])
+
+
+def order_counts(oms: OMS) -> dict[str, int]:
+    """How many of the OMS's orders are in each status (the report's ``orders``)."""
+    counts: dict[str, int] = {}
+    for order in oms.orders.values():
+        counts[str(order.status)] = counts.get(str(order.status), 0) + 1
+    return counts
