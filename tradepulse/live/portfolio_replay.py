@@ -9,7 +9,6 @@ a journal. ``tradepulse live replay SOURCE SOURCE ...`` calls it; the portfolio 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -24,13 +23,12 @@ from tradepulse.data.universe import Universe, load_universe
 from tradepulse.errors import ConfigError
 from tradepulse.live.portfolio_engine import PortfolioEngine, PortfolioEngineConfig
 from tradepulse.live.portfolio_report import PortfolioReplayReport
-from tradepulse.live.replay import REPLAY_RISK_LIMITS, observed_feed as _observed
+from tradepulse.live.replay import REPLAY_RISK_LIMITS, observed_feed, run_journaled
 from tradepulse.model.clock import SimulatedClock
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import MarketEvent
-from tradepulse.sim.market import LatencyModel
 from tradepulse.risk import RiskControls, RiskLimits
-from tradepulse.store import Journal
+from tradepulse.sim.market import LatencyModel
 from tradepulse.strategy import Strategy, load_strategy
 
 __all__ = ["run_portfolio_replay", "run_portfolio_replay_async"]
@@ -129,20 +127,11 @@ async def run_portfolio_replay_async(
         symbols=feed.symbols, capital=capital, bar_period=bar_period if ticks else None, sizing_costs=costs,
         cash_reserve_fraction=Decimal("0.001") if ticks else Decimal(0),
     )
-    with tempfile.TemporaryDirectory(prefix="tradepulse-replay-") as scratch:
-        path = Path(journal_path) if journal_path is not None else Path(scratch) / "journal.sqlite"
-        with Journal(path, durability=durability, clock=clock.now) as journal:  # type: ignore[arg-type]
-            engine = PortfolioEngine(strategy, _observed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config)
-            report = await engine.run()
-    report.details.update(
-        strategy=strategy.name,
-        params=strategy.params,
-        fees_bps=costs.fees_bps,
-        slippage=costs.slippage.to_dict(),
+    return await run_journaled(
+        lambda journal: PortfolioEngine(strategy, observed_feed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config),
+        clock=clock, journal_path=journal_path, durability=durability, strategy=strategy, costs=costs,
         fill_convention="weights at the period's close, sells then buys at every member's next available price",
-        journal=str(journal_path) if journal_path is not None else None,
     )
-    return report
 
 
 def _open(

@@ -28,7 +28,7 @@ from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
 from tradepulse.strategy import Strategy, load_strategy
 
-__all__ = ["REPLAY_RISK_LIMITS", "run_replay", "run_replay_async"]
+__all__ = ["REPLAY_RISK_LIMITS", "observed_feed", "run_journaled", "run_replay", "run_replay_async"]
 
 #: Risk limits of a replay unless given: the gate's checks stay on, but the loss and drawdown
 #: breakers are off, because a replay exists to reproduce the backtest (which has no breakers).
@@ -133,17 +133,28 @@ async def run_replay_async(
         symbol=instrument.symbol, capital=capital, bar_period=bar_period if ticks else None, sizing_costs=costs,
         cash_reserve_fraction=Decimal("0.001") if ticks else Decimal(0),
     )
+    return await run_journaled(
+        lambda journal: LiveEngine(strategy, observed_feed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config),
+        clock=clock, journal_path=journal_path, durability=durability, strategy=strategy, costs=costs,
+        fill_convention="signal at bar close, fill at the next available price (the next bar's open in a bar replay)",
+    )
+
+
+async def run_journaled(
+    build: Callable[[Journal], Any], *, clock: SimulatedClock, journal_path: str | Path | None, durability: str,
+    strategy: Strategy, costs: Costs, fill_convention: str,
+) -> Any:
+    """Run the engine ``build`` makes on a journal (``journal_path``, or a temporary file) and describe the run in its report."""
     with tempfile.TemporaryDirectory(prefix="tradepulse-replay-") as scratch:
         path = Path(journal_path) if journal_path is not None else Path(scratch) / "journal.sqlite"
         with Journal(path, durability=durability, clock=clock.now) as journal:  # type: ignore[arg-type]
-            engine = LiveEngine(strategy, observed_feed(feed, on_event), venue, journal, risk=risk, clock=clock, config=config)
-            report = await engine.run()
+            report = await build(journal).run()
     report.details.update(
         strategy=strategy.name,
         params=strategy.params,
         fees_bps=costs.fees_bps,
         slippage=costs.slippage.to_dict(),
-        fill_convention="signal at bar close, fill at the next available price (the next bar's open in a bar replay)",
+        fill_convention=fill_convention,
         journal=str(journal_path) if journal_path is not None else None,
     )
     return report
