@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser promtool demo test test-unit bench lock clean
+.PHONY: setup browser promtool demo test test-unit bench bench-nautilus lock clean
 
 setup: $(STAMP)
 
@@ -51,9 +51,26 @@ test: setup browser promtool
 test-unit: setup promtool
 	$(PY) -m pytest -n 2 tests/unit
 
-bench: setup
+# NautilusTrader, the live-engine benchmark's peer, lives in a venv of its own: it pins pandas < 3,
+# and the product's pins must not move. Rebuilt whenever its pins change.
+NAUTILUS_VENV := .cache/bench-nautilus
+NAUTILUS_STAMP := $(NAUTILUS_VENV)/.installed
+
+$(NAUTILUS_STAMP): bench/requirements-nautilus.txt
+	rm -rf $(NAUTILUS_VENV)
+	$(PYTHON) -m venv $(NAUTILUS_VENV)
+	$(NAUTILUS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NAUTILUS_VENV)/bin/python -m pip install --quiet -r bench/requirements-nautilus.txt
+	touch $(NAUTILUS_STAMP)
+
+bench-nautilus: $(NAUTILUS_STAMP)
+
+# BENCH_ARGS picks parts, e.g. make bench BENCH_ARGS="--engine-vs-nautilus --nautilus-bars 100000 --nautilus-ticks 100000".
+BENCH_ARGS ?=
+
+bench: setup bench-nautilus
 	$(PY) -m pip install --quiet -r bench/requirements.txt
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Regenerate the pins from a throwaway environment (needs the registries).
 lock:

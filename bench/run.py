@@ -106,6 +106,16 @@ def engine_compare(revision: str, rounds: int) -> None:
               f"{before['p50_us']:>15,.1f}{after['p50_us']:>12,.1f}{str(before.get('orders')) + ' / ' + str(after.get('orders')):>14}")
 
 
+def engine_vs_nautilus(bars: str | None, ticks: int | None, quick: bool) -> None:
+    """TradePulse's live engine beside NautilusTrader 1.221.0 on the same files (bench/bench_nautilus.py)."""
+    import bench_nautilus
+
+    bars = bars if bars is not None else ("100000" if quick else "100000,1000000")
+    ticks = ticks if ticks is not None else (100_000 if quick else 1_000_000)
+    result = bench_nautilus.run_comparison(bench_nautilus.parse_counts(bars), ticks)
+    bench_nautilus.print_report(result)
+
+
 def service(quick: bool) -> None:
     extra = ("--quick",) if quick else ()
     appends = run_isolated("bench_service.py", "journal", *extra)
@@ -159,7 +169,16 @@ def main() -> None:
     parser.add_argument("--engine-compare", metavar="REVISION",
                         help="run only the engine benchmark, at REVISION (a git worktree) and now, alternating")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --engine-compare (best of each side)")
+    parser.add_argument("--engine-vs-nautilus", action="store_true",
+                        help="run only the live engine against NautilusTrader 1.221.0 (its venv: make bench-nautilus)")
+    parser.add_argument("--nautilus-bars", metavar="N[,N...]",
+                        help="bar counts of the NautilusTrader comparison (default 100000,1000000; 100000 with --quick)")
+    parser.add_argument("--nautilus-ticks", type=int, metavar="N",
+                        help="trades in its tick case, 0 to skip (default 1000000; 100000 with --quick)")
     args = parser.parse_args()
+    if args.engine_vs_nautilus:
+        engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick)
+        return
     if args.engine_compare:
         engine_compare(args.engine_compare, args.rounds)
         return
@@ -179,6 +198,7 @@ def main() -> None:
     portfolio(args.portfolio_combinations)
     engine()
     service(args.quick)
+    engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick)
 
 
 if __name__ == "__main__":
