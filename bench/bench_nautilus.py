@@ -165,6 +165,7 @@ def tradepulse_bars_case(path: Path, durability: str) -> dict:
     report = json.loads(out.read_text())
     out.unlink()  # the fills of a million bars are tens of MB; the counts are what we keep
     return {"engine": "TradePulse", "config": durability, "bars": report["bars"], "orders": sum(report["orders"].values()),
+            "filled": report["orders"].get("FILLED", 0),
             "order_statuses": report["orders"], "fills": len(report["fills"]), "total_return": report["total_return"], **measured}
 
 
@@ -346,13 +347,15 @@ def print_report(result: dict) -> None:
         "tradepulse_fast": "TradePulse, fast journal",
     }
     print(f"\n{'EMA 10/20 on 1m bars':<46}{'bars':>11}{'process s':>11}{'bars/s':>10}{'run() s':>9}{'run() bars/s':>14}"
-          f"{'orders':>8}{'peak MiB':>10}")
+          f"{'orders':>8}{'filled':>8}{'peak MiB':>10}")
     for row in result["bars"]:
         for key, case in row["cases"].items():
             per_second = case["bars"] / case["process_seconds"]
             run_only = f"{case['run_seconds']:>9.2f}{case['bars_per_second_run']:>14,}" if "run_seconds" in case else f"{'-':>9}{'-':>14}"
             print(f"{names[key]:<46}{case['bars']:>11,}{case['process_seconds']:>11.2f}{per_second:>10,.0f}{run_only}"
-                  f"{case['orders']:>8,}{case['peak_rss_mib']:>10,.0f}")
+                  f"{case['orders']:>8,}{case['filled']:>8,}{case['peak_rss_mib']:>10,.0f}")
+    print("(NautilusTrader's EMACross reverses with two orders, a close and an open, and closes the position when it stops; "
+          "TradePulse reverses with one order and ends holding its position.)")
     ticks = result.get("ticks")
     if ticks:
         print(f"\n{'market order every 1,000 trades':<46}{'trades':>11}{'run() s':>9}{'ticks/s':>10}{'orders':>8}{'filled':>8}"

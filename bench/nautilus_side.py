@@ -127,9 +127,11 @@ def run_bars(path: str, config: str) -> dict:
     run_started = time.perf_counter()
     engine.run()
     run_seconds = time.perf_counter() - run_started
+    orders = engine.cache.orders()
     result = {
         "bars": len(bars),
-        "orders": engine.cache.orders_total_count(),
+        "orders": len(orders),
+        "filled": sum(1 for order in orders if order.is_closed and order.filled_qty > 0),
         "positions": engine.cache.positions_total_count(),
         "load_seconds": round(loaded - started, 3),
         "run_seconds": round(run_seconds, 3),
