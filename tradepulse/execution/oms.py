@@ -305,6 +305,9 @@ class OMS:
         call itself (journaled as an unknown outcome first, then re-raised).
         """
         order = self.prepare_submit(intent, approval=approval, at=at)
+        # The intent, and everything journaled before it, is durable before the venue hears of it
+        # (a journal grouping commits holds them in one open transaction until now).
+        self.journal.sync()
         try:
             answer = await send(order)
         except _DEFINITE_REFUSALS as error:
@@ -334,6 +337,7 @@ class OMS:
     ) -> tuple[Order, T]:
         """Journal the cancel request (:meth:`request_cancel`), then ``await send(order)``; the caller applies the answer."""
         order = self.request_cancel(client_order_id, at=at)
+        self.journal.sync()  # the cancel request is durable before the venue hears of it
         return order, await send(order)
 
     def adopt(

@@ -17,6 +17,7 @@ WAL lets them read while the engine writes.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -108,14 +109,18 @@ def canonical_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def format_ts(ts: datetime) -> str:
-    """Format a timestamp the way the journal stores it: UTC, microseconds, ``Z`` (sorts as text)."""
+    """Format a timestamp the way the journal stores it: UTC, microseconds, ``Z`` (sorts as text).
+
+    The text is ``_TS_FORMAT``'s; ``isoformat`` writes it several times faster than ``strftime``.
+    """
     if ts.tzinfo is None:
         raise JournalError(f"journal timestamps must be timezone-aware (got naive {ts.isoformat()})")
-    return ts.astimezone(UTC).strftime(_TS_FORMAT)
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads the trailing Z (Python 3.11+) and is much faster than strptime.
+    return datetime.fromisoformat(text)
 
 
 def _utc_now() -> datetime:
@@ -160,6 +165,10 @@ class Journal:
         self._clock = clock or _utc_now
         self._lock = threading.RLock()
         self._listeners: list[Callable[[JournalEvent], None]] = []
+        # Group commit (see deferred_commits): appended but not yet committed, and when to commit anyway.
+        self._deferring = False
+        self._defer_limit = 0
+        self._uncommitted: list[JournalEvent] = []
         self._connection = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -215,7 +224,11 @@ class Journal:
         return self.append_many([NewEvent(kind, payload, correlation_id, ts)])[0]
 
     def append_many(self, events: Iterable[NewEvent]) -> list[JournalEvent]:
-        """Append several events in one transaction: all of them are journaled, or none."""
+        """Append several events in one transaction: all of them are journaled, or none.
+
+        While commits are deferred (:meth:`deferred_commits`) the events join the open transaction
+        and become durable at the next :meth:`sync`.
+        """
         rows = [self._row(event) for event in events]
         if not rows:
             return []
@@ -224,7 +237,8 @@ class Journal:
         with self._lock:
             connection = self._connection
             try:
-                connection.execute("BEGIN IMMEDIATE")
+                if not connection.in_transaction:
+                    connection.execute("BEGIN IMMEDIATE")
                 appended = []
                 for ts_text, kind, correlation_id, text, symbol in rows:
                     cursor = connection.execute(
@@ -232,21 +246,72 @@ class Journal:
                         (ts_text, kind, correlation_id, text, symbol),
                     )
                     appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, json.loads(text)))
+                if self._deferring and len(self._uncommitted) + len(appended) < self._defer_limit:
+                    self._uncommitted += appended
+                    return appended
                 connection.execute("COMMIT")
             except BaseException as error:
+                lost = len(self._uncommitted)
+                self._uncommitted = []
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 if isinstance(error, sqlite3.Error):
                     # Disk full, file locked too long, file removed: nothing was recorded, so nothing may act.
-                    raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded") from error
+                    also = f" (nor the {lost} event(s) appended since the last commit)" if lost else ""
+                    raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded{also}") from error
                 raise
+            committed, self._uncommitted = self._uncommitted + appended, []
+        self._notify(committed)
+        return appended
+
+    @contextlib.contextmanager
+    def deferred_commits(self, max_events: int = 5000) -> Iterator[None]:
+        """Group commits while the block runs: appended events wait in one open transaction until :meth:`sync`.
+
+        For a writer whose events have nothing external between them (a replay's bars, marks and
+        targets): they become durable together at the next :meth:`sync` (the OMS syncs before every
+        venue call, so an order intent is still durable before the venue hears of it), once
+        ``max_events`` wait, or when the block ends. Readers on other connections see them from then
+        on; listeners hear of them then.
+        """
+        if max_events < 1:
+            raise ConfigError(f"max_events must be at least 1, got {max_events}")
+        with self._lock:
+            self._deferring, self._defer_limit = True, max_events
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._deferring = False
+            self.sync()
+
+    def sync(self) -> None:
+        """Commit the events waiting under :meth:`deferred_commits` (nothing to do otherwise)."""
+        with self._lock:
+            try:
+                waiting = self._connection.in_transaction
+            except sqlite3.ProgrammingError:
+                return  # closed already: close() committed what waited
+            if not waiting:
+                return
+            try:
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                lost = len(self._uncommitted)
+                self._uncommitted = []
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise JournalError(f"journal {self.path} could not commit {lost} event(s) ({error}); they are not recorded") from error
+            committed, self._uncommitted = self._uncommitted, []
+        self._notify(committed)
+
+    def _notify(self, events: list[JournalEvent]) -> None:
         for listener in list(self._listeners):
-            for event in appended:
+            for event in events:
                 try:
                     listener(event)
                 except Exception:  # noqa: BLE001 - an observer (metrics, a stream) must never undo a durable write
                     _log.exception("journal listener %r failed on event %s", listener, event.seq)
-        return appended
 
     def add_listener(self, listener: Callable[[JournalEvent], None]) -> None:
         """Call ``listener(event)`` after each event is durably appended (metrics, live streams).
@@ -359,8 +424,10 @@ class Journal:
             return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
-        """Close the connection (further calls fail)."""
+        """Commit what waits (see :meth:`deferred_commits`), then close the connection (further calls fail)."""
         with self._lock:
+            if not self.read_only:
+                self.sync()
             self._connection.close()
 
     def __enter__(self) -> Journal:

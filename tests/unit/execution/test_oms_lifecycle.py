@@ -305,3 +305,17 @@ def test_fills_of_point_one_and_point_two_close_exactly_against_point_three_afte
         position = state.position("BTC/USDT")
         assert position.quantity == 0 and position.cost_basis == 0 and position.realized_pnl == D("0.03")
         assert state.order(buy.client_order_id).status is OrderStatus.FILLED
+
+
+def test_with_commits_grouped_the_intent_and_what_came_before_are_durable_before_the_venue_call(oms, journal_path):
+    venue = JournalReadingVenue(journal_path)
+    with oms.journal.deferred_commits():
+        oms.journal.append("market.bar", {"symbol": "BTC/USDT", "close": "100"})
+        with Journal(journal_path, read_only=True) as reader:
+            assert reader.count("market.bar") == 0  # waiting in the open transaction
+        order, _ = asyncio.run(oms.submit(market_buy("0.01"), venue.create_order))
+        with Journal(journal_path, read_only=True) as reader:
+            assert reader.count("market.bar") == 1  # committed with the intent, before the call
+        cid = order.client_order_id
+        asyncio.run(oms.cancel(cid, venue.cancel_order))
+    assert venue.seen_at_call == [[K.ORDER_SUBMITTED], [K.ORDER_SUBMITTED, K.ORDER_CANCEL_REQUESTED]]

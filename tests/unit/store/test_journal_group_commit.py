@@ -1,0 +1,62 @@
+"""Grouped commits: events wait in one transaction until a sync, then become durable and heard together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tradepulse.errors import ConfigError
+from tradepulse.store import Journal
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_deferred_events_are_invisible_to_readers_and_unheard_until_sync(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    heard = []
+    with Journal(path, clock=lambda: T0) as journal:
+        journal.add_listener(lambda event: heard.append(event.seq))
+        with journal.deferred_commits():
+            first = journal.append("market.bar", {"symbol": "BTC/USDT"})
+            # The writer reads its own open transaction; another connection does not see it yet.
+            assert journal.count("market.bar") == 1 and first.seq == 1
+            with Journal(path, read_only=True) as reader:
+                assert reader.count() == 0
+            assert heard == []
+            journal.sync()
+            with Journal(path, read_only=True) as reader:
+                assert reader.count() == 1
+            assert heard == [1]
+            journal.append("market.bar", {"symbol": "BTC/USDT"})
+        # Leaving the block commits what waits and goes back to one commit per append.
+        assert heard == [1, 2]
+        journal.append("market.bar", {"symbol": "BTC/USDT"})
+        with Journal(path, read_only=True) as reader:
+            assert reader.count() == 3
+        assert heard == [1, 2, 3]
+
+
+def test_a_deferred_group_commits_by_itself_once_it_holds_max_events(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Journal(path, clock=lambda: T0) as journal, journal.deferred_commits(max_events=3):
+        for _ in range(5):
+            journal.append("market.bar", {"symbol": "BTC/USDT"})
+        with Journal(path, read_only=True) as reader:
+            assert reader.count() == 3  # the third append committed the group; two wait
+
+
+def test_closing_the_journal_commits_what_waits(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path, clock=lambda: T0)
+    context = journal.deferred_commits()
+    context.__enter__()
+    journal.append("market.bar", {"symbol": "BTC/USDT"})
+    journal.close()
+    with Journal(path, read_only=True) as reader:
+        assert reader.count() == 1
+
+
+def test_max_events_must_be_positive(tmp_path):
+    with Journal(tmp_path / "journal.sqlite") as journal, pytest.raises(ConfigError), journal.deferred_commits(max_events=0):
+        pass
