@@ -24,7 +24,6 @@ __all__ = ["BarWindow", "TimeBarBuilder", "parse_period"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = {"ms": timedelta(milliseconds=1), "s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 _COLUMNS = pd.Index(["open", "high", "low", "close", "volume"])
-_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def parse_period(text: str) -> timedelta:
@@ -117,6 +116,10 @@ class BarWindow:
     size
         Bars kept; the engine uses the strategy's ``warmup_bars`` (plus any margin), which is what
         makes the last row of ``signals`` equal its full-history value for a causal strategy.
+
+    The bars' numbers live in preallocated arrays twice the window long, each bar written at its
+    slot and again ``size`` slots later, so the window is always one contiguous slice: building
+    the frame is a slice copy, not a conversion per bar.
     """
 
     def __init__(self, size: int) -> None:
@@ -124,9 +127,8 @@ class BarWindow:
             raise ConfigError(f"the bar window needs at least 1 bar, got {size}")
         self.size = size
         self._bars: deque[Bar] = deque(maxlen=size)
-        # Kept beside the bars so building the frame is two array copies, not per-bar conversions.
-        self._rows: deque[tuple[float, float, float, float, float]] = deque(maxlen=size)
-        self._starts_ns: deque[int] = deque(maxlen=size)
+        self._values = np.empty((2 * size, 5), dtype=np.float64)
+        self._starts_ns = np.empty(2 * size, dtype=np.int64)
         self.count = 0
 
     def append(self, bar: Bar) -> None:
@@ -134,8 +136,13 @@ class BarWindow:
         if self._bars and bar.start <= self._bars[-1].start:
             raise ConfigError(f"bar at {bar.start.isoformat()} is not after the previous one at {self._bars[-1].start.isoformat()}")
         self._bars.append(bar)
-        self._rows.append((bar.open, bar.high, bar.low, bar.close, bar.volume))
-        self._starts_ns.append((bar.start - _EPOCH) // timedelta(microseconds=1) * 1_000)
+        slot = self.count % self.size
+        row = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        start_ns = (bar.start - _EPOCH) // timedelta(microseconds=1) * 1_000
+        self._values[slot] = row
+        self._values[slot + self.size] = row
+        self._starts_ns[slot] = start_ns
+        self._starts_ns[slot + self.size] = start_ns
         self.count += 1
 
     def __len__(self) -> int:
@@ -145,8 +152,16 @@ class BarWindow:
     def last(self) -> Bar | None:
         return self._bars[-1] if self._bars else None
 
+    def _window(self) -> slice:
+        if self.count <= self.size:
+            return slice(0, self.count)
+        first = self.count % self.size  # the oldest bar's slot; its mirror starts the contiguous run
+        return slice(first, first + self.size)
+
     def frame(self) -> pd.DataFrame:
         """Return the window as a bar frame (the same shape ``tradepulse.data.load_bars`` returns)."""
-        values = np.array(self._rows, dtype=np.float64).reshape(-1, 5)
-        index = pd.DatetimeIndex(np.array(self._starts_ns, dtype=np.int64), dtype=_UTC_NS, name="timestamp")
+        window = self._window()
+        # Copies: the arrays are overwritten by the next bars, and a strategy may keep what it was given.
+        values = self._values[window].copy()
+        index = pd.DatetimeIndex(self._starts_ns[window].view("M8[ns]"), tz="UTC", name="timestamp")
         return pd.DataFrame(values, index=index, columns=_COLUMNS, copy=False)

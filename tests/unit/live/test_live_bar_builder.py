@@ -66,3 +66,25 @@ def test_bars_must_arrive_in_time_order_and_periods_parse_with_units():
     for bad in ("0m", "m", "1 fortnight", "-1s"):
         with pytest.raises(ConfigError):
             parse_period(bad)
+
+
+def test_the_window_frame_is_the_last_bars_of_the_loaded_frame_at_every_step_through_wrap_around():
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from tradepulse.data import load_bars
+    from tradepulse.live.bars import BarWindow
+    from tradepulse.model.events import Bar
+
+    bars = load_bars("sample:binance:BTC/USDT:1h").iloc[:60]
+    window = BarWindow(7)
+    kept = []
+    for step, (start, row) in enumerate(bars.iterrows()):
+        window.append(Bar("BTC/USDT", start.to_pydatetime(), start.to_pydatetime() + timedelta(hours=1),
+                          row.open, row.high, row.low, row.close, row.volume))
+        frame = window.frame()
+        kept.append(frame)
+        pd.testing.assert_frame_equal(frame, bars.iloc[max(0, step - 6): step + 1], check_freq=False)
+    # A frame handed out earlier is the strategy's to keep: later bars do not change it.
+    pd.testing.assert_frame_equal(kept[10], bars.iloc[4:11], check_freq=False)
