@@ -24,9 +24,10 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,13 +49,22 @@ class JournalError(TradePulseError):
 
 @dataclass(frozen=True)
 class JournalEvent:
-    """One journaled event, as read back (``payload`` is decoded JSON: Decimals are strings)."""
+    """One journaled event, as read back (``payload`` is decoded JSON: Decimals are strings).
+
+    The payload is kept as the stored text and decoded on first use: a warm start replays every
+    event but the OMS reads the payloads of its own kinds only, and a writer rarely reads back
+    what it just appended.
+    """
 
     seq: int
     ts: datetime
     kind: str
     correlation_id: str | None
-    payload: dict[str, Any]
+    payload_text: str = field(repr=False)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_text)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``ts`` as ISO-8601 text)."""
@@ -245,7 +255,7 @@ class Journal:
                         "INSERT INTO events (ts, kind, correlation_id, payload, symbol) VALUES (?, ?, ?, ?, ?)",
                         (ts_text, kind, correlation_id, text, symbol),
                     )
-                    appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, json.loads(text)))
+                    appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, text))
                 if self._deferring and len(self._uncommitted) + len(appended) < self._defer_limit:
                     self._uncommitted += appended
                     return appended
@@ -442,4 +452,4 @@ class Journal:
 
 def _event(row: tuple) -> JournalEvent:
     seq, ts, kind, correlation_id, payload = row
-    return JournalEvent(int(seq), parse_ts(ts), kind, correlation_id, json.loads(payload))
+    return JournalEvent(int(seq), parse_ts(ts), kind, correlation_id, payload)
