@@ -155,6 +155,8 @@ class LiveEngine(EngineLifecycle):
         self.symbol = config.symbol
         self.strategy_id = config.strategy_id or strategy.name
         self.window = BarWindow(max(config.window_bars or 0, strategy.warmup_bars, 1))
+        # A strategy's per-bar form, if it has one, spares a frame and pandas on every bar.
+        self._steps = strategy.incremental()
         self.builder = TimeBarBuilder(self.symbol, config.bar_period) if config.bar_period else None
         self.oms: OMS | None = None
         self.execution: ExecutionEngine | None = None
@@ -358,7 +360,11 @@ class LiveEngine(EngineLifecycle):
         report.record_bar(bar, equity, oms.position(self.symbol).quantity)
         await execution.carry_out(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))
         try:
-            target = _checked_target(self.strategy.latest_target(self.window.frame()), self.strategy.name)
+            if self._steps is not None:
+                raw = self._steps.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
+            else:
+                raw = self.strategy.latest_target(self.window.frame())
+            target = _checked_target(raw, self.strategy.name)
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine
             self.journal.append(StrategyKind.ERROR, {"symbol": self.symbol, "bar_start": bar.start, "error": type(error).__name__, "message": str(error)})
             await execution.carry_out([self.risk.halt(f"strategy {self.strategy.name} failed: {error}", ENGINE_ACTOR)])

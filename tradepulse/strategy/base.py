@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ __all__ = [
     "ParamSpec",
     "Strategy",
     "GridCache",
+    "IncrementalSignals",
 ]
 
 _TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
@@ -329,6 +330,14 @@ def _naming_strategy(name: str) -> Iterator[None]:
         raise StrategyError(f"{name}: {message}") from None
 
 
+class IncrementalSignals(Protocol):
+    """A strategy's optional per-bar form (:meth:`Strategy.incremental`)."""
+
+    def update(self, open: float, high: float, low: float, close: float, volume: float) -> float:
+        """Take the next closed bar; return the target for it (NaN means flat)."""
+        ...
+
+
 class Strategy:
     """Base class of every strategy: typed parameters plus one causal ``signals(bars)`` method.
 
@@ -458,6 +467,17 @@ class Strategy:
         NaN means flat. The backtest fills it at bar ``t+1``'s open.
         """
         raise NotImplementedError(f"strategy {self.name!r} does not implement signals(bars)")
+
+    def incremental(self) -> IncrementalSignals | None:
+        """Optionally, an object that turns each closed bar into the latest target without a frame.
+
+        The live engine then calls ``update(open, high, low, close, volume)`` once per closed bar
+        instead of evaluating :meth:`signals` on a rolling window, which costs a DataFrame and
+        pandas per bar. What it returns must equal ``latest_target`` on the same bars bit for bit
+        (tests hold that for the built-ins that offer it); ``None`` (the default) keeps the simple
+        form.
+        """
+        return None
 
     def latest_target(self, bars: pd.DataFrame) -> float:
         """Return the target for the last bar of ``bars`` (what the live engine acts on)."""

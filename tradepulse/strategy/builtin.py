@@ -11,6 +11,8 @@ strategy on a rolling window of ``warmup_bars`` bars, reproduce the backtest bit
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,6 +63,9 @@ class SmaCross(Strategy):
         targets = _cross_targets(sma_nb(close, self.fast), sma_nb(close, self.slow), self.allow_short)
         return _as_target_series(targets, bars)
 
+    def incremental(self) -> SmaCrossSteps:
+        return SmaCrossSteps(self.fast, self.slow, self.allow_short)
+
     @classmethod
     def signals_grid(
         cls, bars: pd.DataFrame, combos: Sequence[Mapping[str, Any]], cache: GridCache | None = None
@@ -78,6 +83,34 @@ class SmaCross(Strategy):
         slow = np.column_stack([averages[c["slow"]] for c in full])
         allow_short = np.array([c["allow_short"] for c in full], dtype=bool)
         return _cross_targets(fast, slow, allow_short)
+
+
+class SmaCrossSteps:
+    """``sma_cross`` one bar at a time: the same direct sums, in the same order, as :func:`sma_nb`.
+
+    Keeping the last ``slow`` closes and summing each window oldest first gives the very floats the
+    kernel gives (a running sum would drift by rounding and could flip a cross on a near tie).
+    """
+
+    def __init__(self, fast: int, slow: int, allow_short: bool) -> None:
+        self.fast, self.slow, self.allow_short = fast, slow, allow_short
+        self._closes: deque[float] = deque(maxlen=slow)
+
+    def update(self, open: float, high: float, low: float, close: float, volume: float) -> float:
+        closes = self._closes
+        closes.append(float(close))
+        if len(closes) < self.slow:
+            return 0.0  # the slow average is not defined yet: NaN compares False, as in signals
+        slow_total = 0.0
+        for value in closes:
+            slow_total += value
+        fast_total = 0.0
+        for value in itertools.islice(closes, self.slow - self.fast, self.slow):
+            fast_total += value
+        fast_mean, slow_mean = fast_total / self.fast, slow_total / self.slow
+        if fast_mean > slow_mean:
+            return 1.0
+        return -1.0 if self.allow_short and fast_mean < slow_mean else 0.0
 
 
 def _cross_targets(fast: np.ndarray, slow: np.ndarray, allow_short: bool | np.ndarray) -> np.ndarray:

@@ -160,3 +160,31 @@ def test_latest_target_treats_nan_as_flat():
             return pd.Series(np.nan, index=bars.index)
 
     assert Undecided().latest_target(_frame([1, 2])) == 0.0
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [SmaCross(fast=5, slow=20), SmaCross(fast=8, slow=21, allow_short=True), SmaCross(fast=2, slow=3, allow_short=True)],
+    ids=repr,
+)
+def test_the_incremental_form_gives_the_simple_forms_targets_bit_for_bit(strategy, bars):
+    steps = strategy.incremental()
+    stepped = [steps.update(*row) for row in bars[["open", "high", "low", "close", "volume"]].itertuples(index=False)]
+    np.testing.assert_array_equal(np.asarray(stepped), strategy.signals(bars).to_numpy())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(closes=st.lists(st.floats(min_value=1.0, max_value=2.0, allow_nan=False), min_size=1, max_size=80),
+       fast=st.integers(2, 6), gap=st.integers(1, 6), allow_short=st.booleans())
+def test_the_incremental_form_equals_the_simple_form_on_any_prices_including_ties(closes, fast, gap, allow_short):
+    # Prices on a coarse grid make exact ties between the averages common: the forms must agree there too.
+    closes = [round(value, 1) for value in closes]
+    strategy = SmaCross(fast=fast, slow=fast + gap, allow_short=allow_short)
+    frame = _frame(closes)
+    steps = strategy.incremental()
+    stepped = [steps.update(c, c + 1, c - 1, c, 1.0) for c in closes]
+    assert stepped == strategy.signals(frame).tolist()
+
+
+def test_strategies_without_a_per_bar_form_say_so():
+    assert MeanReversion().incremental() is None and Composite().incremental() is None
