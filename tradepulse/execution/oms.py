@@ -396,8 +396,11 @@ class OMS:
         for symbol, price in prices.items():
             require_decimal(f"price of {symbol}", price)
             self.instrument(symbol)
-        payload = {"prices": dict(prices), "at": at or self._clock()}
-        change, _ = self._record(K.PORTFOLIO_MARKED, payload, None, along=journal_first)
+        # Written straight in the form it reads back (exact decimal text, ISO time), which is what a
+        # JSON round trip would give: a mark is made on every bar, and the round trip was its cost.
+        canonical = {"prices": {symbol: format(price, "f") for symbol, price in prices.items()},
+                     "at": (at or self._clock()).isoformat()}
+        change, _ = self._record(K.PORTFOLIO_MARKED, canonical, None, along=journal_first, canonical=True)
         return {position.symbol: position for position in change.positions}
 
     # -- venue answers -------------------------------------------------------------------------
@@ -477,10 +480,14 @@ class OMS:
 
     def _record(
         self, kind: K, payload: Mapping[str, Any], correlation_id: str | None, *, venue_answer: bool = False,
-        along: Sequence[NewEvent] = (),
+        along: Sequence[NewEvent] = (), canonical: bool = False,
     ) -> tuple[_Change, JournalEvent]:
-        """Compute the change ``payload`` makes, journal it, then apply it to memory."""
-        canonical = canonical_payload(payload)
+        """Compute the change ``payload`` makes, journal it, then apply it to memory.
+
+        The change is computed from the payload as it will read back (what a replay sees);
+        ``canonical=True`` says the caller built it in that form already.
+        """
+        canonical = dict(payload) if canonical else canonical_payload(payload)
         try:
             change = self._change_for(kind, canonical)
         except (InvalidTransition, InvalidOrder) as error:
