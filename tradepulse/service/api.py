@@ -52,6 +52,7 @@ from tradepulse.obs.redaction import redact_text
 from tradepulse.service import models as m
 from tradepulse.service.auth import ApiAuth, bearer_token
 from tradepulse.service.contract import OPERATE, READ, ServiceBackend, UnknownStrategy
+from tradepulse.service.events import StreamMessage
 
 __all__ = ["API_PREFIX", "CORRELATION_HEADER", "WS_CLOSE_FORBIDDEN", "WS_CLOSE_UNAUTHORIZED", "create_app"]
 
@@ -529,6 +530,9 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
 
 
 def _frame(message: dict[str, Any]) -> str:
+    # A bus message is serialised once for every subscriber; a status snapshot is per client.
+    if isinstance(message, StreamMessage):
+        return message.frame()
     return json.dumps(message, default=str, separators=(",", ":"))
 
 

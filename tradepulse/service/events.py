@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,18 @@ def event_message(source: str, event: JournalEvent) -> dict[str, Any]:
     """The WebSocket message of one journal event (``source`` is the strategy id, or ``"service"``)."""
     return {"type": "event", "strategy_id": source, "seq": event.seq, "ts": format_ts(event.ts), "kind": event.kind,
             "correlation_id": event.correlation_id, "payload": event.payload}
+
+
+class StreamMessage(dict):
+    """A message fanned out to every subscriber: one object, serialised once for all of them."""
+
+    _text: str | None = None
+
+    def frame(self) -> str:
+        """The message as the JSON text frame every subscriber is sent (computed on first use, then shared)."""
+        if self._text is None:
+            self._text = json.dumps(self, default=str, separators=(",", ":"))
+        return self._text
 
 
 class EventBus:
@@ -58,11 +71,11 @@ class EventBus:
         except RuntimeError:
             running = None
         if loop is not None and running is not loop:
-            loop.call_soon_threadsafe(self._put_all, dict(message))
+            loop.call_soon_threadsafe(self._put_all, StreamMessage(message))
         else:
-            self._put_all(dict(message))
+            self._put_all(StreamMessage(message))
 
-    def _put_all(self, message: dict[str, Any]) -> None:
+    def _put_all(self, message: StreamMessage) -> None:
         for key, queue in list(self._queues.items()):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
