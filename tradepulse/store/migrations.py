@@ -62,6 +62,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: events cannot be deleted'); END",
         ),
     ),
+    Migration(
+        3,
+        "order_index: each order's first and last event, kept by a trigger (listing orders without scanning the journal)",
+        (
+            # A derived index, not a record: rebuilt from the events here, kept in step by the trigger
+            # inside each append's transaction. The events themselves stay append-only.
+            """CREATE TABLE order_index (
+                client_order_id TEXT PRIMARY KEY,
+                first_seq       INTEGER NOT NULL,
+                first_ts        TEXT NOT NULL,
+                last_seq        INTEGER NOT NULL
+            )""",
+            "CREATE INDEX order_index_by_first ON order_index (first_seq)",
+            """INSERT INTO order_index (client_order_id, first_seq, first_ts, last_seq)
+               SELECT span.correlation_id, span.first_seq, first.ts, span.last_seq
+               FROM (SELECT correlation_id, MIN(seq) AS first_seq, MAX(seq) AS last_seq FROM events
+                     WHERE kind >= 'order.' AND kind < 'order/' AND correlation_id IS NOT NULL
+                     GROUP BY correlation_id) AS span
+               JOIN events AS first ON first.seq = span.first_seq""",
+            """CREATE TRIGGER events_order_index AFTER INSERT ON events
+               WHEN NEW.kind >= 'order.' AND NEW.kind < 'order/' AND NEW.correlation_id IS NOT NULL
+               BEGIN
+                   INSERT INTO order_index (client_order_id, first_seq, first_ts, last_seq)
+                   VALUES (NEW.correlation_id, NEW.seq, NEW.ts, NEW.seq)
+                   ON CONFLICT (client_order_id) DO UPDATE SET last_seq = excluded.last_seq;
+               END""",
+        ),
+    ),
 )
 
 CURRENT_SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -90,19 +90,15 @@ def orders(
     if strategy is not None:
         clauses.append("json_extract(last.payload, '$.order.strategy') = ?")
         parameters.append(strategy)
-    time_clauses, time_parameters = _time_clauses("first.ts", since, until)
+    time_clauses, time_parameters = _time_clauses("span.first_ts", since, until)
+    # order_index (kept by a trigger as events are appended) holds each order's first and last
+    # event: walking it newest first costs the page asked for, not the length of the journal.
     sql = f"""
-        WITH span AS (
-            SELECT correlation_id, MIN(seq) AS first_seq, MAX(seq) AS last_seq FROM events
-            WHERE kind >= ? AND kind < ? AND correlation_id IS NOT NULL
-            GROUP BY correlation_id
-        )
-        SELECT first.ts, last.seq, last.payload FROM span
-        JOIN events AS first ON first.seq = span.first_seq
+        SELECT span.first_ts, last.seq, last.payload FROM order_index AS span
         JOIN events AS last ON last.seq = span.last_seq
         WHERE {_where(clauses + time_clauses)}
         ORDER BY span.first_seq DESC LIMIT ? OFFSET ?"""
-    arguments = [ORDER_KIND_PREFIX, ORDER_KIND_PREFIX + _PREFIX_END, *parameters, *time_parameters, int(limit), int(offset)]
+    arguments = [*parameters, *time_parameters, int(limit), int(offset)]
     with _opened(source) as journal:
         rows = journal.select(sql, arguments)
     return [{**json.loads(payload)["order"], "journaled_at": ts, "last_seq": seq} for ts, seq, payload in rows]

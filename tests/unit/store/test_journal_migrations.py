@@ -73,3 +73,26 @@ def test_read_only_open_of_an_old_journal_asks_for_a_writable_open_first(tmp_pat
     create_version_1(path)
     with pytest.raises(ConfigError, match="open it once for writing"):
         Journal(path, read_only=True)
+
+
+def test_version_3_indexes_orders_already_journaled_and_keeps_the_index_as_events_arrive(tmp_path):
+    import sqlite3
+
+    from tradepulse.store import queries
+    from tradepulse.store.migrations import migrate
+
+    path = tmp_path / "journal.sqlite"
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=2)
+    rows = [("2024-01-01T00:00:00.000000Z", "order.submitted", "tp-a-1", '{"order":{"client_order_id":"tp-a-1","status":"submitted"}}'),
+            ("2024-01-01T00:00:01.000000Z", "order.submitted", "tp-a-2", '{"order":{"client_order_id":"tp-a-2","status":"submitted"}}'),
+            ("2024-01-01T00:00:02.000000Z", "order.filled", "tp-a-1", '{"order":{"client_order_id":"tp-a-1","status":"filled"}}'),
+            ("2024-01-01T00:00:03.000000Z", "fill.duplicate", "tp-a-1", '{}')]
+    connection.executemany("INSERT INTO events (ts, kind, correlation_id, payload) VALUES (?, ?, ?, ?)", rows)
+    connection.close()
+    with Journal(path) as journal:  # opening for writing migrates to the current version
+        listed = queries.orders(journal)
+        assert [(o["client_order_id"], o["status"], o["last_seq"]) for o in listed] == [("tp-a-2", "submitted", 2), ("tp-a-1", "filled", 3)]
+        journal.append("order.canceled", {"order": {"client_order_id": "tp-a-2", "status": "canceled"}}, correlation_id="tp-a-2")
+        assert [(o["client_order_id"], o["status"]) for o in queries.orders(journal, status="canceled")] == [("tp-a-2", "canceled")]
+        assert queries.orders(journal)[0]["journaled_at"] == "2024-01-01T00:00:01.000000Z"
