@@ -12,6 +12,7 @@ strategy on a rolling window of ``warmup_bars`` bars, reproduce the backtest bit
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -150,6 +151,9 @@ class MeanReversion(Strategy):
         zscore = zscore_nb(_close(bars), self.window)
         return _as_target_series(self._targets(zscore), bars)
 
+    def incremental(self) -> MeanReversionSteps:
+        return MeanReversionSteps(self.window, self.entry_z, self.exit_z, self.max_hold_bars, self.allow_short)
+
     def _targets(self, zscore: np.ndarray) -> np.ndarray:
         long = _band_position(zscore, self.entry_z, self.exit_z, self.max_hold_bars)
         targets = long.astype(np.float64)
@@ -170,6 +174,53 @@ class MeanReversion(Strategy):
             zscore = cache.get(("zscore", strategy.window), lambda w=strategy.window: zscore_nb(close, w))
             out[:, column] = strategy._targets(zscore)
         return out
+
+
+class MeanReversionSteps:
+    """``mean_reversion`` one bar at a time: :func:`zscore_nb`'s sums in its order, and the band as a state.
+
+    The band keeps, per side, the bar of the latest trigger and of the latest release, exactly
+    what :func:`_band_position` finds with running maxima.
+    """
+
+    def __init__(self, window: int, entry_z: float, exit_z: float, max_hold_bars: int, allow_short: bool) -> None:
+        self.window, self.entry_z, self.exit_z = window, entry_z, exit_z
+        self.max_hold_bars, self.allow_short = max_hold_bars, allow_short
+        self._closes: deque[float] = deque(maxlen=window)
+        self._bar = -1
+        self._long = [-1, -1]  # latest trigger, latest release
+        self._short = [-1, -1]
+
+    def _zscore(self) -> float:
+        closes = self._closes
+        if len(closes) < self.window:
+            return math.nan
+        total = 0.0
+        for value in closes:
+            total += value
+        mean = total / self.window
+        squares = 0.0
+        for value in closes:
+            deviation = value - mean
+            squares += deviation * deviation
+        std = math.sqrt(squares / self.window)
+        return (closes[-1] - mean) / std if std > 0.0 else math.nan
+
+    def _held(self, side: list[int], zscore: float) -> bool:
+        if zscore < -self.entry_z:
+            side[0] = self._bar
+        if not zscore < -self.exit_z:  # NaN releases too, as in _band_position
+            side[1] = self._bar
+        return side[0] > side[1] and self._bar - side[0] < self.max_hold_bars
+
+    def update(self, open: float, high: float, low: float, close: float, volume: float) -> float:
+        self._closes.append(float(close))
+        self._bar += 1
+        zscore = self._zscore()
+        target = 1.0 if self._held(self._long, zscore) else 0.0
+        if self.allow_short and self._held(self._short, -zscore):
+            target -= 1.0
+        return target
 
 
 def _band_position(zscore: np.ndarray, entry_z: float, exit_z: float, max_hold_bars: int) -> np.ndarray:

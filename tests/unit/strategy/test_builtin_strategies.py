@@ -164,7 +164,9 @@ def test_latest_target_treats_nan_as_flat():
 
 @pytest.mark.parametrize(
     "strategy",
-    [SmaCross(fast=5, slow=20), SmaCross(fast=8, slow=21, allow_short=True), SmaCross(fast=2, slow=3, allow_short=True)],
+    [SmaCross(fast=5, slow=20), SmaCross(fast=8, slow=21, allow_short=True), SmaCross(fast=2, slow=3, allow_short=True),
+     MeanReversion(window=20, entry_z=1.5, exit_z=0.25, max_hold_bars=30),
+     MeanReversion(window=30, entry_z=2.0, exit_z=0.0, max_hold_bars=60, allow_short=False), MeanReversion(window=5, max_hold_bars=3)],
     ids=repr,
 )
 def test_the_incremental_form_gives_the_simple_forms_targets_bit_for_bit(strategy, bars):
@@ -187,4 +189,15 @@ def test_the_incremental_form_equals_the_simple_form_on_any_prices_including_tie
 
 
 def test_strategies_without_a_per_bar_form_say_so():
-    assert MeanReversion().incremental() is None and Composite().incremental() is None
+    assert Composite().incremental() is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(closes=st.lists(st.floats(min_value=1.0, max_value=2.0, allow_nan=False), min_size=1, max_size=80),
+       window=st.integers(3, 8), hold=st.integers(1, 10), allow_short=st.booleans())
+def test_mean_reversions_incremental_form_equals_the_simple_form_on_any_prices(closes, window, hold, allow_short):
+    # Flat stretches (a zero std, NaN z-scores) and ties on a coarse grid included.
+    closes = [round(value, 1) for value in closes]
+    strategy = MeanReversion(window=window, entry_z=1.0, exit_z=0.2, max_hold_bars=hold, allow_short=allow_short)
+    steps = strategy.incremental()
+    assert [steps.update(c, c, c, c, 1.0) for c in closes] == strategy.signals(_frame(closes)).tolist()
