@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tradepulse.backtest.portfolio_report import contributions_figure, equity_figure, weights_heatmap, write_portfolio_html_report
-from tradepulse.backtest.result import STAT_NAMES, equity_stats, format_stats, periods_per_year, trade_stats
+from tradepulse.backtest.result import STAT_NAMES, equity_drawdown, equity_returns, equity_stats, format_stats, periods_per_year, trade_stats
 from tradepulse.data import format_timeframe
 
 if TYPE_CHECKING:
@@ -104,14 +104,8 @@ class PortfolioBacktestResult:
         """The shared account's value at each close."""
         return pd.Series(np.asarray(self.portfolio.value()).ravel(), index=self.index, name="equity")
 
-    @property
-    def returns(self) -> pd.Series:
-        previous = self.equity.shift(1).fillna(self.init_cash)
-        return (self.equity / previous - 1.0).rename("returns")
-
-    @property
-    def drawdown(self) -> pd.Series:
-        return (self.equity / self.equity.cummax() - 1.0).rename("drawdown")
+    returns = property(lambda self: equity_returns(self.equity, self.init_cash), doc="Per-bar simple returns of the account's equity.")
+    drawdown = property(lambda self: equity_drawdown(self.equity), doc="The account's equity over its running peak, minus one.")
 
     @cached_property
     def contributions(self) -> pd.DataFrame:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tradepulse.model.costs import Costs
     from tradepulse.strategy.base import Strategy
 
-__all__ = ["BacktestResult", "STAT_NAMES", "YEAR", "equity_curves", "equity_stats", "fill_stats", "periods_per_year", "trade_stats"]
+__all__ = ["BacktestResult", "STAT_NAMES", "YEAR", "equity_curves", "equity_drawdown", "equity_returns", "equity_stats", "fill_stats", "periods_per_year", "trade_stats"]
 
 YEAR = pd.Timedelta(days=365)
 
@@ -228,6 +228,17 @@ def fill_stats(
     return stats
 
 
+def equity_returns(equity: pd.Series, init_cash: float) -> pd.Series:
+    """Per-bar simple returns of equity (the first against the initial cash)."""
+    previous = equity.shift(1).fillna(init_cash)
+    return (equity / previous - 1.0).rename("returns")
+
+
+def equity_drawdown(equity: pd.Series) -> pd.Series:
+    """Equity relative to its running peak, minus one (0 at a new high, negative below it)."""
+    return (equity / equity.cummax() - 1.0).rename("drawdown")
+
+
 class BacktestResult:
     """One backtest: stats, equity curve, trades, fills, figures and an HTML report.
 
@@ -267,16 +278,8 @@ class BacktestResult:
         """Account value at each bar's close (cash plus the position marked at the close)."""
         return pd.Series(self.portfolio.value().to_numpy().ravel(), index=self.bars.index, name="equity")
 
-    @property
-    def returns(self) -> pd.Series:
-        """Per-bar simple returns of equity (the first against the initial cash)."""
-        previous = self.equity.shift(1).fillna(self.init_cash)
-        return (self.equity / previous - 1.0).rename("returns")
-
-    @property
-    def drawdown(self) -> pd.Series:
-        """Equity relative to its running peak, minus one (0 at a new high, negative below it)."""
-        return (self.equity / self.equity.cummax() - 1.0).rename("drawdown")
+    returns = property(lambda self: equity_returns(self.equity, self.init_cash), doc="Per-bar simple returns of equity.")
+    drawdown = property(lambda self: equity_drawdown(self.equity), doc="Equity over its running peak, minus one.")
 
     @cached_property
     def stats(self) -> dict[str, Any]:

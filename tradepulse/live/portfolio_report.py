@@ -102,20 +102,7 @@ class PortfolioReplayReport:
             "orders": dict(self.orders),
             **self.details,
             "per_symbol": per_symbol,
-            "fills": [
-                {
-                    "time": fill.time,
-                    "symbol": fill.symbol,
-                    "side": str(fill.side),
-                    "quantity": float(fill.quantity),
-                    "price": float(fill.price),
-                    "fee": float(fill.fee),
-                    "target": fill.target,
-                    "client_order_id": fill.client_order_id,
-                    "trade_id": fill.trade_id,
-                }
-                for fill in self.fills
-            ],
+            "fills": [fill.to_dict(with_symbol=True) for fill in self.fills],
             "trade_list": trades,
         }
 

@@ -37,6 +37,20 @@ class FillRecord:
     trade_id: str
     symbol: str = ""
 
+    def to_dict(self, *, with_symbol: bool = False) -> dict[str, Any]:
+        """JSON-ready (numbers as floats), with the ``symbol`` when a report spans several."""
+        return {
+            "time": self.time,
+            **({"symbol": self.symbol} if with_symbol else {}),
+            "side": str(self.side),
+            "quantity": float(self.quantity),
+            "price": float(self.price),
+            "fee": float(self.fee),
+            "target": self.target,
+            "client_order_id": self.client_order_id,
+            "trade_id": self.trade_id,
+        }
+
 
 @dataclass
 class ReplayReport:
@@ -103,19 +117,7 @@ class ReplayReport:
             "trades": len(trades),
             "orders": dict(self.orders),
             **self.details,
-            "fills": [
-                {
-                    "time": fill.time,
-                    "side": str(fill.side),
-                    "quantity": float(fill.quantity),
-                    "price": float(fill.price),
-                    "fee": float(fill.fee),
-                    "target": fill.target,
-                    "client_order_id": fill.client_order_id,
-                    "trade_id": fill.trade_id,
-                }
-                for fill in self.fills
-            ],
+            "fills": [fill.to_dict() for fill in self.fills],
             "trade_list": trades,
         }
 
