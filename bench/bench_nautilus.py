@@ -131,11 +131,11 @@ def data_file(kind: str, count: int) -> Path:
 # -- running one case ------------------------------------------------------------------------------
 
 
-def timed_process(command: list[str], stdout_path: Path) -> dict:
+def timed_process(command: list[str], stdout_path: Path, env: dict[str, str] | None = None) -> dict:
     """Run ``command`` to its end; wall seconds from launch to exit and its own peak RSS (``wait4``)."""
     with open(stdout_path, "wb") as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT)
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -157,11 +157,16 @@ def nautilus_case(workload: str, path: Path, config: str) -> dict:
     return {**_last_json(out), **measured}
 
 
-def tradepulse_bars_case(path: Path, durability: str) -> dict:
+def tradepulse_env(package_root: Path | None) -> dict[str, str] | None:
+    """The environment of TradePulse's cases: its own package, or ``package_root``'s (a checkout of another revision)."""
+    return None if package_root is None else {**os.environ, "PYTHONPATH": str(package_root)}
+
+
+def tradepulse_bars_case(path: Path, durability: str, package_root: Path | None = None) -> dict:
     out = DATA_DIR / f"out-tradepulse-bars-{durability}-{path.stem}.json"
     command = [str(Path(sys.executable).parent / "tradepulse"), "live", "replay", str(path), "--strategy", str(STRATEGY_FILE),
                "--symbol", "BTC/USDT-PERP", "--fees-bps", "0", "--durability", durability, "--json"]
-    measured = timed_process(command, out)
+    measured = timed_process(command, out, tradepulse_env(package_root))
     report = json.loads(out.read_text())
     out.unlink()  # the fills of a million bars are tens of MB; the counts are what we keep
     return {"engine": "TradePulse", "config": durability, "bars": report["bars"], "orders": sum(report["orders"].values()),
@@ -169,10 +174,10 @@ def tradepulse_bars_case(path: Path, durability: str) -> dict:
             "order_statuses": report["orders"], "fills": len(report["fills"]), "total_return": report["total_return"], **measured}
 
 
-def tradepulse_ticks_case(path: Path, durability: str) -> dict:
+def tradepulse_ticks_case(path: Path, durability: str, package_root: Path | None = None) -> dict:
     out = DATA_DIR / f"out-tradepulse-ticks-{durability}-{path.stem}.json"
     measured = timed_process([sys.executable, str(Path(__file__).resolve()), "tradepulse-ticks", str(path), "--durability", durability,
-                              "--every", str(ORDER_EVERY)], out)
+                              "--every", str(ORDER_EVERY)], out, tradepulse_env(package_root))
     return {**_last_json(out), **measured}
 
 
@@ -266,7 +271,10 @@ def tradepulse_ticks_main(path: str, durability: str, every: int) -> None:
     ]
     drive_ticks(events[: 3 * every], "fast", every)  # warm-up: imports and first calls, not timed
     result = drive_ticks(events, durability, every)
+    import tradepulse
+
     result["self_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["package"] = str(Path(tradepulse.__file__).resolve().parent)
     print(json.dumps(result))
 
 
@@ -287,23 +295,48 @@ def ensure_nautilus() -> None:
         raise SystemExit(f"no NautilusTrader venv at {NAUTILUS_VENV.relative_to(ROOT)}: run `make bench-nautilus` (or `make bench`) first")
 
 
-def run_comparison(bar_counts: list[int], tick_count: int) -> dict:
-    """Every case, one after the other, in this run; returns the figures (see :func:`print_report`)."""
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def run_comparison(bar_counts: list[int], tick_count: int, tradepulse_revision: str | None = None) -> dict:
+    """Every case, one after the other, in this run; returns the figures (see :func:`print_report`).
+
+    TradePulse's cases import the package of this checkout, or, with ``tradepulse_revision``, the
+    package of that revision (checked out into a temporary git worktree): other work on the tree
+    then cannot change the code under measurement halfway through the run.
+    """
     ensure_nautilus()
-    result: dict = {"machine_before": _machine(), "bars": [], "ticks": None}
+    if tradepulse_revision is None:
+        dirty = bool(_git("status", "--porcelain", "--", "tradepulse"))
+        described = f"working tree at {_git('rev-parse', '--short', 'HEAD')}" + (" with uncommitted changes" if dirty else "")
+        return _run_cases(bar_counts, tick_count, None, described)
+    sha = _git("rev-parse", "--short", tradepulse_revision)
+    with tempfile.TemporaryDirectory(prefix="tradepulse-bench-") as folder:
+        package_root = Path(folder) / "tradepulse"
+        _git("worktree", "add", "--detach", "--quiet", str(package_root), sha)
+        try:
+            return _run_cases(bar_counts, tick_count, package_root, f"revision {sha}")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(package_root)], cwd=ROOT, check=False)
+
+
+def _run_cases(bar_counts: list[int], tick_count: int, package_root: Path | None, described: str) -> dict:
+    result: dict = {"machine_before": _machine(), "tradepulse": described, "bars": [], "ticks": None}
+    _log(f"TradePulse: {described}")
     # TradePulse's fixed cost per command (start-up, reading, the report) on a small file, for reading the figures.
     small = data_file("bars", 1_000)
     _log("TradePulse start-up: live replay of 1,000 bars")
-    tradepulse_bars_case(small, "fast")  # warm the OS caches and numba/pyc caches
-    result["tradepulse_startup"] = tradepulse_bars_case(small, "fast")
+    tradepulse_bars_case(small, "fast", package_root)  # warm the OS caches and numba/pyc caches
+    result["tradepulse_startup"] = tradepulse_bars_case(small, "fast", package_root)
     for count in bar_counts:
         path = data_file("bars", count)
         row = {"bars": count, "cases": {}}
         for name, run in (
             ("nautilus_stock", lambda: nautilus_case("bars", path, "stock")),
             ("nautilus_tuned", lambda: nautilus_case("bars", path, "tuned")),
-            ("tradepulse_full", lambda: tradepulse_bars_case(path, "full")),
-            ("tradepulse_fast", lambda: tradepulse_bars_case(path, "fast")),
+            ("tradepulse_full", lambda: tradepulse_bars_case(path, "full", package_root)),
+            ("tradepulse_fast", lambda: tradepulse_bars_case(path, "fast", package_root)),
         ):
             _log(f"{count:,} bars: {name} ... (load {os.getloadavg()[0]:.2f})")
             row["cases"][name] = run()
@@ -315,8 +348,8 @@ def run_comparison(bar_counts: list[int], tick_count: int) -> dict:
         for name, run in (
             ("nautilus_stock", lambda: nautilus_case("ticks", path, "stock")),
             ("nautilus_tuned", lambda: nautilus_case("ticks", path, "tuned")),
-            ("tradepulse_full", lambda: tradepulse_ticks_case(path, "full")),
-            ("tradepulse_fast", lambda: tradepulse_ticks_case(path, "fast")),
+            ("tradepulse_full", lambda: tradepulse_ticks_case(path, "full", package_root)),
+            ("tradepulse_fast", lambda: tradepulse_ticks_case(path, "fast", package_root)),
         ):
             _log(f"{tick_count:,} trades: {name} ... (load {os.getloadavg()[0]:.2f})")
             row["cases"][name] = run()
@@ -337,6 +370,7 @@ def print_report(result: dict) -> None:
     before, after = result["machine_before"], result["machine_after"]
     print("\n## Live engine vs NautilusTrader 1.221.0 (same files, one run)")
     print(f"machine: {before['cpus']} CPUs; load average {before['loadavg']} at {before['at']}, {after['loadavg']} at {after['at']}")
+    print(f"TradePulse: {result.get('tradepulse', 'this checkout')}")
     startup = result["tradepulse_startup"]
     print(f"TradePulse `live replay` of 1,000 bars (start-up, reading, report): {startup['process_seconds']:.2f} s, "
           f"peak RSS {startup['peak_rss_mib']:,.0f} MiB")
@@ -417,11 +451,13 @@ def main() -> None:
     parser.add_argument("--bars", default="100000,1000000", help="bar counts, comma-separated (default 100000,1000000)")
     parser.add_argument("--ticks", type=int, default=1_000_000, help="trades in the tick case; 0 skips it (default 1000000)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--tradepulse-revision", metavar="REV",
+                        help="measure TradePulse at this git revision (a temporary worktree) instead of this checkout")
     args = parser.parse_args()
     if args.mode == "tradepulse-ticks":
         tradepulse_ticks_main(args.file, args.durability, args.every)
         return
-    result = run_comparison(parse_counts(args.bars), args.ticks)
+    result = run_comparison(parse_counts(args.bars), args.ticks, args.tradepulse_revision)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print_report(result)

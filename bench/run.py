@@ -106,13 +106,13 @@ def engine_compare(revision: str, rounds: int) -> None:
               f"{before['p50_us']:>15,.1f}{after['p50_us']:>12,.1f}{str(before.get('orders')) + ' / ' + str(after.get('orders')):>14}")
 
 
-def engine_vs_nautilus(bars: str | None, ticks: int | None, quick: bool) -> None:
+def engine_vs_nautilus(bars: str | None, ticks: int | None, quick: bool, revision: str | None = None) -> None:
     """TradePulse's live engine beside NautilusTrader 1.221.0 on the same files (bench/bench_nautilus.py)."""
     import bench_nautilus
 
     bars = bars if bars is not None else ("100000" if quick else "100000,1000000")
     ticks = ticks if ticks is not None else (100_000 if quick else 1_000_000)
-    result = bench_nautilus.run_comparison(bench_nautilus.parse_counts(bars), ticks)
+    result = bench_nautilus.run_comparison(bench_nautilus.parse_counts(bars), ticks, revision)
     bench_nautilus.print_report(result)
 
 
@@ -175,9 +175,11 @@ def main() -> None:
                         help="bar counts of the NautilusTrader comparison (default 100000,1000000; 100000 with --quick)")
     parser.add_argument("--nautilus-ticks", type=int, metavar="N",
                         help="trades in its tick case, 0 to skip (default 1000000; 100000 with --quick)")
+    parser.add_argument("--tradepulse-revision", metavar="REV",
+                        help="in the NautilusTrader comparison, measure TradePulse at REV (a temporary git worktree), not this checkout")
     args = parser.parse_args()
     if args.engine_vs_nautilus:
-        engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick)
+        engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick, args.tradepulse_revision)
         return
     if args.engine_compare:
         engine_compare(args.engine_compare, args.rounds)
@@ -198,7 +200,7 @@ def main() -> None:
     portfolio(args.portfolio_combinations)
     engine()
     service(args.quick)
-    engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick)
+    engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick, args.tradepulse_revision)
 
 
 if __name__ == "__main__":
