@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
@@ -28,7 +29,7 @@ __all__ = ["ENGINE_ACTOR", "EngineLifecycle", "order_counts"]
 ENGINE_ACTOR = "system:engine"
 
 
-class EngineLifecycle:
+class EngineLifecycle(ABC):
     """The run loop and controls of a live engine; subclasses say how events become orders.
 
     Subclasses set ``feed``, ``venue``, ``journal``, ``risk``, ``clock``, ``symbol``, ``oms`` and
@@ -56,20 +57,25 @@ class EngineLifecycle:
 
     # -- what subclasses provide ---------------------------------------------------------------
 
+    @abstractmethod
     async def start(self) -> None:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     async def on_event(self, event: MarketEvent) -> None:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     async def on_heartbeat(self) -> None:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     async def _carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def _update_sink(self) -> ExecutionEngine:
-        raise NotImplementedError
+        """See the class docstring."""
 
     async def _before_finish(self) -> None:
         """Last work before the stop is journaled (background lookups, final positions)."""

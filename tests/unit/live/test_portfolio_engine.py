@@ -7,6 +7,7 @@ events are handed to the engine one by one on a simulated clock.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -54,7 +55,7 @@ def build(tmp_path, strategy: PortfolioStrategy, timeout_s: float = 60.0):
     venue = PaperVenue([fine_instrument(BTC), fine_instrument(ETH)], clock=clock.now, balances={"USDT": Decimal("10000")},
                        allow_short=True)
     journal = Journal(tmp_path / "journal.sqlite", durability="fast", clock=clock.now)
-    limits = REPLAY_RISK_LIMITS.__class__(**{**REPLAY_RISK_LIMITS.__dict__, "stale_after_seconds": None})
+    limits = replace(REPLAY_RISK_LIMITS, stale_after_seconds=None)
     risk = RiskControls(limits, clock=clock.now, symbols=[BTC, ETH], currency="USDT")
     config = PortfolioEngineConfig(symbols=(BTC, ETH), capital=Decimal("10000"), member_timeout_seconds=timeout_s,
                                    sizing_costs=Costs(fees_bps=10))
