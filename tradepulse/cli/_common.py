@@ -12,8 +12,8 @@ from tradepulse.model.jsonable import to_jsonable
 
 
 def print_json(payload: Any) -> None:
-    json.dump(to_jsonable(payload), sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    # One write: json.dump writes token by token, a system call each when output is unbuffered.
+    sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
 
 
 def parse_key_values(pairs: list[str] | None, option: str = "-p") -> dict[str, str]:

@@ -205,7 +205,9 @@ def _valued_exactly(position: Position, instrument: Instrument, mark_price: Deci
     unrealized = ZERO
     if mark_price is not None and position.quantity != 0:
         unrealized = instrument.quantize_quote(position.quantity * mark_price - position.cost_basis)
-    return replace(position, average_cost=average_cost, mark_price=mark_price, unrealized_pnl=unrealized)
+    # Built directly, not with dataclasses.replace (which walks the fields): this runs on every bar.
+    return Position(position.symbol, position.quantity, position.cost_basis, average_cost, position.realized_pnl,
+                    position.fees_quote, mark_price, unrealized)
 
 
 class Portfolio:

@@ -103,13 +103,30 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot journal a value of type {type(value).__name__}: {value!r}")
 
 
+# One encoder for every payload: ``json.dumps`` with options builds a new encoder (and its C
+# scanner) on each call, which cost more than encoding a bar. ``markers=None`` skips the circular
+# reference check; a circular payload ends in RecursionError, reported like any unencodable one.
+_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+_encode_chunks = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, False,  # type: ignore[attr-defined]
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """Encode a payload as the journal stores it: compact JSON, Decimals as plain strings, no NaN."""
-    if not isinstance(payload, Mapping):
-        raise JournalError(f"a journal payload must be a mapping (got {type(payload).__name__})")
+    if type(payload) is not dict:
+        if not isinstance(payload, Mapping):
+            raise JournalError(f"a journal payload must be a mapping (got {type(payload).__name__})")
+        payload = dict(payload)
     try:
-        return json.dumps(dict(payload), default=_json_default, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError) as error:
+        if _encode_chunks is not None:
+            return "".join(_encode_chunks(payload, 0))
+        return _ENCODER.encode(payload)
+    except (TypeError, ValueError, RecursionError) as error:
         raise JournalError(f"payload cannot be journaled: {error}") from None
 
 
@@ -135,6 +152,10 @@ def parse_ts(text: str) -> datetime:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Kinds already checked against KIND_PATTERN (a handful in practice; a regex per event added up).
+_CHECKED_KINDS: set[str] = set()
 
 
 class Journal:
@@ -337,8 +358,10 @@ class Journal:
             self._listeners.remove(listener)
 
     def _row(self, event: NewEvent) -> tuple[str, str, str | None, str, str | None]:
-        if not isinstance(event.kind, str) or not KIND_PATTERN.match(event.kind):
-            raise JournalError(f"event kind {event.kind!r} must look like 'area.what' (lowercase, digits, underscores)")
+        if not (isinstance(event.kind, str) and event.kind in _CHECKED_KINDS):
+            if not isinstance(event.kind, str) or not KIND_PATTERN.match(event.kind):
+                raise JournalError(f"event kind {event.kind!r} must look like 'area.what' (lowercase, digits, underscores)")
+            _CHECKED_KINDS.add(event.kind)
         if event.correlation_id is not None and not isinstance(event.correlation_id, str):
             raise JournalError(f"correlation id must be a string (got {type(event.correlation_id).__name__})")
         text = encode_payload(event.payload)

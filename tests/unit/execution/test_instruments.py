@@ -64,3 +64,35 @@ def test_invalid_grids_are_refused():
         Instrument("X/Y", "X", "Y", tick_size=Decimal("0"), lot_size=Decimal("1"))
     with pytest.raises(TypeError):
         Instrument("X/Y", "X", "Y", tick_size=0.01, lot_size=Decimal("1"))  # type: ignore[arg-type]
+
+
+def _to_grid_by_division(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """The general rule: whole steps, rounded, times the step, printed with the step's decimals."""
+    from decimal import localcontext
+
+    with localcontext() as context:
+        context.prec = 60
+        result = (value / step).to_integral_value(rounding=rounding) * step
+        return result.quantize(step) if step.as_tuple().exponent <= 0 else result
+
+
+@given(
+    value=st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), allow_nan=False, allow_infinity=False, places=14),
+    step=st.sampled_from([Decimal("1"), Decimal("0.1"), Decimal("0.01"), Decimal("0.00001"), Decimal("1E-8")]),
+    rounding=st.sampled_from(["ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_CEILING", "ROUND_FLOOR"]),
+)
+def test_power_of_ten_steps_round_exactly_as_whole_steps_do(value, step, rounding):
+    # Power-of-ten steps take a one-call path; it must give the same number with the same decimals.
+    from tradepulse.model.instruments import _to_grid
+
+    fast, general = _to_grid(value, step, rounding), _to_grid_by_division(value, step, rounding)
+    assert fast == general
+    assert str(fast) == str(general)
+
+
+def test_other_steps_still_round_to_whole_steps():
+    from tradepulse.model.instruments import _to_grid
+
+    assert _to_grid(Decimal("43000.37"), Decimal("0.5"), "ROUND_HALF_EVEN") == Decimal("43000.5")
+    assert str(_to_grid(Decimal("0.0125"), Decimal("0.010"), "ROUND_DOWN")) == "0.010"
+    assert _to_grid(Decimal("43017"), Decimal("1E+1"), "ROUND_DOWN") == Decimal("43010")
