@@ -20,6 +20,10 @@ prints one JSON line last. Every figure has a baseline or a peer measured in the
   ``/fills`` and ``/pnl`` against the same data read directly (``ServiceHost.status()`` and
   ``tradepulse.store.queries`` on the same read-only connection). Memory: resident set after the
   host started (nothing traded yet) and after the fill, and the process's peak.
+* ``api-scale``: ``/orders`` and ``/fills`` (and ``/orders?status=FILLED``) through the real API
+  on a host that has traded 1,000 one-minute bars and on one that has traded 100,000 (the tiled
+  sample of ``bench_nautilus.py``; about one order per bar), p50 and p99 of each, so the cost of a
+  page can be compared across journal sizes (the issue's target: p50 within 2x).
 * ``fanout``: messages per second delivered to 1, 10 and 50 subscribers of ``EventBus`` (real
   ``order.filled`` messages, published paced so that no subscriber's queue overflows) and through
   the real ``/api/v1/stream`` served by uvicorn (clients in another process, as dashboards are),
@@ -71,8 +75,8 @@ class EveryBar(Strategy):
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def service_config(state_dir: Path, durability: str, source: str = SOURCE) -> Any:
-    """A paper-venue service trading :class:`EveryBar` on ``source`` at full speed, no fees, no loss breakers."""
+def service_config(state_dir: Path, durability: str, source: str = SOURCE, bar: str = "5m") -> Any:
+    """A paper-venue service trading :class:`EveryBar` on ``source`` (``bar`` bars) at full speed, no fees, no loss breakers."""
     from tradepulse.live.replay import REPLAY_RISK_LIMITS
     from tradepulse.service.config import parse_config
 
@@ -82,7 +86,8 @@ def service_config(state_dir: Path, durability: str, source: str = SOURCE) -> An
         # No fees: a strategy trading every bar would pay its capital away and stop trading.
         "venue": {"kind": "paper", "init_cash": 10_000, "fees_bps": 0},
         "strategies": [{"id": STRATEGY_ID, "strategy": f"{Path(__file__).resolve()}:EveryBar", "symbol": "BTC/USDT-PERP",
-                        "feed": source, "bar": "5m"}],
+                        "feed": source, "bar": bar,
+                        "params": {"bar_seconds": int(pd.Timedelta(bar).total_seconds())}}],
     }
     # The gate's checks stay on; the loss and drawdown breakers are off, as in a replay (TOML has no null).
     return dataclasses.replace(parse_config(document), risk=REPLAY_RISK_LIMITS)
@@ -128,8 +133,8 @@ def percentiles_us(samples_ns: list[int]) -> dict[str, float]:
 
 async def recorded_mix(folder: Path, days: str = "2023-01-04") -> list[tuple[str, dict, str | None]]:
     """A real engine's journal events (kind, payload, correlation id) from replaying the sample's first days."""
-    from tradepulse.model.costs import Costs
     from tradepulse.live.replay import run_replay_async
+    from tradepulse.model.costs import Costs
     from tradepulse.store import Journal
 
     path = folder / "mix.sqlite"
@@ -303,6 +308,64 @@ async def api_part(folder: Path, requests: int, pnl_requests: int, bars: int | N
     return {"fill": fill, "routes": rows, "memory": memory}
 
 
+# -- part 2b: the trading routes as the journal grows --------------------------------------------
+
+
+SCALE_ROUTES = ("/orders?limit=100", "/fills?limit=100", "/orders?limit=100&status=FILLED")
+
+
+async def _filled_host(folder: Path, bars: int) -> tuple[Any, float]:
+    """A real host that has traded :class:`EveryBar` on ``bars`` one-minute bars (about one order per bar)."""
+    from bench_nautilus import data_file
+
+    from tradepulse.service.host import ServiceHost
+
+    host = ServiceHost(service_config(folder / "state", "fast", str(data_file("bars", bars)), bar="1m"), environ={})
+    started = time.perf_counter()
+    await host.start()
+    slot = host.slots[STRATEGY_ID]
+    await asyncio.shield(slot.task)
+    if slot.outcome != "completed":
+        raise RuntimeError(f"the engine ended {slot.outcome}: {slot.error}")
+    return host, time.perf_counter() - started
+
+
+async def scale_part(folder: Path, sizes: list[int], requests: int) -> dict:
+    """``/orders`` and ``/fills`` through the real API on journals of each size (one real host each, filled by trading)."""
+    import httpx
+
+    from tradepulse.service.api import create_app
+
+    stream = log_to(folder / "service.log")
+    auth = register_tokens()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    results = []
+    for bars in sizes:
+        sized = folder / f"bars-{bars}"
+        sized.mkdir()
+        host, fill_seconds = await _filled_host(sized, bars)
+        journal = host.slots[STRATEGY_ID].journal
+        row: dict[str, Any] = {"bars": bars, "orders": journal.count("order.submitted"), "events": journal.count(),
+                               "fill_seconds": round(fill_seconds, 1), "rss_mib": round(rss_mib(), 1), "routes": {}}
+        app = create_app(host, auth)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers) as client:
+            for path in SCALE_ROUTES:
+                for _ in range(3):
+                    (await client.get(f"/api/v1{path}")).raise_for_status()
+                samples = []
+                for _ in range(requests):
+                    begin = time.perf_counter_ns()
+                    response = await client.get(f"/api/v1{path}")
+                    samples.append(time.perf_counter_ns() - begin)
+                response.raise_for_status()
+                row["routes"][path] = {"items": len(response.json()), **percentiles_us(samples)}
+        await host.stop()
+        results.append(row)
+        gc.collect()
+    stream.close()
+    return {"sizes": results, "requests": requests}
+
+
 # -- part 3: fan-out to live subscribers ---------------------------------------------------------
 
 
@@ -441,7 +504,7 @@ async def fanout_part(folder: Path, messages: int, stream_messages: int, counts:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("part", choices=["journal", "api", "fanout", "stream-clients"])
+    parser.add_argument("part", choices=["journal", "api", "api-scale", "fanout", "stream-clients"])
     parser.add_argument("--quick", action="store_true", help="fewer appends, requests and messages")
     parser.add_argument("--url")
     parser.add_argument("--clients", type=int, default=1)
@@ -455,6 +518,10 @@ def main() -> None:
         if args.part == "journal":
             appends = {"full": 1_000, "fast": 3_000} if quick else {"full": 3_000, "fast": 10_000}
             result = asyncio.run(journal_part(folder, appends))
+        elif args.part == "api-scale":
+            # Quick: 1,000 and 10,000 orders; full: 1,000 and 100,000 (the issue's sizes).
+            result = asyncio.run(scale_part(folder, sizes=[1_000, 10_000] if quick else [1_000, 100_000],
+                                            requests=50 if quick else 200))
         elif args.part == "api":
             # Quick: the first 4,000 bars (about 4,000 orders); full: the whole sample (about 11,000 orders).
             result = asyncio.run(api_part(folder, requests=50 if quick else 200, pnl_requests=20 if quick else 50,

@@ -120,6 +120,7 @@ def service(quick: bool) -> None:
     extra = ("--quick",) if quick else ()
     appends = run_isolated("bench_service.py", "journal", *extra)
     api = run_isolated("bench_service.py", "api", *extra)
+    scale = run_isolated("bench_service.py", "api-scale", *extra)
     fanout = run_isolated("bench_service.py", "fanout", *extra)
 
     print(f"\n## Live service: journal appends with the host's listener (metrics, JSON log line, bus), {appends['mix_events']:,}-event real mix")
@@ -142,6 +143,8 @@ def service(quick: bool) -> None:
           f"(+{memory['held_mib']:,.1f} MiB, {memory['held_kib_per_order']:.2f} KiB/order); process peak {memory['peak_filled_mib']:,.0f} MiB "
           f"after the fill, {memory['peak_after_reads_mib']:,.0f} MiB after the API reads")
 
+    print_scale(scale)
+
     base = fanout["baseline"]
     idle_us = 1e6 / base["published_per_second"]
     print(f"\n## Live service: fan-out of a {fanout['message_bytes']:,}-byte order.filled message, no drops allowed "
@@ -158,6 +161,40 @@ def service(quick: bool) -> None:
           f"per run through uvicorn to WebSocket clients in another process; {dropped} dropped)")
 
 
+def startup() -> None:
+    """Wall time of a first backtest from the command line and in a fresh interpreter, beside a bare Python."""
+    figures = run_isolated("bench_startup.py")
+    bare = figures["bare_python"]
+    print("\n## Start-up (fresh interpreter each, best of 3, launch to exit)")
+    for key, name, target in (
+        ("bare_python", "python -c pass", None),
+        ("cli_backtest", "tradepulse backtest (1h sample, sma_cross)", 1.5),
+        ("import_and_first_backtest", "import tradepulse + first backtest", 1.5),
+        ("import_vectorbt", "import vectorbt (not needed by either now)", None),
+    ):
+        seconds = figures[key]
+        goal = "" if target is None else f"  (goal <= {target} s: {'met' if seconds <= target else 'not met'})"
+        print(f"  {name:<46}{seconds:>7.2f} s  {seconds / bare:>6.0f}x bare{goal}")
+
+
+def print_scale(scale: dict) -> None:
+    """The trading routes' cost on a small and a large journal, and the issue's target (p50 within 2x)."""
+    small, large = scale["sizes"][0], scale["sizes"][-1]
+    print(f"\n## Live service: the trading routes as the journal grows (real API, {scale['requests']} requests each, "
+          "each journal filled by a host trading one-minute bars)")
+    print(f"{'journal':<34}" + "".join(f"{route:>34}" for route in small["routes"]))
+    for row in scale["sizes"]:
+        described = f"{row['orders']:,} orders, {row['events']:,} events"
+        print(f"{described:<34}" + "".join(f"{'p50 ' + format(cell['p50_us'], ',.0f') + ' us, p99 ' + format(cell['p99_us'], ',.0f'):>34}"
+                                         for cell in row["routes"].values()))
+    for route in small["routes"]:
+        ratio = large["routes"][route]["p50_us"] / small["routes"][route]["p50_us"]
+        print(f"  {route:<34} p50 at {large['orders']:,} / at {small['orders']:,} orders: {ratio:.2f}x "
+              f"(target <= 2x: {'met' if ratio <= 2 else 'not met'})")
+    print("  (filling took " + ", ".join(f"{row['fill_seconds']:.0f} s for {row['orders']:,} orders, RSS {row['rss_mib']:,.0f} MiB"
+                                        for row in scale["sizes"]) + ")")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="TradePulse benchmarks")
     parser.add_argument("--bars", type=int, default=100_000)
@@ -165,6 +202,7 @@ def main() -> None:
     parser.add_argument("--engine-only", action="store_true", help="run only the live engine benchmark")
     parser.add_argument("--service-only", action="store_true", help="run only the live service benchmark")
     parser.add_argument("--portfolio-only", action="store_true", help="run only the portfolio sweep benchmark")
+    parser.add_argument("--startup-only", action="store_true", help="run only the start-up benchmark")
     parser.add_argument("--portfolio-combinations", type=int, default=150, help="combinations in the portfolio sweep (default 150)")
     parser.add_argument("--engine-compare", metavar="REVISION",
                         help="run only the engine benchmark, at REVISION (a git worktree) and now, alternating")
@@ -193,6 +231,10 @@ def main() -> None:
     if args.portfolio_only:
         portfolio(args.portfolio_combinations)
         return
+    if args.startup_only:
+        startup()
+        return
+    startup()
     indicators(args.bars)
     sweep(args.bars, 1_000, repeats=3)
     if not args.quick:

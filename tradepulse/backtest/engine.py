@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import vectorbt as vbt
 
 from tradepulse.backtest.result import YEAR, BacktestResult, periods_per_year
+from tradepulse.backtest.simulator import exit_trades, positions_from_trades, simulate_orders
 from tradepulse.errors import ConfigError, DataError, StrategyError
 from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
+
+if TYPE_CHECKING:
+    import vectorbt as vbt
 
 __all__ = [
     "DEFAULT_INIT_CASH",
@@ -98,11 +102,17 @@ def backtest_targets(
     bars = check_bars(bars)
     costs = costs or Costs()
     values = check_targets(targets, bars, strategy.name if strategy else "targets")
-    portfolio = simulate(bars, values, costs=costs, init_cash=init_cash)
+    _check_cash(init_cash)
+    # One account's fills replayed without vectorbt (its import alone took seconds); the records
+    # are vectorbt's, bit for bit (tests), and ``result.portfolio`` still builds its Portfolio.
+    orders = simulate_orders(bars["open"].to_numpy(dtype=np.float64), order_sizes(values), fees=costs.fee_fraction,
+                             slippage=costs.slippage_fractions(bars, init_cash), init_cash=float(init_cash))
+    trades = exit_trades(orders, float(bars["close"].iloc[-1]), len(bars) - 1)
     return BacktestResult(
         bars=bars,
         targets=pd.Series(values, index=bars.index, name="target"),
-        portfolio=portfolio,
+        orders=orders,
+        positions=positions_from_trades(trades),
         strategy=strategy,
         costs=costs,
         init_cash=init_cash,
@@ -198,6 +208,8 @@ def simulate(
     ``timestamps=False`` indexes the portfolio by bar number instead: vectorbt's shape checks turn
     a tz-aware index into an array of Timestamp objects on every call, which dominates a sweep.
     """
+    import vectorbt as vbt  # here: importing it takes seconds, and a single backtest does without
+
     _check_cash(init_cash)
     targets = np.asarray(targets, dtype=np.float64)
     if targets.ndim not in (1, 2) or targets.shape[0] != len(bars):
@@ -256,6 +268,8 @@ def simulate_fills(
     The records are mapped back to bar rows. In a sweep this turns ``bars x combinations`` cells
     into ``orders x combinations`` (tested equal to the bar-by-bar simulation).
     """
+    import vectorbt as vbt
+
     _check_cash(init_cash)
     targets = np.asarray(targets, dtype=np.float64)
     if targets.ndim != 2 or targets.shape[0] != len(bars):

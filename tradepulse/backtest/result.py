@@ -246,8 +246,11 @@ class BacktestResult:
     ----------
     bars, targets
         The input bars and the target exposure per bar (decided at the close).
+    orders, positions
+        The fills and the round trips as vectorbt records (``idx`` is the bar row).
     portfolio
-        The underlying :class:`vectorbt.Portfolio`, for anything not exposed here.
+        The same run as a :class:`vectorbt.Portfolio`, for anything not exposed here; built (and
+        vectorbt imported) on first use.
     strategy, costs, init_cash, bar_period
         What produced the result.
     """
@@ -257,16 +260,23 @@ class BacktestResult:
         *,
         bars: pd.DataFrame,
         targets: pd.Series,
-        portfolio: vbt.Portfolio,
         strategy: Strategy | None,
         costs: Costs,
         init_cash: float,
         bar_period: pd.Timedelta,
+        orders: np.ndarray | None = None,
+        positions: np.ndarray | None = None,
+        portfolio: vbt.Portfolio | None = None,
     ) -> None:
-
+        if portfolio is not None:
+            self.__dict__["portfolio"] = portfolio
+            orders, positions = portfolio.orders.values, portfolio.positions.values
+        if orders is None or positions is None:
+            raise TypeError("BacktestResult needs the order and position records, or a vectorbt portfolio")
         self.bars = bars
         self.targets = targets
-        self.portfolio = portfolio
+        self.orders = orders
+        self.positions = positions
         self.strategy = strategy
         self.costs = costs
         self.init_cash = float(init_cash)
@@ -274,9 +284,17 @@ class BacktestResult:
         self.bars_per_year = periods_per_year(bar_period)
 
     @cached_property
+    def portfolio(self) -> vbt.Portfolio:
+        """The run as a :class:`vectorbt.Portfolio` (``portfolio.stats()`` and the rest of vectorbt's API)."""
+        from tradepulse.backtest.engine import simulate
+
+        return simulate(self.bars, self.targets.to_numpy(), costs=self.costs, init_cash=self.init_cash)
+
+    @cached_property
     def equity(self) -> pd.Series:
         """Account value at each bar's close (cash plus the position marked at the close)."""
-        return pd.Series(self.portfolio.value().to_numpy().ravel(), index=self.bars.index, name="equity")
+        value = equity_curves(self.orders, len(self.bars), 1, self.bars["close"].to_numpy(), self.init_cash)
+        return pd.Series(value[:, 0], index=self.bars.index, name="equity")
 
     returns = property(lambda self: equity_returns(self.equity, self.init_cash), doc="Per-bar simple returns of equity.")
     drawdown = property(lambda self: equity_drawdown(self.equity), doc="Equity over its running peak, minus one.")
@@ -285,8 +303,8 @@ class BacktestResult:
     def stats(self) -> dict[str, Any]:
         """Statistics by name (see the module docstring for definitions), plus period and costs."""
         raw = fill_stats(
-            self.portfolio.orders.values,
-            self.portfolio.positions.values,
+            self.orders,
+            self.positions,
             len(self.bars),
             1,
             self.bars["close"].to_numpy(),
@@ -309,7 +327,7 @@ class BacktestResult:
     @cached_property
     def trades(self) -> pd.DataFrame:
         """Round trips: one row per position from opening to flat (or reversal); the last may be open."""
-        records = self.portfolio.positions.values
+        records = self.positions
         index = self.bars.index
         closed = records["status"] == _CLOSED
         exit_time = pd.Series(index[records["exit_idx"]], dtype=index.dtype).where(closed)
@@ -331,7 +349,7 @@ class BacktestResult:
     @cached_property
     def fills(self) -> pd.DataFrame:
         """Every order filled: time (the fill bar's open), side, quantity, price after slippage, fee."""
-        records = self.portfolio.orders.values
+        records = self.orders
         return pd.DataFrame(
             {
                 "time": self.bars.index[records["idx"]],
