@@ -350,6 +350,16 @@ class ExecutionEngine:
                     self._flatten_pending = True
         await self.flatten()
 
+    @property
+    def flatten_pending(self) -> bool:
+        """Whether a flatten waits for its moment (asked before awaiting :meth:`flatten` on every price)."""
+        return self._flatten_pending
+
+    @property
+    def has_unknown_orders(self) -> bool:
+        """Whether some submission's outcome may still be unknown (a set's emptiness: cheap on every event)."""
+        return bool(self._unknown_outcome)
+
     def request_flatten(self) -> None:
         """Close this symbol's position at the next :meth:`flatten` (a portfolio halt flattens every member)."""
         self._flatten_pending = True

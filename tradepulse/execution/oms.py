@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,13 +144,23 @@ class OMS:
         client_order_id_prefix: str = "tp",
         clock: Callable[[], datetime] | None = None,
         require_approval: bool = False,
+        keep_finished: int = 1_000,
     ) -> None:
+        if keep_finished < 1:
+            raise ConfigError(f"keep_finished must be at least 1, got {keep_finished}")
         self.journal = journal
         self._require_approval = require_approval
         self._instruments = instruments_by_symbol(instruments)
         self._ids = ClientOrderIds(client_order_id_prefix)
         self._clock = clock or _utc_now
+        # Every open order and the most recent ``keep_finished`` finished ones; older finished
+        # orders are read back from the journal when an event names them (a late fill), so a
+        # service that has placed a million orders holds a thousand, not a million.
         self._orders: dict[str, Order] = {}
+        self._finished: dict[str, None] = {}  # finished ids held in memory, oldest first
+        self._keep_finished = keep_finished
+        self._evicted = False
+        self._replaying_seq: int | None = None  # while replaying: the event being applied
         # Client order ids of the open orders, in the order they were opened: a long-running
         # service holds thousands of finished orders, and sizing asks for the open ones per order.
         self._open_ids: dict[str, None] = {}
@@ -158,6 +169,7 @@ class OMS:
         self._last_applied_seq = 0
         for event in journal.iter_events():
             self._replay(event)
+        self._replaying_seq = None
 
     @classmethod
     def from_journal(cls, journal: Journal, instruments: Iterable[Instrument] | Mapping[str, Instrument], **options: Any) -> OMS:
@@ -168,15 +180,17 @@ class OMS:
 
     @property
     def orders(self) -> dict[str, Order]:
-        """Every order, by client order id (a copy)."""
+        """The orders held in memory, by client order id (a copy): every open order and the most
+        recent ``keep_finished`` finished ones. :meth:`order` finds any order; the journal has all
+        of them (:func:`tradepulse.store.queries.orders`)."""
         return dict(self._orders)
 
     def order(self, client_order_id: str) -> Order:
-        """Return one order; raise :class:`UnknownOrder` if there is none."""
-        try:
-            return self._orders[client_order_id]
-        except KeyError:
-            raise UnknownOrder(f"the OMS has no order {client_order_id!r}") from None
+        """Return one order, read back from the journal if it is no longer held; raise :class:`UnknownOrder` if there is none."""
+        order = self._known(client_order_id)
+        if order is None:
+            raise UnknownOrder(f"the OMS has no order {client_order_id!r}")
+        return order
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders live (or possibly live) at the venue, oldest first.
@@ -435,7 +449,7 @@ class OMS:
         state table refuses (for a rejected order) is journaled as ``venue.answer_refused`` and
         raises :class:`~tradepulse.model.orders.InvalidTransition`.
         """
-        order = self._orders.get(fill.client_order_id)
+        order = self._known(fill.client_order_id)
         fill_payload = fill.to_payload()
         if order is None:
             payload = {"symbol": fill.symbol, "client_order_id": fill.client_order_id, "trade_id": fill.trade_id}
@@ -471,7 +485,7 @@ class OMS:
         return {"symbol": order.symbol, "client_order_id": order.client_order_id, "at": at or self._clock(), **fields}
 
     def _venue_answer(self, kind: K, client_order_id: str, at: datetime | None, fields: dict[str, Any]) -> Order | None:
-        order = self._orders.get(client_order_id)
+        order = self._known(client_order_id)
         if order is None:
             payload = {"answer": str(kind), "client_order_id": client_order_id, "at": at or self._clock(), **fields}
             self._last_applied_seq = self.journal.append(K.VENUE_UNKNOWN_ORDER, payload, correlation_id=client_order_id).seq
@@ -508,6 +522,7 @@ class OMS:
             kind = K(event.kind)
         except ValueError:
             return  # not an OMS event (risk decisions, engine events, ...)
+        self._replaying_seq = event.seq
         try:
             change = self._change_for(kind, event.payload)
         except (InvalidTransition, InvalidOrder, KeyError) as error:
@@ -517,11 +532,19 @@ class OMS:
     def _commit(self, change: _Change, event: JournalEvent) -> None:
         if change.order is not None:
             order = change.order
-            self._orders[order.client_order_id] = order
+            client_order_id = order.client_order_id
+            self._orders[client_order_id] = order
             if order.status.is_open:
-                self._open_ids.setdefault(order.client_order_id, None)
+                self._open_ids.setdefault(client_order_id, None)
             else:
-                self._open_ids.pop(order.client_order_id, None)
+                self._open_ids.pop(client_order_id, None)
+                self._finished.pop(client_order_id, None)
+                self._finished[client_order_id] = None
+                if len(self._finished) > self._keep_finished:
+                    oldest = next(iter(self._finished))
+                    del self._finished[oldest]
+                    del self._orders[oldest]
+                    self._evicted = True
         for position in change.positions:
             self._portfolio.restore(position)
         if change.sequence is not None:
@@ -540,7 +563,7 @@ class OMS:
             return _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))
         if kind in (K.FILL_DUPLICATE, K.FILL_UNKNOWN_ORDER, K.VENUE_UNKNOWN_ORDER, K.VENUE_ANSWER_REFUSED):
             return _Change()  # recorded for people and reconciliation; by definition they change nothing
-        order = self._orders.get(payload["client_order_id"])
+        order = self._known(payload["client_order_id"])
         if order is None:
             raise KeyError(f"no order {payload['client_order_id']!r} was journaled before this event")
         if kind is K.ORDER_FILLED:
@@ -564,7 +587,7 @@ class OMS:
 
     def _opened(self, kind: K, payload: Mapping[str, Any]) -> _Change:
         client_order_id = payload["client_order_id"]
-        if client_order_id in self._orders:
+        if client_order_id in self._orders or self._journaled_elsewhere(client_order_id):
             raise InvalidOrder(f"client order id {client_order_id} is already in use")
         at = parse_time(payload["at"])
         if kind is K.ORDER_ADOPTED:
@@ -585,6 +608,27 @@ class OMS:
         else:
             order = order.apply(OrderEvent.SUBMIT, at)
         return _Change(order=order, sequence=int(payload["client_order_sequence"]))
+
+    def _known(self, client_order_id: str) -> Order | None:
+        """The order as it stands (before the event being replayed, in a replay), held or read back from the journal."""
+        order = self._orders.get(client_order_id)
+        if order is not None or not self._evicted:
+            return order
+        before = self._replaying_seq if self._replaying_seq is not None else self._last_applied_seq + 1
+        # Every order.* event carries the order as it became; the newest one before now is the order.
+        rows = self.journal.select(
+            "SELECT payload FROM events WHERE correlation_id = ? AND kind >= 'order.' AND kind < 'order/' AND seq < ? "
+            "ORDER BY seq DESC LIMIT 1", (client_order_id, before))
+        if not rows:
+            return None
+        snapshot = json.loads(rows[0][0]).get("order")
+        return Order.from_payload(snapshot) if snapshot else None
+
+    def _journaled_elsewhere(self, client_order_id: str) -> bool:
+        """Whether a finished order no longer held used this id (outside replays, which the check guarded when written)."""
+        if not self._evicted or self._replaying_seq is not None:
+            return False
+        return bool(self.journal.select("SELECT 1 FROM order_index WHERE client_order_id = ?", (client_order_id,)))
 
     def _filled(self, order: Order, fill: Fill) -> _Change:
         trade_key = (order.symbol, fill.trade_id)

@@ -312,10 +312,16 @@ class LiveEngine(EngineLifecycle):
             await self._on_event(event)
 
     async def _on_event(self, event: MarketEvent) -> None:
+        # Runs for every trade: each step below is skipped cheaply when it has nothing to do
+        # (no venue updates, no flatten asked for, no unknown outcome), since awaiting a
+        # coroutine that returns at once still costs more than the check.
         execution = self._execution()
+        updates = self.venue.updates()
         if self._simulated_venue is not None:
             self._simulated_venue.on_market(event)
-        await execution.apply_updates(self.venue.updates().drain_nowait())
+        answers = updates.drain_nowait()
+        if answers:
+            await execution.apply_updates(answers)
         risk_events = self.risk.on_market_data(self.symbol, event.at)
         if risk_events:  # almost always none: market data only feeds the stale-data breaker
             await execution.carry_out(risk_events)
@@ -340,9 +346,13 @@ class LiveEngine(EngineLifecycle):
             self._last_price = price
             if self._pending_target is not None:
                 await self._act(price, event)
-            await execution.flatten(price, event.at)
-        await execution.apply_updates(self.venue.updates().drain_nowait())
-        await self._settle_now_or_later()
+            if execution.flatten_pending:
+                await execution.flatten(price, event.at)
+        answers = updates.drain_nowait()
+        if answers:
+            await execution.apply_updates(answers)
+        if execution.has_unknown_orders:
+            await self._settle_now_or_later()
 
     async def _on_bar(self, bar: Bar) -> None:
         oms, execution, report = self._oms(), self._execution(), self.report

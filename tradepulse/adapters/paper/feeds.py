@@ -171,13 +171,19 @@ class BarReplayFeed:
         """Number of events the replay yields (two per bar)."""
         return 2 * len(self.bars)
 
-    def events(self) -> Iterator[MarketEvent]:
-        """Yield the events in order (synchronously; ``async for`` over the feed does the same)."""
-        starts = self.bars.index.to_pydatetime()
-        values = self.bars[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float)
-        for start, (open_, high, low, close, volume) in zip(starts, values, strict=True):
-            yield BarOpen(self.symbol, start, float(open_))
-            yield BarClose(Bar(self.symbol, start, start + self.period, float(open_), float(high), float(low), float(close), float(volume)))
+    def events(self, chunk: int = 10_000) -> Iterator[MarketEvent]:
+        """Yield the events in order (synchronously; ``async for`` over the feed does the same).
+
+        Bars are converted ``chunk`` at a time: a million bars as Python datetimes and floats at
+        once would hold a hundred-odd MB for the whole replay.
+        """
+        for first in range(0, len(self.bars), chunk):
+            part = self.bars.iloc[first:first + chunk]
+            starts = part.index.to_pydatetime()
+            values = part[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float).tolist()
+            for start, (open_, high, low, close, volume) in zip(starts, values, strict=True):
+                yield BarOpen(self.symbol, start, open_)
+                yield BarClose(Bar(self.symbol, start, start + self.period, open_, high, low, close, volume))
 
     async def __aiter__(self) -> AsyncIterator[MarketEvent]:
         for event in self.events():
