@@ -202,7 +202,7 @@ class ExecutionEngine:
         """
         if not self._unknown_outcome:
             return []  # the common case, asked on every market event
-        orders = [self.oms.orders.get(cid) for cid in sorted(self._unknown_outcome)]
+        orders = [self.oms.find(cid) for cid in sorted(self._unknown_outcome)]
         unknown = [order for order in orders if order is not None and order.status is OrderStatus.SUBMITTED]
         self._unknown_outcome = {order.client_order_id for order in unknown}
         return unknown
@@ -304,7 +304,7 @@ class ExecutionEngine:
             self._on_fill(fill, self._targets.get(fill.client_order_id))
 
     async def _apply_order_update(self, update: OrderUpdate) -> None:
-        order = self.oms.orders.get(update.client_order_id)
+        order = self.oms.find(update.client_order_id)
         status = update.status
         if status is VenueOrderStatus.PENDING_NEW:
             return

@@ -185,6 +185,17 @@ class OMS:
         of them (:func:`tradepulse.store.queries.orders`)."""
         return dict(self._orders)
 
+    def find(self, client_order_id: str) -> Order | None:
+        """Return one order (held, or read back from the journal), or ``None`` if there is none."""
+        return self._known(client_order_id)
+
+    def status_counts(self) -> dict[str, int]:
+        """How many orders the journal holds in each status (held or not), e.g. ``{"FILLED": 46992}``."""
+        rows = self.journal.select(
+            "SELECT json_extract(last.payload, '$.order.status') AS status, COUNT(*) FROM order_index AS span "
+            "JOIN events AS last ON last.seq = span.last_seq GROUP BY status ORDER BY status")
+        return {str(status): int(count) for status, count in rows if status is not None}
+
     def order(self, client_order_id: str) -> Order:
         """Return one order, read back from the journal if it is no longer held; raise :class:`UnknownOrder` if there is none."""
         order = self._known(client_order_id)

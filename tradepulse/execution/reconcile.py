@@ -329,7 +329,7 @@ class _Run:
     def _sort_working(self, update: OrderUpdate) -> bool:
         """Classify one open venue order: fine, flagged, or to adopt (``True``)."""
         cid = update.client_order_id
-        known = self.oms.orders.get(cid)
+        known = self.oms.find(cid)
         if known is not None:
             if known.status in TERMINAL_STATES:
                 self.unexplained.append(
@@ -369,7 +369,7 @@ class _Run:
         if self.oms.seen_trade(self.symbol, fill.trade_id):
             return
         cid = fill.client_order_id
-        if cid not in self.oms.orders:
+        if self.oms.find(cid) is None:
             self.unexplained.append(
                 f"trade {fill.trade_id} ({fill.side} {fill.quantity} {self.symbol} at {fill.price}) belongs to order "
                 f"{cid or '(no client order id)'}, which the journal does not know"

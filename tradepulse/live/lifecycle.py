@@ -162,7 +162,5 @@ class EngineLifecycle(ABC):
 
 def order_counts(oms: OMS) -> dict[str, int]:
     """How many of the OMS's orders are in each status (the report's ``orders``)."""
-    counts: dict[str, int] = {}
-    for order in oms.orders.values():
-        counts[str(order.status)] = counts.get(str(order.status), 0) + 1
-    return counts
+    # From the journal: the OMS holds only open and recent orders, the report counts every one.
+    return oms.status_counts()

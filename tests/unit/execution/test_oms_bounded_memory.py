@@ -71,3 +71,14 @@ def test_an_evicted_orders_id_cannot_be_adopted_again(journal):
 def test_keep_finished_must_be_positive(journal):
     with pytest.raises(ConfigError, match="keep_finished"):
         OMS(journal, INSTRUMENTS, keep_finished=0)
+
+
+def test_status_counts_count_every_order_held_or_not(journal):
+    oms = OMS(journal, INSTRUMENTS, clock=StepClock(), keep_finished=2)
+    for number in range(5):
+        order = oms.prepare_submit(market_buy("0.01"))
+        oms.apply_fill(make_fill(order.client_order_id, f"t-{number}", "0.01", "43000.00"))
+    oms.prepare_submit(market_buy("0.01"))  # still open
+    oms.deny(market_buy("0.01"), "halted")
+    assert len(oms.orders) == 3  # two finished, one open
+    assert oms.status_counts() == {"DENIED": 1, "FILLED": 5, "SUBMITTED": 1}
