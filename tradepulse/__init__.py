@@ -20,4 +20,14 @@ os.environ.setdefault(
 
 from tradepulse.errors import ConfigError, DataError, StrategyError, TradePulseError  # noqa: E402
 
-__all__ = ["__version__", "TradePulseError", "ConfigError", "DataError", "StrategyError"]
+__all__ = ["__version__", "TradePulseError", "ConfigError", "DataError", "StrategyError", "check"]
+
+
+def __getattr__(name: str) -> object:
+    # ``tradepulse.check(strategy, bars)`` for notebooks, loaded on first use: the checks import
+    # the backtest and the live engine, which ``import tradepulse`` alone should not pay for.
+    if name == "check":
+        from tradepulse.checks import check
+
+        return check
+    raise AttributeError(f"module 'tradepulse' has no attribute {name!r}")

@@ -113,6 +113,8 @@ def backtest_targets(
         targets=pd.Series(values, index=bars.index, name="target"),
         orders=orders,
         positions=positions_from_trades(trades),
+        # vectorbt's own Portfolio of the same run, built (and vectorbt imported) only if asked for.
+        portfolio_factory=lambda: simulate(bars, values, costs=costs, init_cash=init_cash),
         strategy=strategy,
         costs=costs,
         init_cash=init_cash,

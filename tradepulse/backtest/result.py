@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -267,7 +268,9 @@ class BacktestResult:
         orders: np.ndarray | None = None,
         positions: np.ndarray | None = None,
         portfolio: vbt.Portfolio | None = None,
+        portfolio_factory: Callable[[], vbt.Portfolio] | None = None,
     ) -> None:
+        self._portfolio_factory = portfolio_factory
         if portfolio is not None:
             self.__dict__["portfolio"] = portfolio
             orders, positions = portfolio.orders.values, portfolio.positions.values
@@ -286,9 +289,9 @@ class BacktestResult:
     @cached_property
     def portfolio(self) -> vbt.Portfolio:
         """The run as a :class:`vectorbt.Portfolio` (``portfolio.stats()`` and the rest of vectorbt's API)."""
-        from tradepulse.backtest.engine import simulate
-
-        return simulate(self.bars, self.targets.to_numpy(), costs=self.costs, init_cash=self.init_cash)
+        if self._portfolio_factory is None:
+            raise AttributeError("this result was built from records alone; it has no vectorbt portfolio")
+        return self._portfolio_factory()
 
     @cached_property
     def equity(self) -> pd.Series:

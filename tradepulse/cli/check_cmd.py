@@ -45,7 +45,7 @@ def _check(args: argparse.Namespace) -> int:
     from tradepulse.cli.backtest_cmds import _is_universe, _load, _load_universe
     from tradepulse.model.costs import Costs
     from tradepulse.strategy import load_strategy
-    from tradepulse.strategy.checks import CHECK_NAMES, check
+    from tradepulse.checks import CHECK_NAMES, check
 
     cls = load_strategy(args.strategy)
     strategy = cls.from_strings(parse_key_values(args.param, "-p"))

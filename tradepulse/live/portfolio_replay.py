@@ -8,7 +8,6 @@ a journal. ``tradepulse live replay SOURCE SOURCE ...`` calls it; the portfolio 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -24,6 +23,7 @@ from tradepulse.errors import ConfigError
 from tradepulse.live.portfolio_engine import PortfolioEngine, PortfolioEngineConfig
 from tradepulse.live.portfolio_report import PortfolioReplayReport
 from tradepulse.live.replay import REPLAY_RISK_LIMITS, observed_feed, run_journaled
+from tradepulse.model.aio import run_sync
 from tradepulse.model.clock import SimulatedClock
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import MarketEvent
@@ -45,7 +45,7 @@ def run_portfolio_replay(
     >>> report.to_dict()["symbols"]  # doctest: +SKIP
     ['BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'BNB/USDT']
     """
-    return asyncio.run(run_portfolio_replay_async(source, strategy, **options))
+    return run_sync(run_portfolio_replay_async(source, strategy, **options))
 
 
 async def run_portfolio_replay_async(

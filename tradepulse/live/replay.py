@@ -8,7 +8,6 @@ thin command-line wrapper around it; the parity test calls it directly.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from tradepulse.adapters.paper.venue import FeeSchedule, LatencyModel, PaperVenu
 from tradepulse.errors import ConfigError
 from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.live.report import ReplayReport
+from tradepulse.model.aio import run_sync
 from tradepulse.model.clock import SimulatedClock
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import MarketEvent
@@ -44,7 +44,7 @@ def run_replay(source: str | Path | BarReplayFeed | RecordingFeed, strategy: Str
     >>> report = run_replay("sample:binance:BTC/USDT:1h", "sma_cross", params={"fast": 10, "slow": 30})  # doctest: +SKIP
     >>> report.to_dict()["trades"]  # doctest: +SKIP
     """
-    return asyncio.run(run_replay_async(source, strategy, **options))
+    return run_sync(run_replay_async(source, strategy, **options))
 
 
 async def run_replay_async(

@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import check_traps as traps
 import pytest
 
-import check_traps as traps
+from tradepulse.checks import CHECK_NAMES, StrategyFailed, check
 from tradepulse.data import load_bars, load_universe
 from tradepulse.errors import DataError
 from tradepulse.strategy import load_strategy
-from tradepulse.strategy.checks import CHECK_NAMES, StrategyFailed, check
 
 BARS = load_bars("sample:binance:BTC/USDT:1h")
 TRAPS = str(Path(traps.__file__))

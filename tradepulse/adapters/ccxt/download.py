@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,7 @@ from tradepulse.data.cache import OhlcvCache, cache_address, cache_path, missing
 from tradepulse.data.schema import BAR_COLUMNS
 from tradepulse.data.validate import validate_bars
 from tradepulse.errors import ConfigError, DataError
+from tradepulse.model.aio import run_sync
 
 __all__ = ["DownloadResult", "download_ohlcv", "download_ohlcv_async"]
 
@@ -74,7 +74,7 @@ class DownloadResult:
 def download_ohlcv(exchange_id: str, symbol: str, timeframe: str, since: str | pd.Timestamp, until: str | pd.Timestamp | None = None,
                    **options: Any) -> DownloadResult:
     """Download candles into the cache; see :func:`download_ohlcv_async` (this runs it in a new event loop)."""
-    return asyncio.run(download_ohlcv_async(exchange_id, symbol, timeframe, since, until, **options))
+    return run_sync(download_ohlcv_async(exchange_id, symbol, timeframe, since, until, **options))
 
 
 async def download_ohlcv_async(
