@@ -19,6 +19,8 @@ from pandas.arrays import DatetimeArray
 
 from tradepulse.errors import ConfigError
 from tradepulse.model.events import Bar, Trade
+from tradepulse.model.kinds import MarketKind
+from tradepulse.store import Journal
 
 __all__ = ["BarWindow", "TimeBarBuilder", "parse_period"]
 
@@ -170,3 +172,21 @@ class BarWindow:
         starts = DatetimeArray._simple_new(self._starts_ns[window].copy().view("M8[ns]"), dtype=_UTC_NS)
         index = pd.DatetimeIndex._simple_new(starts, name="timestamp")
         return pd.DataFrame(values, index=index, columns=_COLUMNS, copy=False)
+
+
+def journaled_bars(journal: Journal, symbol: str, limit: int | None = None) -> list[Bar]:
+    """The last ``limit`` bars of ``symbol`` the journal holds (every one when ``None``), oldest first.
+
+    A restarted engine puts them back in its window (and through a strategy's per-bar form), so it
+    decides on the first bar after the restart as it would have had it never stopped.
+    """
+    if limit is not None and limit <= 0:
+        return []
+    events = journal.events(kinds=[MarketKind.BAR], symbol=symbol, newest_first=True, limit=limit)
+    bars = []
+    for event in reversed(events):
+        payload = event.payload
+        bars.append(Bar(symbol, datetime.fromisoformat(payload["start"]), datetime.fromisoformat(payload["end"]),
+                        float(payload["open"]), float(payload["high"]), float(payload["low"]), float(payload["close"]),
+                        float(payload["volume"])))
+    return bars

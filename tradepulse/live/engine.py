@@ -36,7 +36,7 @@ from typing import Any
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.execution import OMS, CancelOutcome
 from tradepulse.execution.engine import ExecutionEngine
-from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.bars import BarWindow, TimeBarBuilder, journaled_bars
 from tradepulse.live.lifecycle import ENGINE_ACTOR, EngineLifecycle
 from tradepulse.live.report import ReplayReport
 from tradepulse.model.clock import EngineClock
@@ -157,6 +157,7 @@ class LiveEngine(EngineLifecycle):
         self.window = BarWindow(max(config.window_bars or 0, strategy.warmup_bars, 1))
         # A strategy's per-bar form, if it has one, spares a frame and pandas on every bar.
         self._steps = strategy.incremental()
+        self._history_until = None  # the last journaled bar put back in the window by a restart
         self.builder = TimeBarBuilder(self.symbol, config.bar_period) if config.bar_period else None
         self.oms: OMS | None = None
         self.execution: ExecutionEngine | None = None
@@ -199,6 +200,7 @@ class LiveEngine(EngineLifecycle):
         last_target = self.journal.events(kinds=[StrategyKind.TARGET], newest_first=True, limit=1)
         if last_target:
             self.target = float(last_target[0].payload["target"])
+        history = self._refill_history()
         self.report = ReplayReport(self.symbol, capital)
         self.execution = ExecutionEngine(
             oms=self.oms, venue=self.venue, journal=self.journal, risk=self.risk, instrument=instrument,
@@ -210,9 +212,40 @@ class LiveEngine(EngineLifecycle):
             symbol=self.symbol, strategy=self.strategy.name, strategy_id=self.strategy_id,
             params=self.strategy.params, capital=capital, venue=self.venue.name, window_bars=self.window.size,
             bar_period_seconds=self.config.bar_period.total_seconds() if self.config.bar_period else None,
-            restarted=bool(earlier), target=self.target,
+            restarted=bool(earlier), target=self.target, history_bars=history,
         ))
         self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
+
+    def _refill_history(self) -> int:
+        """Put the journaled bars back in the window, and through the per-bar form; return how many.
+
+        Without them a restarted strategy sees an empty window, its indicators are undefined and it
+        goes flat (selling the position) until the window fills again. The per-bar form gets every
+        journaled bar, since it may remember further back than the window.
+        """
+        bars = journaled_bars(self.journal, self.symbol, None if self._steps is not None else self.window.size)
+        for bar in bars:
+            if self._steps is not None:
+                self._steps.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
+        for bar in bars[-self.window.size:]:
+            self.window.append(bar)
+        if bars:
+            self._last_price = Decimal(repr(bars[-1].close))
+            self._history_until = bars[-1].start
+        return min(len(bars), self.window.size)
+
+    def _drop_history_if_behind(self, bar: Bar) -> None:
+        """The first bar after a restart must follow the journaled ones; if the market's clock went back
+        (a replayed venue that restarted), the history no longer precedes it: start the window afresh."""
+        until, self._history_until = self._history_until, None
+        if until is None or bar.start > until:
+            return
+        self.window = BarWindow(self.window.size)
+        self._steps = self.strategy.incremental()
+        self.journal.append(EngineKind.HISTORY_DROPPED, {
+            "symbol": self.symbol, "bar_start": bar.start, "history_until": until,
+            "reason": "the first bar after the restart is not after the journaled history; the window starts empty",
+        })
 
     @property
     def last_price(self) -> Decimal | None:
@@ -357,6 +390,8 @@ class LiveEngine(EngineLifecycle):
     async def _on_bar(self, bar: Bar) -> None:
         oms, execution, report = self._oms(), self._execution(), self.report
         assert report is not None
+        if self._history_until is not None:
+            self._drop_history_if_behind(bar)
         self.window.append(bar)
         bar_event = NewEvent(MarketKind.BAR, MarketBarPayload(
             symbol=self.symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,

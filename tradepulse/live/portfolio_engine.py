@@ -43,7 +43,7 @@ from tradepulse.execution import OMS, CancelOutcome
 from tradepulse.execution.account import SharedAccount
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.execution.sizer import intent_for_target
-from tradepulse.live.bars import BarWindow, TimeBarBuilder
+from tradepulse.live.bars import BarWindow, TimeBarBuilder, journaled_bars
 from tradepulse.live.lifecycle import ENGINE_ACTOR, EngineLifecycle
 from tradepulse.live.portfolio_report import PortfolioReplayReport
 from tradepulse.model.clock import EngineClock
@@ -139,6 +139,7 @@ class PortfolioEngine(EngineLifecycle):
         self.strategy_id = config.strategy_id or self.strategy.name
         size = max(config.window_bars or 0, self.strategy.warmup_bars, 1)
         self.windows = {symbol: BarWindow(size) for symbol in symbols}
+        self._refilled = False  # the windows hold journaled bars put back by a restart, no new one yet
         self.builders = {symbol: TimeBarBuilder(symbol, config.bar_period) for symbol in symbols} if config.bar_period else {}
         self.oms: OMS | None = None
         self.account: SharedAccount | None = None
@@ -187,6 +188,13 @@ class PortfolioEngine(EngineLifecycle):
         for event in self.journal.iter_events(kinds=[StrategyKind.TARGET]):
             if event.payload.get("symbol") in self.targets:
                 self.targets[event.payload["symbol"]] = float(event.payload["target"])
+        # A restart decides as if it never stopped: the members' journaled bars go back in their windows.
+        history = 0
+        self._refilled = True
+        for symbol in self.symbols:
+            for bar in journaled_bars(self.journal, symbol, self.windows[symbol].size):
+                self.windows[symbol].append(bar)
+            history = len(self.windows[symbol])
         self.account = SharedAccount(self.oms, instruments, capital)
         self.report = PortfolioReplayReport(self.symbols, capital)
         for symbol, instrument in instruments.items():
@@ -201,6 +209,7 @@ class PortfolioEngine(EngineLifecycle):
             params=self.strategy.params, capital=capital, venue=self.venue.name, window_bars=self.windows[self.symbol].size,
             bar_period_seconds=self.config.bar_period.total_seconds() if self.config.bar_period else None,
             restarted=bool(earlier), target=self.targets[self.symbol], symbols=list(self.symbols), targets=dict(self.targets),
+            history_bars=history,
         ))
         self.journal.append(RiskKind.LIMITS, self.risk.limits.to_payload())
 
@@ -358,6 +367,15 @@ class PortfolioEngine(EngineLifecycle):
         events = []
         closes: dict[str, Decimal] = {}
         for symbol, bar in complete.items():
+            last = self.windows[symbol].last
+            if last is not None and bar.start <= last.start and self._refilled:
+                # After a restart the market's clock went back (a replayed venue restarted): the
+                # journaled history no longer precedes it, so the windows start afresh.
+                self.windows = {member: BarWindow(self.windows[member].size) for member in self.symbols}
+                self.journal.append(EngineKind.HISTORY_DROPPED, {
+                    "symbol": symbol, "bar_start": bar.start, "history_until": last.start,
+                    "reason": "the first period after the restart is not after the journaled history; the windows start empty",
+                })
             self.windows[symbol].append(bar)
             events.append(NewEvent(MarketKind.BAR, MarketBarPayload(
                 symbol=symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,
@@ -365,6 +383,7 @@ class PortfolioEngine(EngineLifecycle):
             )))
             closes[symbol] = Decimal(repr(bar.close))
         # The members' bars and the mark they cause share one commit (nothing external between them).
+        self._refilled = False
         oms.mark_to_market(closes, at=any_bar.end, journal_first=events)
         for symbol, close in closes.items():
             self._account().mark(symbol, close, any_bar.end)

@@ -47,6 +47,7 @@ class EngineKind(enum.StrEnum):
     ORDER_DEFERRED = "engine.order_deferred"  # an earlier outcome is unknown; the target waits
     ORDER_SKIPPED = "engine.order_skipped"  # the change rounds to nothing or is below the minimums
     RECONCILE_PENDING = "engine.reconcile_pending"  # an unknown outcome could not be looked up yet
+    HISTORY_DROPPED = "engine.history_dropped"  # after a restart the market's clock went back; the window starts empty
 
 
 class StrategyKind(enum.StrEnum):
@@ -125,6 +126,7 @@ class EngineStartedPayload(TypedDict):
     target: float
     symbols: NotRequired[list[str]]  # a portfolio strategy's members (``symbol`` is the first)
     targets: NotRequired[dict[str, float]]  # a portfolio strategy's weight per member
+    history_bars: NotRequired[int]  # journaled bars put back in the window on a restart
 
 
 class EngineStoppedPayload(TypedDict):

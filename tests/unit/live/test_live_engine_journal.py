@@ -81,3 +81,42 @@ def test_a_restarted_engine_continues_the_journal_without_reusing_ids_and_keeps_
     assert started == [False, True]
     assert new_ids and min(map(sequence, new_ids)) == max(map(sequence, first_orders)) + 1
     journal.close()
+
+
+def _targets(journal: Journal) -> list[tuple[str, float]]:
+    return [(str(e.payload["bar_start"]), e.payload["target"]) for e in journal.iter_events(kinds=["strategy.target"])]
+
+
+def test_a_restarted_engine_decides_as_if_it_had_never_stopped(tmp_path):
+    # The strategy needs 20 bars of history. A restart must refill its window from the journaled
+    # bars: an empty window would make it flat (and sell the position) for 20 bars after every restart.
+    whole, _, whole_journal, _ = bar_engine(tmp_path / "whole.sqlite", end="2019-10-08")
+    asyncio.run(whole.run())
+    expected = _targets(whole_journal)
+    whole_journal.close()
+
+    path = tmp_path / "split.sqlite"
+    first, _, journal, _ = bar_engine(path, end="2019-10-03")
+    asyncio.run(first.run())
+    journal.close()
+    second, _, journal, _ = bar_engine(path, start="2019-10-03 01:00", end="2019-10-08")
+    asyncio.run(second.run())
+    assert _targets(journal) == expected
+    refilled = [e.payload for e in journal.iter_events(kinds=["engine.started"])][-1]
+    assert refilled["restarted"] is True and refilled["history_bars"] == second.window.size
+    journal.close()
+
+
+def test_a_restart_onto_a_market_whose_clock_went_back_starts_the_window_afresh(tmp_path):
+    # A replayed venue that restarted replays its data from the beginning: the journaled history
+    # no longer precedes the bars, so the engine drops it (journaled) rather than fail.
+    path = tmp_path / "journal.sqlite"
+    first, _, journal, _ = bar_engine(path, end="2019-10-04")
+    asyncio.run(first.run())
+    journal.close()
+    second, _, journal, _ = bar_engine(path, start="2019-10-02", end="2019-10-05")
+    report = asyncio.run(second.run())
+    dropped = [e.payload for e in journal.iter_events(kinds=["engine.history_dropped"])]
+    assert len(dropped) == 1 and dropped[0]["bar_start"].startswith("2019-10-02")
+    assert report.bars > 0 and second.window.last.start.isoformat().startswith("2019-10-05")
+    journal.close()
