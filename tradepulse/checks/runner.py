@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from tradepulse.errors import DataError, StrategyError
-from tradepulse.strategy.base import Strategy
+from tradepulse.strategy.base import Strategy, live_window_bars
 
 __all__ = ["CHECK_NAMES", "CheckReport", "CheckResult", "StrategyFailed", "check"]
 
@@ -255,15 +255,23 @@ def _memory_mismatch(strategy: Strategy, bars: pd.DataFrame, full: np.ndarray, w
     """The first sampled row whose live value with ``window`` bars differs from the full history's, or ``None``."""
     expected = np.nan_to_num(full, nan=0.0)
     for row in rows:
-        if row + 1 < window:
-            continue
-        got = _latest(strategy, bars.iloc[row + 1 - window: row + 1].copy())
+        # What the engine holds at this bar: the last ``window`` bars, or all of them so far.
+        got = _latest(strategy, bars.iloc[max(0, row + 1 - window): row + 1].copy())
         if not np.array_equal(got, expected[row]):
             return row
     return None
 
 
 def _finite_memory(strategy: Strategy, bars: pd.DataFrame, full: np.ndarray) -> CheckResult:
+    if strategy.full_history:
+        kept = live_window_bars(strategy)
+        rows = _cuts(len(bars), 1)
+        mismatch = _memory_mismatch(strategy, bars, full, kept, rows)
+        if mismatch is None:
+            return CheckResult("finite_memory", True, f"full_history: the engine keeps every bar (up to {kept:,}), and its "
+                               f"signal equals the full history's at {len(rows)} bars", {"full_history": True, "kept": kept})
+        return CheckResult("finite_memory", False, f"full_history, yet at {_bar_label(bars, mismatch)} the signal on the bars so far "
+                           "differs from the full history's (it depends on later bars)", {"full_history": True})
     declared = max(int(strategy.warmup_bars), 1)
     bound = min(MAX_WARMUP, len(bars) // 2)
     rows = _cuts(len(bars), max(declared, bound) if bound > declared else declared)
@@ -285,7 +293,7 @@ def _finite_memory(strategy: Strategy, bars: pd.DataFrame, full: np.ndarray) -> 
         low = size
     if high is None:
         return CheckResult("finite_memory", False, f"{where}; no warm-up up to {bound} bars reproduces the full history "
-                           "(the strategy remembers further back than the live engine can hold)",
+                           "(it remembers further back than a window holds: set full_history = True if it keeps its own position)",
                            {"warmup_bars": declared, "needed": None, "searched_up_to": bound})
     while high - low > 1:
         middle = (low + high) // 2
@@ -293,7 +301,8 @@ def _finite_memory(strategy: Strategy, bars: pd.DataFrame, full: np.ndarray) -> 
             high = middle
         else:
             low = middle
-    return CheckResult("finite_memory", False, f"{where}; it needs warmup_bars >= {high} (it declares {declared})",
+    return CheckResult("finite_memory", False, f"{where}; it needs warmup_bars >= {high} (it declares {declared}) on the bars "
+                       "sampled, or full_history = True if it remembers its own position",
                        {"warmup_bars": declared, "needed": high})
 
 

@@ -57,7 +57,7 @@ from tradepulse.risk import RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
 from tradepulse.store.journal import NewEvent
-from tradepulse.strategy.base import Strategy
+from tradepulse.strategy.base import Strategy, live_window_bars
 
 __all__ = ["EngineConfig", "LiveEngine"]
 
@@ -154,7 +154,7 @@ class LiveEngine(EngineLifecycle):
         self.config = config
         self.symbol = config.symbol
         self.strategy_id = config.strategy_id or strategy.name
-        self.window = BarWindow(max(config.window_bars or 0, strategy.warmup_bars, 1))
+        self.window = BarWindow(live_window_bars(strategy, config.window_bars))
         # A strategy's per-bar form, if it has one, spares a frame and pandas on every bar.
         self._steps = strategy.incremental()
         self._history_until = None  # the last journaled bar put back in the window by a restart

@@ -65,7 +65,7 @@ from tradepulse.risk import FlattenPositions, RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
 from tradepulse.store.journal import NewEvent
-from tradepulse.strategy.base import Strategy
+from tradepulse.strategy.base import Strategy, live_window_bars
 from tradepulse.strategy.portfolio import PortfolioStrategy, as_portfolio
 
 __all__ = ["PortfolioEngine", "PortfolioEngineConfig"]
@@ -137,7 +137,7 @@ class PortfolioEngine(EngineLifecycle):
         self.symbols = symbols
         self.symbol = symbols[0]  # what single-symbol callers (logs, the host) name the engine by
         self.strategy_id = config.strategy_id or self.strategy.name
-        size = max(config.window_bars or 0, self.strategy.warmup_bars, 1)
+        size = live_window_bars(self.strategy, config.window_bars)
         self.windows = {symbol: BarWindow(size) for symbol in symbols}
         self._refilled = False  # the windows hold journaled bars put back by a restart, no new one yet
         self.builders = {symbol: TimeBarBuilder(symbol, config.bar_period) for symbol in symbols} if config.bar_period else {}

@@ -330,6 +330,18 @@ def _naming_strategy(name: str) -> Iterator[None]:
         raise StrategyError(f"{name}: {message}") from None
 
 
+#: The most bars the live engine keeps for a ``full_history`` strategy (a year of hourly bars is
+#: 8,760); beyond it the window rolls, which ``tradepulse check`` reports as finite memory.
+FULL_HISTORY_BARS = 50_000
+
+
+def live_window_bars(strategy: Strategy, configured: int | None = None) -> int:
+    """The bars the live engine keeps for ``strategy``: its warm-up (or a configured larger window), or its whole history."""
+    if strategy.full_history:
+        return max(FULL_HISTORY_BARS, configured or 0)
+    return max(configured or 0, strategy.warmup_bars, 1)
+
+
 class IncrementalSignals(Protocol):
     """A strategy's optional per-bar form (:meth:`Strategy.incremental`)."""
 
@@ -360,6 +372,11 @@ class Strategy:
 
     #: Name used on the command line and in reports; defaults to the class name in snake_case.
     name: ClassVar[str] = ""
+    #: ``True`` when a bar's target depends on every bar before it, not on a fixed number of them:
+    #: a strategy that remembers its own position (enter outside a band, hold until back inside).
+    #: The live engine then evaluates it on every bar since its first (journaled bars included, up
+    #: to :data:`FULL_HISTORY_BARS`), as the backtest does, instead of a ``warmup_bars`` window.
+    full_history: ClassVar[bool] = False
     _param_defs: ClassVar[dict[str, Param]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

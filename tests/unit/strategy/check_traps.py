@@ -97,3 +97,33 @@ class Raises(Strategy):
 
     def _helper(self, bars: pd.DataFrame) -> pd.Series:
         raise ValueError("window must be positive")
+
+
+class HoldsInsideTheBand(Strategy):
+    """Enter outside a 2-sigma band, hold until the price is back inside: causal, but it remembers its own position."""
+
+    window = IntParam(24, min=3, max=500)
+
+    @property
+    def warmup_bars(self) -> int:
+        return self.window
+
+    def signals(self, bars: pd.DataFrame) -> pd.Series:
+        close = bars["close"]
+        mean, spread = close.rolling(self.window).mean(), close.rolling(self.window).std()
+        target, holding = np.zeros(len(close)), 0.0
+        for row, (price, middle, width) in enumerate(zip(close.to_numpy(), mean.to_numpy(), spread.to_numpy(), strict=True)):
+            if np.isnan(middle):
+                continue
+            if holding == 0.0 and price < middle - 2 * width:
+                holding = 1.0
+            elif holding == 1.0 and price > middle:
+                holding = 0.0
+            target[row] = holding
+        return pd.Series(target, index=bars.index)
+
+
+class HoldsInsideTheBandLive(HoldsInsideTheBand):
+    """The same strategy, saying it needs its whole history: the live engine then gives it every bar."""
+
+    full_history = True

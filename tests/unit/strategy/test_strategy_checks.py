@@ -52,7 +52,7 @@ def test_a_forgotten_warmup_fails_finite_memory_with_the_warmup_it_needs():
     assert result["lookahead"].passed  # it is causal: only its window is wrong
     assert not result["finite_memory"].passed
     assert result["finite_memory"].data == {"warmup_bars": 1, "needed": 20}
-    assert "needs warmup_bars >= 20 (it declares 1)" in result["finite_memory"].detail
+    assert "needs warmup_bars >= 20 (it declares 1) on the bars sampled" in result["finite_memory"].detail
 
 
 def test_noise_from_an_unseeded_generator_fails_determinism():
@@ -115,3 +115,12 @@ def test_the_command_exits_0_1_and_2_and_prints_one_json_object():
 
     unknown = _cli("sma_cross", "sample:binance:BTC/USDT:1h", "--check", "telepathy")
     assert unknown.returncode == 2 and "unknown check" in unknown.stderr
+
+
+def test_a_strategy_remembering_its_position_fails_on_a_rolling_window_and_passes_with_its_full_history():
+    rolling = _failed(check(traps.HoldsInsideTheBand(), BARS))
+    assert {"finite_memory", "parity"} <= set(rolling), rolling
+    report = check(traps.HoldsInsideTheBandLive(), BARS)
+    assert report.passed, report.summary()
+    parity = next(result for result in report.checks if result.name == "parity")
+    assert parity.data["fills"] > 0
