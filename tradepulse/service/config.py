@@ -388,8 +388,11 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
         problems += _portfolio_problems(strategy, entry, where, members)
     resolved: list[str] = []
     periods: dict[str, timedelta] = {}
+    if "live" in feed_texts and (venue.kind != "paper" or set(feed_texts) != {"live"}):
+        problems.append(f"{where} feed = \"live\" is paper trading on the exchange's live prices: it needs [venue] kind = \"paper\" "
+                        "and every member on live data")
     for member, text in zip(members, feed_texts, strict=True):
-        if text == "venue":
+        if text in ("venue", "live"):
             resolved.append(text)
             continue
         replay = _replay_feed(text, base, env)
@@ -462,10 +465,10 @@ def _member_feeds(entry: Mapping[str, Any], where: str, members: tuple[str, ...]
         return tuple(raw)
     if not isinstance(raw, str):
         raise ConfigError(f"{where} feed must be text, e.g. feed = \"sample:binance:BTC/USDT:1h\"")
-    if len(members) > 1 and raw != "venue":
+    if len(members) > 1 and raw not in ("venue", "live"):
         raise ConfigError(f"{where} a portfolio needs one feed per symbol: feed = [\"...\", \"...\"] in the order of symbols, "
                           "or feed = \"universe:<name>\"")
-    return (raw,) * len(members) if raw == "venue" else (raw,)
+    return (raw,) * len(members) if raw in ("venue", "live") else (raw,)
 
 
 def _portfolio_problems(strategy: Strategy, entry: Mapping[str, Any], where: str, members: tuple[str, ...]) -> list[str]:

@@ -21,7 +21,12 @@ def build_kit(settings: VenueSettings, market: MarketRequest, environ: Mapping[s
     """Open ``market.feed`` (a sample, file, cache entry or recording) and a paper venue on its instrument.
 
     For a portfolio, one replay feed per member, merged on one clock, and one venue listing them all.
+    ``feed = "live"`` trades on the exchange's live public data instead (:mod:`tradepulse.adapters.live_paper`).
     """
+    if market.feed == "live":
+        from tradepulse.adapters.live_paper import build_live_paper_kit
+
+        return build_live_paper_kit(settings, market, environ)
     members = [open_feed(source, symbol=symbol) for symbol, source in zip(market.members, market.member_feeds, strict=True)]
     feed: Any = members[0] if len(members) == 1 else MergedFeed(members)
     clock = SimulatedClock(next(iter(feed.events())).at, speed=market.speed)
