@@ -20,7 +20,7 @@ os.environ.setdefault(
 
 from tradepulse.errors import ConfigError, DataError, StrategyError, TradePulseError  # noqa: E402
 
-__all__ = ["__version__", "TradePulseError", "ConfigError", "DataError", "StrategyError", "check"]
+__all__ = ["__version__", "TradePulseError", "ConfigError", "DataError", "StrategyError", "check", "promote"]
 
 
 def __getattr__(name: str) -> object:
@@ -30,4 +30,8 @@ def __getattr__(name: str) -> object:
         from tradepulse.checks import check
 
         return check
+    if name == "promote":
+        from tradepulse.promotion import promote
+
+        return promote
     raise AttributeError(f"module 'tradepulse' has no attribute {name!r}")

@@ -103,15 +103,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(walkforward)
     walkforward.set_defaults(handler=_walkforward)
 
-    strategies = subparsers.add_parser(
-        "strategies",
-        help="list the built-in strategies and their parameters",
-        description="List the built-in strategies with each parameter's type, default, bounds and meaning.",
-        epilog="Examples:\n  tradepulse strategies\n  tradepulse strategies --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_json_flag(strategies)
-    strategies.set_defaults(handler=_strategies)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -341,33 +332,3 @@ def _source_payload(args: argparse.Namespace, universe: Any) -> dict[str, Any]:
     if universe is None:
         return {"source": args.sources[0]}
     return {"sources": args.sources, "alignment": universe.alignment.to_dict()}
-
-
-def _strategies(args: argparse.Namespace) -> int:
-    from tradepulse.strategy import list_strategies
-
-    strategies = list_strategies()
-    if args.json:
-        print_json(
-            {
-                "strategies": [
-                    {
-                        "name": name,
-                        "description": cls.describe(),
-                        "portfolio": bool(getattr(cls, "is_portfolio", False)),
-                        "params": [spec.to_dict() for spec in cls.param_specs()],
-                    }
-                    for name, cls in sorted(strategies.items())
-                ]
-            }
-        )
-        return 0
-    for name, cls in sorted(strategies.items()):
-        print(f"{name}: {cls.describe()}")
-        for spec in cls.param_specs():
-            bounds = cls.param(spec.name).bounds_text()
-            print(f"  {spec.name:<16} {spec.type:<6} default {spec.default!s:<8} {bounds:<16} {spec.doc}")
-        print()
-    print("Custom strategies: --strategy package.module:Class or --strategy path/to/file.py[:Class]")
-    print("Single-symbol strategies run over a universe too, each member on an equal share of equity.")
-    return 0

@@ -98,8 +98,20 @@ class ServiceKind(enum.StrEnum):
     LOOP_RECOVERED = "service.loop_recovered"
 
 
+class PromotionKind(enum.StrEnum):
+    """What the strategy store writes to its promotion record (``tradepulse.promotion``)."""
+
+    VERSION_CREATED = "promotion.version_created"  # an immutable version: source, params, evidence
+    PROMOTED = "promotion.promoted"  # to paper, by its author, with the checks passed
+    BLOCKED = "promotion.blocked"  # a promotion a failed check refused
+    APPROVED = "promotion.approved"  # to live, signed off by someone other than the author
+    REJECTED = "promotion.rejected"  # sent back to research, with the reviewer's comment
+    ROLLED_BACK = "promotion.rolled_back"  # live goes back to the previous approved version
+
+
 ALL_KINDS: frozenset[str] = frozenset(
-    str(kind) for family in (OmsEventKind, EngineKind, StrategyKind, MarketKind, RiskKind, ReconcileKind, ServiceKind)
+    str(kind) for family in (OmsEventKind, EngineKind, StrategyKind, MarketKind, RiskKind, ReconcileKind, ServiceKind,
+                             PromotionKind)
     for kind in family
 )
 """Every kind the product writes."""
