@@ -375,15 +375,20 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
     # What follows needs the strategy code and the market data; each mistake is its own line.
     problems: list[str] = []
     strategy: Strategy | None = None
-    try:
-        strategy_class = load_strategy(_from_base(spec, base))
-    except (StrategyError, ConfigError) as error:
-        problems.append(f"{where} strategy {spec!r}: {error}")
+    if spec.startswith(VERSION_PREFIX):
+        strategy, problem = _stored_version(spec[len(VERSION_PREFIX):], params, venue, base, env)
+        if problem:
+            problems.append(f"{where} strategy {spec!r}: {problem}")
     else:
         try:
-            strategy = strategy_class(**dict(params))
+            strategy_class = load_strategy(_from_base(spec, base))
         except (StrategyError, ConfigError) as error:
-            problems.append(f"{where} params: {error}")
+            problems.append(f"{where} strategy {spec!r}: {error}")
+        else:
+            try:
+                strategy = strategy_class(**dict(params))
+            except (StrategyError, ConfigError) as error:
+                problems.append(f"{where} params: {error}")
     if strategy is not None:
         problems += _portfolio_problems(strategy, entry, where, members)
     resolved: list[str] = []
@@ -509,6 +514,38 @@ def _shared_quote_problems(entries: list[StrategyConfig], name: str, venue: Venu
 def _quote_asset(symbol: str) -> str:
     # BTC/USDT, BTC/USDT:USDT (a ccxt perpetual) and BTC/USDT-PERP all draw on the USDT balance.
     return symbol.partition("/")[2].split(":")[0].split("-")[0]
+
+
+#: ``strategy = "version:<id>"`` runs a stored strategy version (docs/governance.md).
+VERSION_PREFIX = "version:"
+#: What each venue kind trades: a paper venue a version at paper (or live), an exchange one approved for live.
+_STAGES_ALLOWED = {"paper": ("paper", "live"), "ccxt": ("live",)}
+
+
+def _stored_version(version_id: str, params: Mapping[str, Any], venue: VenueConfig, base: Path,
+                    env: Mapping[str, str]) -> tuple[Strategy | None, str | None]:
+    """The stored version's strategy, or why the service may not run it (its stage, its parameters)."""
+    from tradepulse.promotion import StrategyStore
+
+    if params:
+        return None, "a version's parameters are part of it; leave params out (or store a new version)"
+    root = Path(env.get("TRADEPULSE_STORE") or base / ".tradepulse" / "store")
+    if not (root / "promotions.sqlite").is_file():
+        return None, f"no strategy store at {root} (set TRADEPULSE_STORE, or promote a version from this folder)"
+    with StrategyStore(root) as store:
+        try:
+            version = store.version(version_id)
+        except ConfigError as error:
+            return None, str(error)
+        stage = store.stage(version_id)
+        allowed = _STAGES_ALLOWED.get(venue.kind, ("live",))
+        if stage not in allowed:
+            need = "approved for live" if allowed == ("live",) else "promoted to paper"
+            return None, f"version {version_id} is at {stage}; a {venue.kind} venue trades only versions {need}"
+        try:
+            return version.load(), None
+        except StrategyError as error:
+            return None, str(error)
 
 
 def _from_base(path_text: str, base: Path) -> str:

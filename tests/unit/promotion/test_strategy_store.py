@@ -157,3 +157,32 @@ def test_promote_from_a_notebook_stores_and_promotes_in_one_call(tmp_path):
         assert store.stage(version.id) == "paper"
         manifest = json.loads((version.path / "manifest.json").read_text())
         assert manifest["origin"] == "notebook" and manifest["author"] == "ana"
+
+
+def test_the_service_runs_a_version_only_at_the_stage_its_venue_needs(tmp_path):
+    from tradepulse.errors import ConfigError
+    from tradepulse.service.config import parse_config
+
+    store_root = tmp_path / "store"
+    with StrategyStore(store_root) as store:
+        version = store.create_version(load_strategy("sma_cross")(fast=10, slow=30), BARS, author="ana")
+
+    def config(kind: str, **extra):
+        entry = {"id": "v", "strategy": f"version:{version.id}", "symbol": "BTC/USDT", **extra}
+        if kind == "paper":
+            entry["feed"] = "sample:binance:BTC/USDT:1h"
+        return parse_config({"service": {"state_dir": str(tmp_path / "state")}, "venue": {"kind": kind},
+                             "strategies": [entry]}, environ={"TRADEPULSE_STORE": str(store_root)})
+
+    with pytest.raises(ConfigError, match="at research; a paper venue trades only versions promoted to paper"):
+        config("paper")
+    with StrategyStore(store_root) as store:
+        store.promote(version.id, BARS, actor="ana")
+    assert config("paper").strategies[0].strategy.params == {"fast": 10, "slow": 30, "allow_short": False}
+    with pytest.raises(ConfigError, match="at paper; a ccxt venue trades only versions approved for live"):
+        config("ccxt", capital=1000)
+    with pytest.raises(ConfigError, match="parameters are part of it"):
+        config("paper", params={"fast": 5})
+    with StrategyStore(store_root) as store:
+        store.approve(version.id, approver="risk-bob", comment="reviewed")
+    assert config("ccxt", capital=1000).strategies[0].strategy.name == "sma_cross"
