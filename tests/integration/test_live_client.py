@@ -249,3 +249,13 @@ def test_errors_are_one_clear_sentence_without_the_token(config: Path, tmp_path:
         assert "\n" not in text and "Traceback" not in text
         _hides_tokens(text, repr(problem))
     _hides_tokens(caplog.text)
+
+def test_the_crash_trials_count_every_journaled_order_across_pages(config: Path):
+    from tradepulse.service.trials import count_journaled_orders
+
+    with LiveClient.from_config(config, token=READ_TOKEN) as client:
+        eventually(lambda: len(client.orders()) >= 5, timeout_seconds=120, interval_seconds=0.5)
+        before = len(client.orders(limit=1000))
+        counted = count_journaled_orders(client, page=2)  # pages of two: the count must not stop at one page
+        after = len(client.orders(limit=1000))
+    assert before >= 5 and before <= counted <= after

@@ -259,9 +259,20 @@ def _risk_baselines(journal_file: Path) -> dict[str, Any] | None:
             "peak_equity": baselines.get("peak_equity"), "tripped": sorted(tripped)}
 
 
+def count_journaled_orders(client: Any, page: int = 1000) -> int:
+    """Every order the service has journaled, page by page (one answer holds at most 1,000; counting
+    one page said "1000 orders journaled so far" for the rest of a long trial)."""
+    count = 0
+    while True:
+        answer = client.orders(limit=page, offset=count)
+        count += len(answer)
+        if len(answer) < page:
+            return count
+
+
 def _count_orders(service: ServiceProcess) -> int:
     with contextlib.suppress(ServiceError), service.client() as client:
-        return len(client.orders(limit=1000))
+        return count_journaled_orders(client)
     return -1
 
 
