@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_run_options(backtest)
     backtest.add_argument("--report", metavar="FILE", help="also write a self-contained HTML report to FILE")
+    backtest.add_argument("--no-check", action="store_true",
+                          help="skip the quick lookahead and finite-memory checks of a strategy of your own")
     add_json_flag(backtest)
     backtest.set_defaults(handler=_backtest)
 
@@ -215,6 +217,8 @@ def _backtest(args: argparse.Namespace) -> int:
     from tradepulse.backtest import run_backtest
 
     result = run_backtest(bars, strategy, costs=costs, init_cash=args.init_cash)
+    if not args.no_check:
+        _warn_about_traps(strategy, bars, args)
     report = result.to_html(args.report) if args.report else None
     if args.json:
         print_json({"source": args.sources[0], **result.to_dict(), "report": str(report) if report else None})
@@ -231,6 +235,8 @@ def _backtest_universe(args: argparse.Namespace, cls: Any, strategy: Any, costs:
     from tradepulse.backtest import run_portfolio_backtest
 
     result = run_portfolio_backtest(universe, strategy, costs=costs, init_cash=args.init_cash)
+    if not args.no_check and getattr(strategy, "is_portfolio", False):
+        _warn_about_traps(strategy, universe, args)
     report = result.to_html(args.report) if args.report else None
     if args.json:
         print_json({"sources": args.sources, **result.to_dict(), "report": str(report) if report else None})
@@ -332,3 +338,26 @@ def _source_payload(args: argparse.Namespace, universe: Any) -> dict[str, Any]:
     if universe is None:
         return {"source": args.sources[0]}
     return {"sources": args.sources, "alignment": universe.alignment.to_dict()}
+
+
+def _warn_about_traps(strategy: Any, data: Any, args: argparse.Namespace) -> None:
+    """A strategy of the user's own that reads later bars or outgrows its warm-up gets a warning, not silence.
+
+    A backtest of ``close.shift(-1)`` reports +71%; one whose indicators need more history than
+    ``warmup_bars`` never trades live. The two quick checks say so on stderr; the built-ins are
+    tested to pass them and are not checked again.
+    """
+    from tradepulse.checks import StrategyFailed, check
+    from tradepulse.strategy import BUILTIN_STRATEGIES
+
+    if type(strategy) in BUILTIN_STRATEGIES.values():
+        return
+    try:
+        report = check(strategy, data, checks=("lookahead", "finite_memory"))
+    except StrategyFailed:
+        return  # the backtest ran; the strategy fails only on a cut history, which the full check reports
+    sources = " ".join(args.sources)
+    for result in report.checks:
+        if not result.passed:
+            print(f"warning: {result.name}: {result.detail} (`tradepulse check {args.strategy} {sources}` "
+                  "has the full report; --no-check skips this)", file=sys.stderr)

@@ -124,3 +124,13 @@ def test_a_strategy_remembering_its_position_fails_on_a_rolling_window_and_passe
     assert report.passed, report.summary()
     parity = next(result for result in report.checks if result.name == "parity")
     assert parity.data["fills"] > 0
+
+
+def test_a_backtest_of_a_strategy_reading_the_future_warns_instead_of_staying_silent():
+    command = [sys.executable, "-m", "tradepulse.cli", "backtest", "sample:binance:BTC/USDT:1h", "--strategy", f"{TRAPS}:PeeksAhead"]
+    warned = subprocess.run([*command, "--json"], capture_output=True, text=True)
+    assert warned.returncode == 0 and json.loads(warned.stdout)["total_return"] > 0.5  # the lie it tells
+    assert warned.stderr.startswith("warning: lookahead: signals change with bars after the one they are for")
+    assert "tradepulse check" in warned.stderr
+    quiet = subprocess.run([*command, "--json", "--no-check"], capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == ""
