@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from tradepulse.cli._common import add_json_flag
 
@@ -47,10 +48,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     ApiAuth.from_environ()
     if args.check:
+        warnings = _strategy_warnings(config)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
         summary = {
             "config": str(config.path), "state_dir": str(config.state_dir), "venue": config.venue.kind,
             "api": f"{config.api.host}:{config.api.port}",
             "strategies": [{"id": s.id, "strategy": s.strategy.name, "symbol": s.symbol} for s in config.strategies],
+            "warnings": warnings,
         }
         if args.json:
             print(json.dumps(summary))
@@ -67,3 +72,29 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     return run_service(config, on_ready=ready)
+
+
+def _strategy_warnings(config: Any) -> list[str]:
+    """The quick checks (lookahead, finite memory) of each strategy of the user's own that replays bars.
+
+    A strategy that forgot its warm-up validates, starts, and never trades; one that reads later
+    bars backtests beautifully. Where the feed is bars the check can read (a sample, a cache entry,
+    a file), ``--check`` says so before anything runs. Recordings, live data and the built-ins
+    (tested to pass) are not checked here.
+    """
+    from tradepulse.checks import StrategyFailed, check
+    from tradepulse.data import load_bars
+    from tradepulse.errors import TradePulseError
+    from tradepulse.strategy import BUILTIN_STRATEGIES
+
+    warnings = []
+    for entry in config.strategies:
+        if entry.feeds or entry.feed in ("venue", "live") or type(entry.strategy) in BUILTIN_STRATEGIES.values():
+            continue
+        try:
+            bars = load_bars(entry.feed)
+            report = check(entry.strategy, bars, checks=("lookahead", "finite_memory"))
+        except (StrategyFailed, TradePulseError):
+            continue  # a recording (no bars to check), or a failure the service reports when it runs
+        warnings += [f"strategy {entry.id!r}: {result.name}: {result.detail}" for result in report.checks if not result.passed]
+    return warnings

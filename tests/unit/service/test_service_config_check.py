@@ -94,6 +94,11 @@ def test_a_good_config_checks_from_another_working_directory(cli, tmp_path):
     summary = checked.json()
     assert summary["state_dir"] == str((folder / "state").resolve())
     assert [entry["id"] for entry in summary["strategies"]] == ["btc-file", "eth-rec"]
+    # Breakout never sets warmup_bars: its rolling maximum is undefined on every live window, so it
+    # would never trade. The check says so (a warning: the file is valid) with the warm-up it needs.
+    [warning] = summary["warnings"]
+    assert warning.startswith("strategy 'btc-file': finite_memory:") and "needs warmup_bars >= 6 (it declares 1)" in warning
+    assert "warning: strategy 'btc-file': finite_memory" in checked.stderr
 
 
 def test_a_bad_config_is_refused_from_anywhere_with_one_line_per_mistake(cli, tmp_path):
