@@ -115,7 +115,8 @@ def _evidence(strategy: Strategy, data: Any) -> tuple[dict[str, Any], dict[str, 
         from tradepulse.backtest import run_backtest
 
         stats = run_backtest(data, strategy).stats
-    figures = {key: (float(value) if isinstance(value, (int, float, np.floating)) else str(value))
+    figures = {key: (int(value) if isinstance(value, (int, np.integer)) else float(value)
+                     if isinstance(value, (float, np.floating)) else str(value))
                for key, value in stats.items() if key in ("total_return", "sharpe", "max_drawdown", "trades", "bars", "start", "end")}
     return report.to_dict(), figures
 
