@@ -265,16 +265,21 @@ class StrategyStore:
         self.journal.append(PromotionKind.PROMOTED, payload, correlation_id=version_id)
         return payload
 
-    def approve(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
-        """Paper -> live: a sign-off by someone other than the author, with a comment and the paper stage's evidence."""
+    def _reviewed(self, version_id: str, approver: str, comment: str, decision: str) -> StrategyVersion:
+        """The version under review, once the review's rules hold: someone else, a comment, a version at paper."""
         version = self.version(version_id)
         if approver == version.author:
-            raise PromotionRefused(f"{approver} wrote {version_id}; someone else must approve it for live")
+            raise PromotionRefused(f"{approver} wrote {version_id}; someone else must {decision} it")
         if not comment.strip():
-            raise PromotionRefused("an approval needs a comment saying what was reviewed")
+            raise PromotionRefused(f"to {decision} a version needs a comment saying what was reviewed and why")
         stage = self.stage(version_id)
         if stage != "paper":
-            raise PromotionRefused(f"{version_id} is at {stage}; only a version at paper is approved for live")
+            raise PromotionRefused(f"{version_id} is at {stage}; only a version at paper is reviewed")
+        return version
+
+    def approve(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
+        """Paper -> live: a sign-off by someone other than the author, with a comment and the paper stage's evidence."""
+        version = self._reviewed(version_id, approver, comment, "approve")
         promoted = [event.payload for event in self.journal.events(kinds=[PromotionKind.PROMOTED], correlation_id=version_id)]
         previous = self.live_version(version.name)
         payload = {"version": version_id, "name": version.name, "stage": "live", "approver": approver, "comment": comment,
@@ -284,14 +289,7 @@ class StrategyStore:
 
     def reject(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
         """Paper -> research, with the reviewer's reasons."""
-        version = self.version(version_id)
-        if approver == version.author:
-            raise PromotionRefused(f"{approver} wrote {version_id}; a review is someone else's")
-        if not comment.strip():
-            raise PromotionRefused("a rejection needs a comment saying why")
-        stage = self.stage(version_id)
-        if stage != "paper":
-            raise PromotionRefused(f"{version_id} is at {stage}; only a version at paper is reviewed")
+        version = self._reviewed(version_id, approver, comment, "reject")
         payload = {"version": version_id, "name": version.name, "stage": "research", "approver": approver, "comment": comment}
         self.journal.append(PromotionKind.REJECTED, payload, correlation_id=version_id)
         return payload
