@@ -8,6 +8,7 @@ from dataclasses import fields, is_dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 #: A clock is any zero-argument callable returning the current time (an aware ``datetime``).
 #: The live engine passes its own clock; tests pass a fake one they move by hand, so no test sleeps.
@@ -22,8 +23,14 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_ZONEINFO_UTC = ZoneInfo("UTC")  # zoneinfo keeps one instance per key
+
+
 def as_utc(moment: datetime) -> datetime:
     """Return ``moment`` in UTC; a naive ``datetime`` is taken to be UTC already."""
+    if moment.tzinfo is timezone.utc or moment.tzinfo is _ZONEINFO_UTC:
+        # Already UTC (the common case, on every tick; pandas gives zoneinfo's UTC): no new object.
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)

@@ -464,8 +464,8 @@ class CircuitBreakers:
         if len(self._last_data) == 1:
             # One symbol (every engine today): the same rule without building a dict per tick.
             ((symbol, seen),) = self._last_data.items()
-            if seen is not None and (now - max(seen, self._armed_at)).total_seconds() < limit:
-                return []
+            if seen is not None and (seen >= now or (now - max(seen, self._armed_at)).total_seconds() < limit):
+                return []  # data as recent as now (a tick being handled) is fresh whatever the limit
         # A symbol is as fresh as its last data, or the (re-)arming moment if that is later.
         ages = {
             symbol: (now - (self._armed_at if seen is None else max(seen, self._armed_at))).total_seconds()

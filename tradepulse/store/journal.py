@@ -30,6 +30,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from tradepulse.errors import ConfigError, TradePulseError
 from tradepulse.store.kinds import KIND_PATTERN
@@ -135,14 +136,20 @@ def canonical_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(encode_payload(payload))
 
 
+_ZONEINFO_UTC = ZoneInfo("UTC")  # zoneinfo keeps one instance per key
+
+
 def format_ts(ts: datetime) -> str:
     """Format a timestamp the way the journal stores it: UTC, microseconds, ``Z`` (sorts as text).
 
     The text is ``_TS_FORMAT``'s; ``isoformat`` writes it several times faster than ``strftime``.
     """
-    if ts.tzinfo is None:
+    tz = ts.tzinfo
+    if tz is None:
         raise JournalError(f"journal timestamps must be timezone-aware (got naive {ts.isoformat()})")
-    return ts.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    if tz is not UTC and tz is not _ZONEINFO_UTC:  # already UTC (pandas gives zoneinfo's): no conversion
+        ts = ts.astimezone(UTC)
+    return ts.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_ts(text: str) -> datetime:
