@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-
 from polling import eventually
 from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
+
 from tradepulse.client import (
     AsyncLiveClient,
     LiveClient,

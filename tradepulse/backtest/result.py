@@ -20,9 +20,9 @@ These match vectorbt's own ``sharpe_ratio``, ``sortino_ratio``, ``max_drawdown``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -41,11 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from tradepulse.checks import CHECK_NAMES, check
     from tradepulse.cli import EXIT_FAILED_CHECK
     from tradepulse.cli.backtest_cmds import _is_universe, _load, _load_universe
     from tradepulse.model.costs import Costs
     from tradepulse.strategy import load_strategy
-    from tradepulse.checks import CHECK_NAMES, check
 
     cls = load_strategy(args.strategy)
     strategy = cls.from_strings(parse_key_values(args.param, "-p"))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from execution_helpers import BTC_USDT
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tradepulse.execution import Instrument, InvalidOrder, Side
-
-from execution_helpers import BTC_USDT
 
 amounts = st.decimals(min_value=Decimal("0"), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False, places=12)
 

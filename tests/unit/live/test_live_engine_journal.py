@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from live_helpers import bar_engine, kinds
 
-from tradepulse.execution import OMS
 from tradepulse.adapters.paper.feeds import fine_instrument
+from tradepulse.execution import OMS
 from tradepulse.store import Journal
 
 
