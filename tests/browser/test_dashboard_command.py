@@ -23,11 +23,17 @@ STARTUP_SECONDS = 120
 STOP_SECONDS = 30
 
 
+def _as_from_a_terminal() -> None:
+    # A shell starting a background job (`make test &`) hands its children SIGINT ignored; a user
+    # at a terminal, whose Ctrl-C the "ctrl-c" case stands for, has it at its default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_command(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tradepulse.cli", "dashboard", "--no-browser", *args],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore"}, preexec_fn=_as_from_a_terminal,
     )
 
 
