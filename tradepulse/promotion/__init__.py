@@ -5,6 +5,10 @@ It sits above the checks, whose evidence every promotion records (docs/governanc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from tradepulse.promotion.capture import CapturedSource, capture_source, load_captured
 from tradepulse.promotion.store import (
     STAGES,
@@ -14,12 +18,14 @@ from tradepulse.promotion.store import (
     data_fingerprint,
     default_store_path,
 )
+from tradepulse.strategy.base import Strategy
 
 __all__ = ["STAGES", "CapturedSource", "PromotionRefused", "StrategyStore", "StrategyVersion", "capture_source",
            "data_fingerprint", "default_store_path", "load_captured", "promote"]
 
 
-def promote(strategy, data, *, params=None, author: str | None = None, store=None, comment: str = ""):  # noqa: ANN001, ANN201
+def promote(strategy: type[Strategy] | Strategy, data: Any, *, params: Mapping[str, Any] | None = None,
+            author: str | None = None, store: str | Path | None = None, comment: str = "") -> StrategyVersion:
     """From a notebook: capture ``strategy`` (a class or an instance), store the version and promote it to paper.
 
     Returns the :class:`StrategyVersion`. ``author`` defaults to the login name; ``store`` to

@@ -11,6 +11,7 @@ import tradepulse
 from tradepulse.data import load_bars
 from tradepulse.live.replay import run_replay
 from tradepulse.model.aio import run_sync
+from tradepulse.strategy import load_strategy
 
 
 def test_run_replay_inside_a_running_event_loop_gives_the_scripts_result():
@@ -47,6 +48,5 @@ def test_run_sync_passes_the_coroutines_exception_on():
 
 
 def test_tradepulse_check_is_there_for_notebooks():
-    report = tradepulse.check(__import__("tradepulse.strategy", fromlist=["load_strategy"]).load_strategy("sma_cross")(),
-                              load_bars("sample:binance:BTC/USDT:1h"), checks=["range"])
+    report = tradepulse.check(load_strategy("sma_cross")(), load_bars("sample:binance:BTC/USDT:1h"), checks=["range"])
     assert report.passed

@@ -7,6 +7,7 @@ import linecache
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_a_new_live_version_retires_the_old_one_and_a_rollback_brings_it_back(tm
 
 
 def test_a_failed_check_blocks_the_promotion_and_is_recorded(tmp_path):
-    sys.path.insert(0, str((__import__("pathlib").Path(__file__).parents[1] / "strategy")))
+    sys.path.insert(0, str(Path(__file__).parents[1] / "strategy"))  # the trap strategies live beside their tests
     import check_traps
 
     with StrategyStore(tmp_path) as store:
