@@ -255,7 +255,28 @@ class LiveEngine(EngineLifecycle):
     async def cancel_open_orders(self) -> list[CancelOutcome]:
         """Cancel every open order of this engine (re-sending cancels that failed); say how each went."""
         async with self._lock:
-            return await self._execution().cancel_all()
+            return await self._cancel_all_locked()
+
+    async def _cancel_all_locked(self) -> list[CancelOutcome]:
+        return await self._execution().cancel_all()
+
+    def _install_strategy(self, strategy: Strategy) -> int:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"the engine runs a Strategy instance, got {type(strategy).__name__}")
+        self.strategy = strategy
+        self.window = BarWindow(live_window_bars(strategy, self.config.window_bars))
+        self._steps = strategy.incremental()
+        return self._refill_history()
+
+    def _target_flat(self) -> None:
+        if self.target != 0.0 or self._oms().position(self.symbol).quantity != 0:
+            self.journal.append(StrategyKind.TARGET, StrategyTargetPayload(
+                symbol=self.symbol, strategy_id=self.strategy_id, target=0.0, previous=self.target,
+                bar_start=self.window.last.start if self.window.last else None,
+                bar_end=self.window.last.end if self.window.last else None,
+            ))
+            self.target = 0.0
+            self._pending_target = 0.0
 
     def _settle_in_background(self) -> None:
         """Look up unknown submission outcomes in a task of their own (one at a time; wall clock only)."""

@@ -18,15 +18,22 @@ from tradepulse.execution import OMS
 from tradepulse.execution.engine import ExecutionEngine
 from tradepulse.model.clock import EngineClock
 from tradepulse.model.events import MarketEvent
-from tradepulse.model.kinds import EngineKind, EngineStoppedPayload, RiskKind
+from tradepulse.model.kinds import EngineKind, EngineStoppedPayload, RiskKind, StrategyKind
 from tradepulse.model.venue import Venue
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
+from tradepulse.strategy.base import Strategy
 
-__all__ = ["ENGINE_ACTOR", "EngineLifecycle", "order_counts"]
+__all__ = ["ENGINE_ACTOR", "RETIRE_POLICIES", "EngineLifecycle", "order_counts"]
 
 ENGINE_ACTOR = "system:engine"
+
+#: What happens to a retiring strategy's open orders and position when another version takes over:
+#: ``cancel`` its open orders (the position stays; the new version's next decision moves it),
+#: ``flatten`` (cancel, then close the position at the next price before the new version decides),
+#: ``keep`` (leave resting orders working; the new version inherits them with the position).
+RETIRE_POLICIES = ("cancel", "flatten", "keep")
 
 
 class EngineLifecycle(ABC):
@@ -77,6 +84,19 @@ class EngineLifecycle(ABC):
     def _update_sink(self) -> ExecutionEngine:
         """See the class docstring."""
 
+    @abstractmethod
+    def _install_strategy(self, strategy: Strategy) -> int:
+        """Make ``strategy`` the one evaluated from the next bar on; refill its window from the journaled
+        bars (as a restart does) and return how many bars it holds."""
+
+    @abstractmethod
+    async def _cancel_all_locked(self) -> list[Any]:
+        """Cancel every open order (the caller holds the lock); say how each went."""
+
+    @abstractmethod
+    def _target_flat(self) -> None:
+        """Aim at no position from the next price on (a retiring strategy's position is closed)."""
+
     async def _before_finish(self) -> None:
         """Last work before the stop is journaled (background lookups, final positions)."""
 
@@ -123,6 +143,34 @@ class EngineLifecycle(ABC):
             change = self.risk.resume(actor, reason)
             await self._carry_out([change])
             return change
+
+    async def replace_strategy(self, strategy: Strategy, *, actor: str, reason: str, open_orders: str = "cancel",
+                               version: str | None = None, previous_version: str | None = None) -> dict[str, Any]:
+        """Retire the running strategy and run ``strategy`` from the next bar on, without a restart.
+
+        Between two events (the lock is held): the retiring strategy's open orders are handled by
+        ``open_orders`` (:data:`RETIRE_POLICIES`), the new strategy's window is refilled from the
+        journaled bars so it decides on the same history a restart would give it, and the change is
+        journaled as ``strategy.replaced`` with who, why and both versions. Trading state, breakers
+        and positions carry over: a new version is not a reason to forget a halt.
+        """
+        if open_orders not in RETIRE_POLICIES:
+            raise ValueError(f"open_orders must be one of {', '.join(RETIRE_POLICIES)}, got {open_orders!r}")
+        async with self._lock:
+            outcomes = [] if open_orders == "keep" else await self._cancel_all_locked()
+            old: Strategy = self.strategy  # type: ignore[attr-defined]
+            history = self._install_strategy(strategy)
+            if open_orders == "flatten":
+                self._target_flat()
+            payload = {
+                "symbol": self.symbol, "strategy_id": getattr(self, "strategy_id", None),
+                "from": {"strategy": old.name, "params": old.params, "version": previous_version},
+                "to": {"strategy": strategy.name, "params": strategy.params, "version": version},
+                "actor": actor, "reason": reason, "open_orders": open_orders, "history_bars": history,
+                "orders": [outcome.to_payload() for outcome in outcomes],
+            }
+            self.journal.append(StrategyKind.REPLACED, payload)
+            return payload
 
     async def _finish(self) -> None:
         await self._before_finish()

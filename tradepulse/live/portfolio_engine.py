@@ -240,10 +240,38 @@ class PortfolioEngine(EngineLifecycle):
     async def cancel_open_orders(self) -> list[CancelOutcome]:
         """Cancel every open order of every member; say how each went."""
         async with self._lock:
-            outcomes: list[CancelOutcome] = []
-            for execution in self.executions.values():
-                outcomes += await execution.cancel_all()
-            return outcomes
+            return await self._cancel_all_locked()
+
+    async def _cancel_all_locked(self) -> list[CancelOutcome]:
+        outcomes: list[CancelOutcome] = []
+        for execution in self.executions.values():
+            outcomes += await execution.cancel_all()
+        return outcomes
+
+    def _install_strategy(self, strategy: Strategy) -> int:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(f"the engine runs a Strategy instance, got {type(strategy).__name__}")
+        portfolio = as_portfolio(strategy)
+        portfolio.check_universe(self.symbols)
+        self.strategy = portfolio
+        size = live_window_bars(portfolio, self.config.window_bars)
+        self.windows = {symbol: BarWindow(size) for symbol in self.symbols}
+        self._refilled = True
+        for symbol in self.symbols:
+            for bar in journaled_bars(self.journal, symbol, size):
+                self.windows[symbol].append(bar)
+        return len(self.windows[self.symbol])
+
+    def _target_flat(self) -> None:
+        for symbol in self.symbols:
+            if self.targets[symbol] != 0.0 or self._account().positions()[symbol] != 0:
+                last = self.windows[symbol].last
+                self.journal.append(StrategyKind.TARGET, StrategyTargetPayload(
+                    symbol=symbol, strategy_id=self.strategy_id, target=0.0, previous=self.targets[symbol],
+                    bar_start=last.start if last else None, bar_end=last.end if last else None,
+                ))
+                self.targets[symbol] = 0.0
+                self._pending[symbol] = 0.0
 
     async def _before_finish(self) -> None:
         if self.oms is not None and self.report is not None:

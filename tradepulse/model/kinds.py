@@ -56,6 +56,7 @@ class StrategyKind(enum.StrEnum):
     TARGET = "strategy.target"  # StrategyTargetPayload
     ERROR = "strategy.error"  # the strategy raised; trading halts
     MEMBER_STALE = "strategy.member_stale"  # a portfolio member's bar was late: the period closed without it
+    REPLACED = "strategy.replaced"  # a running engine took a newly promoted (or rolled-back) version; the old one retired
 
 
 class MarketKind(enum.StrEnum):

@@ -222,19 +222,41 @@ class StrategyStore:
     def stage(self, version_id: str) -> str:
         """research, paper, live or retired, from the record."""
         self.version(version_id)
-        stage = "research"
-        for event in self.journal.events():
+        return self.stages().get(version_id, "research")
+
+    def stages(self) -> dict[str, str]:
+        """Every recorded version's stage, in one pass over the record (versions never decided on are at research)."""
+        stages: dict[str, str] = {}
+        live: dict[str, str] = {}  # strategy name -> its live version
+        for event in self.journal.iter_events(kind_prefix="promotion."):
             payload = event.payload
-            if event.kind == PromotionKind.PROMOTED and payload["version"] == version_id:
-                stage = "paper"
-            elif event.kind == PromotionKind.REJECTED and payload["version"] == version_id:
-                stage = "research"
+            version_id = payload.get("version")
+            if event.kind == PromotionKind.PROMOTED:
+                stages[version_id] = "paper"
+            elif event.kind == PromotionKind.REJECTED:
+                stages[version_id] = "research"
             elif event.kind in (PromotionKind.APPROVED, PromotionKind.ROLLED_BACK):
-                if payload["version"] == version_id:
-                    stage = "live"
-                elif payload.get("name") == self.version(version_id).name and stage == "live":
-                    stage = "retired"
-        return stage
+                replaced = live.get(payload["name"])
+                if replaced is not None and replaced != version_id:
+                    stages[replaced] = "retired"
+                stages[version_id] = "live"
+                live[payload["name"]] = version_id
+            elif version_id is not None:
+                stages.setdefault(version_id, "research")
+        return stages
+
+    def current_version(self, name: str, venue_kind: str) -> StrategyVersion | None:
+        """The version of ``name`` a service should run: on an exchange the live one; on a paper venue
+        the newest version at paper (what is being tried before sign-off), else the live one."""
+        if venue_kind == "paper":
+            stages = self.stages()
+            newest = None
+            for event in self.journal.iter_events(kinds=[PromotionKind.PROMOTED]):
+                if event.payload.get("name") == name and stages.get(event.payload["version"]) == "paper":
+                    newest = event.payload["version"]
+            if newest is not None:
+                return self.version(newest)
+        return self.live_version(name)
 
     def live_version(self, name: str) -> StrategyVersion | None:
         """The version of strategy ``name`` approved for live now, if any."""
