@@ -3,7 +3,8 @@
 The Jupyter server runs with the extension enabled on the command line (``extensions/`` on its
 PYTHONPATH, as the README says), a random port, its own token and a private config/runtime
 directory; it finds the TradePulse service through ``TRADEPULSE_STATE_DIR`` and reads it with
-``TRADEPULSE_API_TOKEN``. The service is a real ``tradepulse serve`` on the paper venue.
+``TRADEPULSE_API_TOKEN``. The service is a real ``tradepulse serve`` on the paper venue; the
+strategy store (``TRADEPULSE_STORE``) is a real one, its versions made by ``tradepulse.promotion``.
 """
 
 from __future__ import annotations
@@ -35,17 +36,40 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory, state_dir: Path):
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A strategy store with a version at each of live, paper and research."""
+    return make_store(tmp_path_factory.mktemp("jupyter-store") / "store")
+
+
+def make_store(folder: Path) -> Path:
+    from tradepulse.data import load_bars
+    from tradepulse.promotion import StrategyStore
+    from tradepulse.strategy import load_strategy
+
+    bars = load_bars("sample:binance:BTC/USDT:1h")
+    sma = load_strategy("sma_cross")
+    with StrategyStore(folder) as store:
+        live = store.create_version(sma(fast=10, slow=30), bars, author="ana")
+        store.promote(live.id, bars, actor="ana", comment="paper for two weeks")
+        store.approve(live.id, approver="risk-bob", comment="reviewed fills and drawdown")
+        paper = store.create_version(sma(fast=8, slow=30), bars, author="ana")
+        store.promote(paper.id, bars, actor="ana")
+        store.create_version(sma(fast=5, slow=30), bars, author="carl")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory, state_dir: Path, store_dir: Path):
     """A real Jupyter server with the extension; yields its base URL."""
     home = tmp_path_factory.mktemp("jupyter-home")
     runtime = home / "runtime"
-    env = clean_env("JUPYTER_")
+    env = clean_env("JUPYTER_", "TRADEPULSE_STORE")
     env.update({
         "PYTHONPATH": os.pathsep.join([str(EXTENSIONS), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_TOKEN": JUPYTER_TOKEN,
         "TRADEPULSE_API_TOKEN": READ_TOKEN, "TRADEPULSE_STATE_DIR": str(state_dir),
-        "PYTHONWARNINGS": "ignore",
+        "TRADEPULSE_STORE": str(store_dir), "PYTHONWARNINGS": "ignore",
     })
     log = (home / "jupyter.log").open("wb")
     process = subprocess.Popen(
@@ -99,11 +123,12 @@ def test_extension_declares_its_entry_points():
 
 
 def test_unauthenticated_requests_are_forbidden(jupyter):
-    for path in ("/tradepulse/service", "/tradepulse/runbooks"):
+    for path in ("/tradepulse/service", "/tradepulse/runbooks", "/tradepulse/strategies"):
         response = _get(jupyter, path, token=None)
         assert response.status_code == 403, (path, response.text)
         _no_tokens(response)
-    assert _get(jupyter, "/tradepulse/service", token="not-the-jupyter-token").status_code == 403
+    for path in ("/tradepulse/service", "/tradepulse/strategies"):
+        assert _get(jupyter, path, token="not-the-jupyter-token").status_code == 403
 
 
 def test_runbooks_are_listed_with_their_headings(jupyter):
@@ -116,6 +141,34 @@ def test_runbooks_are_listed_with_their_headings(jupyter):
     assert titles["kill_switch"].startswith("Kill switch")
     assert titles["venue_outage_drill"] == "Venue outage drill"
     assert all(entry["file"] == f"{entry['name']}.ipynb" for entry in body["runbooks"])
+    # The path JupyterLab opens it by: relative to the server's root (the repository here).
+    assert all(entry["path"] == f"runbooks/{entry['file']}" for entry in body["runbooks"])
+
+
+def test_strategy_versions_are_listed_with_their_stage(jupyter, store_dir):
+    before = sorted(path.name for path in store_dir.rglob("*"))
+    response = _get(jupyter, "/tradepulse/strategies")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert Path(body["store"]) == store_dir and body["exists"] is True
+    assert body["stages"] == ["research", "paper", "live", "retired"]
+    rows = {(row["params"]["fast"], row["stage"], row["author"]) for row in body["versions"]}
+    assert rows == {(10, "live", "ana"), (8, "paper", "ana"), (5, "research", "carl")}
+    for row in body["versions"]:
+        assert row["id"].startswith("sma_cross-") and row["name"] == "sma_cross" and row["checks_passed"] is True
+        assert set(row) == {"id", "name", "class", "params", "author", "created_at", "checks_passed", "stage"}
+    # Oldest first, as `tradepulse strategies list` shows them; reading changed nothing in the store.
+    assert [row["params"]["fast"] for row in body["versions"]] == [10, 8, 5]
+    assert sorted(path.name for path in store_dir.rglob("*")) == before
+
+
+def test_a_missing_store_is_an_empty_list_and_is_not_created(tmp_path):
+    from tradepulse_jupyter.handlers import read_store
+
+    answer = read_store(tmp_path / "no-store")
+    assert answer == {"store": str(tmp_path / "no-store"), "exists": False,
+                      "stages": ["research", "paper", "live", "retired"], "versions": []}
+    assert not (tmp_path / "no-store").exists()
 
 
 def test_service_status_while_running_then_503_once_stopped(jupyter, service):
@@ -127,6 +180,12 @@ def test_service_status_while_running_then_503_once_stopped(jupyter, service):
     assert body["status"]["trading_state"] == "ACTIVE"
     assert body["status"]["engines"][0]["strategy_id"] == "btc-sma"
     assert body["health"]["status"] in ("ok", "degraded")
+    summary = body["summary"]
+    assert summary["trading_state"] == "ACTIVE" and summary["health"] == body["health"]["status"]
+    assert summary["venue"] == body["status"]["venue"]["name"] and summary["engines"] == 1
+    assert summary["open_orders"] == len(body["open_orders"]) and summary["positions_open"] <= len(body["positions"])
+    # Equity is summed exactly from the service's decimal strings (10,000 of paper cash, give or take its P&L).
+    assert 9000 < float(summary["equity"]) < 11000 and "e" not in summary["equity"].lower()
     assert body["url"].startswith("http://127.0.0.1:") and body["url"].endswith("/api/v1")
 
     service.stop()
