@@ -45,6 +45,8 @@ port = 0
 [venue]
 kind = "ccxt"
 exchange = "binance"
+[governance]
+require_versions = false  # built-in strategies against the local venue
 [[strategies]]
 id = "btc-sma"
 strategy = "sma_cross"

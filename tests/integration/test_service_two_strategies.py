@@ -18,6 +18,8 @@ port = 0
 [venue]
 kind = "ccxt"
 exchange = "binance"
+[governance]
+require_versions = false  # built-in strategies against the local venue
 [[strategies]]
 id = "btc-fast"
 strategy = "sma_cross"

@@ -36,6 +36,9 @@ port = 0
 kind = "ccxt"
 exchange = "binance"       # TRADEPULSE_BINANCE_URL points ccxt at the local venue
 
+[governance]
+require_versions = false   # a practice exchange: the built-in strategy runs without review
+
 [[strategies]]
 id = "btc-sma"
 strategy = "sma_cross"

@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 ALERT_FORMATS = ("json", "slack")
 
 #: What can go wrong that a human must hear about.
-ALERT_KINDS = ("breaker_trip", "kill", "reconciliation_mismatch", "feed_loss")
+#: ``strategy_version``: a promoted version was loaded (info) or a running one withdrawn and halted (critical).
+ALERT_KINDS = ("breaker_trip", "kill", "reconciliation_mismatch", "feed_loss", "strategy_version")
 
 ALERT_SEVERITIES = ("info", "warning", "critical")
 

@@ -9,8 +9,8 @@ Request handling, outermost first:
 
 1. :class:`_Gatekeeper` (pure ASGI) gives every HTTP request a correlation id (the client's
    ``X-Correlation-ID`` when it is a sane id, a new one otherwise; echoed on the response),
-   answers 401 without a known bearer token and 403 for a read token on ``POST /api/v1/actions/*``
-   *before* anything reads the body, and turns any unexpected exception into a generic 500 (the
+   answers 401 without a known bearer token and 403 for a token without the scope a ``POST`` needs
+   (operate for ``/api/v1/actions/*``, approve for ``/api/v1/versions/*``) *before* anything reads the body, and turns any unexpected exception into a generic 500 (the
    exception's text, which could hold a secret, goes to the redacted log only).
 2. FastAPI validates parameters and bodies (422), calls the backend and validates the answer
    against the models in :mod:`tradepulse.service.models`.
@@ -50,8 +50,9 @@ from tradepulse.obs.json_logs import correlation, new_correlation_id
 from tradepulse.obs.metrics import CONTENT_TYPE
 from tradepulse.obs.redaction import redact_text
 from tradepulse.service import models as m
-from tradepulse.service.auth import ApiAuth, bearer_token
-from tradepulse.service.contract import OPERATE, READ, ServiceBackend, UnknownStrategy
+from tradepulse.service.auth import ApiAuth, Grant, bearer_token
+from tradepulse.service.contract import APPROVE, OPERATE, READ, ServiceBackend, UnknownStrategy, UnknownVersion
+from tradepulse.service.api_versions import add_version_routes
 from tradepulse.service.events import StreamMessage
 
 __all__ = ["API_PREFIX", "CORRELATION_HEADER", "WS_CLOSE_FORBIDDEN", "WS_CLOSE_UNAUTHORIZED", "create_app"]
@@ -61,6 +62,7 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 ACTIONS_PREFIX = f"{API_PREFIX}/actions/"
+VERSIONS_PREFIX = f"{API_PREFIX}/versions/"
 CORRELATION_HEADER = "X-Correlation-ID"
 #: WebSocket close codes (4000-4999 are the application's): no or unknown token / scope too small.
 WS_CLOSE_UNAUTHORIZED = 4401
@@ -78,8 +80,11 @@ Monitor and operate a running TradePulse service (`tradepulse serve`).
 
 **Auth.** Every route needs `Authorization: Bearer <token>`. A *read* token
 (`TRADEPULSE_API_READ_TOKEN`) may call every `GET` route, `/metrics` and the WebSocket stream; an
-*operate* token (`TRADEPULSE_API_OPERATE_TOKEN`) may also call `POST /api/v1/actions/*`. Without a
-known token the answer is 401 (with `WWW-Authenticate: Bearer`); a read token on an action gets 403.
+*operate* token (`TRADEPULSE_API_OPERATE_TOKEN`) may also call `POST /api/v1/actions/*`; an *approve*
+token (`TRADEPULSE_API_APPROVE_TOKEN`, written `name:token`) may read and call
+`POST /api/v1/versions/{id}/approve|reject`, and the name is recorded as who signed off. Without a
+known token the answer is 401 (with `WWW-Authenticate: Bearer`); a token without the scope a POST
+needs gets 403.
 Only this document (`/api/v1/openapi.json`) is public.
 
 **Errors** are JSON: `{"error": {"code": "...", "message": "..."}}`.
@@ -94,12 +99,14 @@ _TAGS = [
     {"name": "trading", "description": "Strategies, positions, orders, fills and P&L."},
     {"name": "risk", "description": "Trading state, breakers, alerts and the journal."},
     {"name": "actions", "description": "Operator actions (operate scope)."},
+    {"name": "versions", "description": "Strategy versions and their promotion: read, approve or reject (approve scope)."},
 ]
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
-    description="A read token (GET routes, /metrics, the stream) or an operate token (also POST /api/v1/actions/*).",
+    description="A read token (GET routes, /metrics, the stream), an operate token (also POST /api/v1/actions/*) "
+                "or an approve token (also POST /api/v1/versions/{id}/approve|reject).",
 )
 
 # -- OpenAPI response documentation -------------------------------------------------------------
@@ -118,12 +125,12 @@ def _error_doc(description: str, **headers: str) -> dict[str, Any]:
 _ERRORS = {
     401: _error_doc("No bearer token, or one the service does not know.",
                     WWW_Authenticate="`Bearer realm=\"tradepulse\"` (with `error=\"invalid_token\"` for an unknown one)."),
-    404: _error_doc("An unknown `strategy_id`."),
+    404: _error_doc("An unknown `strategy_id` or strategy version."),
     422: _error_doc("A parameter or the body is invalid; `details` says which and why."),
 }
 _ACTION_ERRORS = {
-    403: _error_doc("The token has the read scope only; actions need the operate scope.",
-                    WWW_Authenticate='`Bearer realm="tradepulse", error="insufficient_scope", scope="operate"`.'),
+    403: _error_doc("The token lacks the scope: actions need operate, approving or rejecting a version needs approve.",
+                    WWW_Authenticate='`Bearer realm="tradepulse", error="insufficient_scope", scope="operate"` (or `"approve"`).'),
     409: _error_doc("The service refused the action (its message says why)."),
     502: _error_doc("The venue failed while carrying out the action; check its state and retry."),
 }
@@ -156,9 +163,21 @@ def _unauthorized(token_sent: bool) -> JSONResponse:
                   headers={"WWW-Authenticate": _REALM})
 
 
-def _forbidden() -> JSONResponse:
-    return _error(403, "this action needs a token with the operate scope; the token sent has the read scope only",
-                  headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{OPERATE}"'})
+def _forbidden(needed: str, held: str) -> JSONResponse:
+    what = "approving or rejecting a version" if needed == APPROVE else "this action"
+    return _error(403, f"{what} needs a token with the {needed} scope; the token sent has the {held} scope",
+                  headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{needed}"'})
+
+
+def _scope_needed(method: str, path: str) -> str | None:
+    """The scope a request needs beyond read: operate for actions, approve for reviewing a version."""
+    if method != "POST":
+        return None
+    if path.startswith(ACTIONS_PREFIX):
+        return OPERATE
+    if path.startswith(VERSIONS_PREFIX):
+        return APPROVE
+    return None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -184,6 +203,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _unknown_strategy(request: Request, exc: Exception) -> Response:
     return _error(404, redact_text(str(exc)) or "unknown strategy id")
+
+
+async def _unknown_version(request: Request, exc: Exception) -> Response:
+    return _error(404, f"no strategy version {exc.args[0]!r} in the service's store" if exc.args else "unknown strategy version")
 
 
 async def _venue_error(request: Request, exc: Exception) -> Response:
@@ -234,8 +257,9 @@ class _Gatekeeper:
                 if granted is None:
                     await _unauthorized(bool(authorization))(scope, receive, send_tagged)
                     return
-                if scope["method"] == "POST" and path.startswith(ACTIONS_PREFIX) and granted != OPERATE:
-                    await _forbidden()(scope, receive, send_tagged)
+                needed = _scope_needed(scope["method"], path)
+                if needed is not None and granted != needed:
+                    await _forbidden(needed, granted)(scope, receive, send_tagged)
                     return
             start = time.perf_counter()
             try:
@@ -271,16 +295,16 @@ def _take_query_token(scope: Scope) -> None:
 # -- dependencies ------------------------------------------------------------------------------
 
 
-def _token_scope(request: Request, _credentials: Annotated[Any, Security(_bearer)] = None) -> str:
-    """The scope of the request's bearer token (the gatekeeper checked it already; this is the second lock)."""
+def _token_scope(request: Request, _credentials: Annotated[Any, Security(_bearer)] = None) -> Grant:
+    """What the request's bearer token grants (the gatekeeper checked it already; this is the second lock)."""
     auth: ApiAuth = request.app.state.auth
-    granted = auth.scope_of(bearer_token(request.headers.get("authorization")))
+    granted = auth.grant_of(bearer_token(request.headers.get("authorization")))
     if granted is None:
         raise StarletteHTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": _REALM})
     return granted
 
 
-Scoped = Annotated[str, Depends(_token_scope)]
+Scoped = Annotated[Grant, Depends(_token_scope)]
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -303,19 +327,27 @@ def _known_query_only(request: Request) -> None:
                                       for name in unknown])
 
 
-def _operate_scope(scope: Scoped) -> str:
-    if scope != OPERATE:
+def _operate_scope(grant: Scoped) -> Grant:
+    if grant.scope != OPERATE:
         raise StarletteHTTPException(403, "this action needs a token with the operate scope",
                                      headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope"'})
-    return scope
+    return grant
 
 
-Operator = Annotated[str, Depends(_operate_scope)]
+def _approve_scope(grant: Scoped) -> Grant:
+    if grant.scope != APPROVE or not grant.name:
+        raise StarletteHTTPException(403, "approving or rejecting a version needs a named token with the approve scope",
+                                     headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope"'})
+    return grant
 
 
-def _actor(scope: str) -> str:
-    """Who the journal says acted: the scope and the channel, never the token."""
-    return f"operator:{scope}@api"
+Operator = Annotated[Grant, Depends(_operate_scope)]
+Approver = Annotated[Grant, Depends(_approve_scope)]
+
+
+def _actor(grant: Grant) -> str:
+    """Who the journal says acted: the token holder's name or scope and the channel, never the token."""
+    return grant.actor
 
 
 # -- query parameters --------------------------------------------------------------------------
@@ -376,6 +408,7 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(UnknownStrategy, _unknown_strategy)
+    app.add_exception_handler(UnknownVersion, _unknown_version)
     app.add_exception_handler(VenueError, _venue_error)
     app.add_exception_handler(TradePulseError, _refused)
 
@@ -388,8 +421,8 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
 
     @api.get("/token", tags=["monitoring"], response_model=m.TokenInfo, responses=_responses(401),
              summary="The scope of the token sent (dashboards show operator controls only for operate)")
-    async def token(scope: Scoped) -> Any:
-        return {"scope": scope}
+    async def token(grant: Scoped) -> Any:
+        return {"scope": grant.scope, "name": grant.name}
 
     @api.get("/status", tags=["monitoring"], response_model=m.Status, responses=_responses(401),
              summary="Service, venue, engines, reconciliation and watchdog")
@@ -462,29 +495,29 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
 
     @api.post("/actions/kill", tags=["actions"], response_model=m.TradingStateResult,
               responses=_responses(401, 403, 409, 422, 502), summary="Halt trading (kill switch)")
-    async def kill(body: Annotated[m.KillRequest, Body()], scope: Operator) -> Any:
-        actor = _actor(scope)
+    async def kill(body: Annotated[m.KillRequest, Body()], grant: Operator) -> Any:
+        actor = _actor(grant)
         _audit("kill", actor, body.reason, flatten=body.flatten)
         return await backend.kill(actor=actor, reason=body.reason, flatten=body.flatten)
 
     @api.post("/actions/resume", tags=["actions"], response_model=m.TradingStateResult,
               responses=_responses(401, 403, 409, 422, 502), summary="Resume trading (back to ACTIVE)")
-    async def resume(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
-        actor = _actor(scope)
+    async def resume(body: Annotated[m.ActionRequest, Body()], grant: Operator) -> Any:
+        actor = _actor(grant)
         _audit("resume", actor, body.reason)
         return await backend.resume(actor=actor, reason=body.reason)
 
     @api.post("/actions/cancel-all", tags=["actions"], response_model=m.CancelAllResult,
               responses=_responses(401, 403, 409, 422, 502), summary="Cancel every open order")
-    async def cancel_all(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
-        actor = _actor(scope)
+    async def cancel_all(body: Annotated[m.ActionRequest, Body()], grant: Operator) -> Any:
+        actor = _actor(grant)
         _audit("cancel_all", actor, body.reason)
         return await backend.cancel_all(actor=actor)
 
     @api.post("/actions/flatten", tags=["actions"], response_model=m.TradingStateResult,
               responses=_responses(401, 403, 409, 422, 502), summary="Halt and close every position at market")
-    async def flatten(body: Annotated[m.ActionRequest, Body()], scope: Operator) -> Any:
-        actor = _actor(scope)
+    async def flatten(body: Annotated[m.ActionRequest, Body()], grant: Operator) -> Any:
+        actor = _actor(grant)
         _audit("flatten", actor, body.reason)
         return await backend.flatten(actor=actor)
 
@@ -502,6 +535,7 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
         return Response(backend.metrics(), media_type=CONTENT_TYPE)
 
     api.add_api_route("/metrics", metrics, methods=["GET"], name="metrics", **metrics_doc)
+    add_version_routes(api, backend, responses=_responses, operator=Operator, approver=Approver, actor=_actor, audit=_audit)
     app.include_router(api)
     # Prometheus looks at /metrics unless told otherwise; serve it there too.
     app.add_api_route("/metrics", metrics, methods=["GET"], name="metrics_root", dependencies=[Depends(_known_query_only)],
@@ -518,7 +552,7 @@ def create_app(backend: ServiceBackend, auth: ApiAuth, *, version: str = tradepu
         if granted is None:
             await websocket.close(code=WS_CLOSE_UNAUTHORIZED, reason="missing or unknown bearer token")
             return
-        if granted not in (READ, OPERATE):  # pragma: no cover - every scope reads today
+        if granted not in (READ, OPERATE, APPROVE):  # pragma: no cover - every scope reads today
             await websocket.close(code=WS_CLOSE_FORBIDDEN, reason="token lacks the read scope")
             return
         with correlation() as cid:

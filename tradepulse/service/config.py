@@ -57,6 +57,7 @@ from tradepulse.adapters.credentials import Secret
 from tradepulse.adapters.kit import VENUE_KINDS, VenueSettings
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.risk import RiskLimits
+from tradepulse.service.governance import FOLLOW_PREFIX, VERSION_PREFIX, GovernanceConfig, parse_governance, resolve_stored
 from tradepulse.strategy import Strategy, load_strategy
 
 __all__ = [
@@ -132,6 +133,8 @@ class StrategyConfig:
     window_bars: int | None = None
     symbols: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
+    version: str | None = None  # the stored version it runs (``version:`` or ``promoted:``)
+    follows: str | None = None  # ``promoted:<name>``: the strategy name whose promoted version it follows
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -167,6 +170,7 @@ class ServiceConfig:
     strategies: tuple[StrategyConfig, ...]
     risk: RiskLimits
     alerts: AlertsConfig
+    governance: GovernanceConfig
 
     @property
     def state_dir(self) -> Path:
@@ -209,7 +213,7 @@ def parse_config(document: Mapping[str, Any], *, path: Path | None = None, envir
     # symlinked config resolves the same way for the service and for the commands that find it.
     base = path.resolve().parent if path is not None else Path.cwd()
     _reject_secrets(document, name)
-    _only(document, {"service", "api", "venue", "strategies", "risk", "alerts"}, name)
+    _only(document, {"service", "api", "venue", "strategies", "risk", "alerts", "governance"}, name)
     problems: list[str] = []
 
     def checked(build: Any) -> Any:
@@ -225,13 +229,18 @@ def parse_config(document: Mapping[str, Any], *, path: Path | None = None, envir
     service = checked(lambda: _service(_table(document, "service", name), name, base))
     api = checked(lambda: _api(_table(document, "api", name), name))
     venue = checked(lambda: _venue(_table(document, "venue", name), name))
-    # Strategies are judged against the venue (feeds, capital); a broken [venue] says so first.
-    strategies = checked(lambda: _strategies(document.get("strategies"), name, venue, base, env)) if venue is not None else None
+    governance = checked(lambda: parse_governance(_table(document, "governance", name), f"{name}: [governance]", base, env,
+                                                  venue.kind)) if venue is not None else None
+    # Strategies are judged against the venue (feeds, capital) and the governance rules; a broken
+    # [venue] says so first, a broken [governance] is reported and the strategies checked without it.
+    rules = governance or GovernanceConfig(store=base / ".tradepulse" / "store", require_versions=False)
+    strategies = checked(lambda: _strategies(document.get("strategies"), name, venue, base, env, rules)) if venue is not None else None
     risk = checked(lambda: _risk(_table(document, "risk", name), name))
     alerts = checked(lambda: _alerts(_table(document, "alerts", name), name, env))
     if problems:
         raise ConfigProblems(problems)
-    return ServiceConfig(path=path, service=service, api=api, venue=venue, strategies=strategies, risk=risk, alerts=alerts)
+    return ServiceConfig(path=path, service=service, api=api, venue=venue, strategies=strategies, risk=risk, alerts=alerts,
+                         governance=governance)
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -297,7 +306,8 @@ def _venue(table: Mapping[str, Any], name: str) -> VenueConfig:
 _STRATEGY_KEYS = {"id", "strategy", "symbol", "symbols", "params", "feed", "bar", "speed", "capital", "cash_reserve_fraction", "window_bars"}
 
 
-def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str]) -> tuple[StrategyConfig, ...]:
+def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str],
+                governance: GovernanceConfig) -> tuple[StrategyConfig, ...]:
     if entries is None or entries == []:
         raise ConfigError(f"{name}: no [[strategies]]; the service needs at least one strategy to host")
     if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
@@ -308,7 +318,7 @@ def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Ma
     seen_assets: dict[str, str] = {}
     for number, entry in enumerate(entries, start=1):
         try:
-            built.append(_strategy(entry, number, name, venue, base, env, seen_ids, seen_assets))
+            built.append(_strategy(entry, number, name, venue, base, env, seen_ids, seen_assets, governance))
         except ConfigProblems as error:
             problems.extend(error.problems)
         except ConfigError as error:
@@ -321,7 +331,7 @@ def _strategies(entries: Any, name: str, venue: VenueConfig, base: Path, env: Ma
 
 
 def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConfig, base: Path, env: Mapping[str, str],
-              seen_ids: set[str], seen_assets: dict[str, str]) -> StrategyConfig:
+              seen_ids: set[str], seen_assets: dict[str, str], governance: GovernanceConfig) -> StrategyConfig:
     from tradepulse.live.bars import parse_period
 
     where = f"{name}: [[strategies]] #{number}"
@@ -375,10 +385,16 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
     # What follows needs the strategy code and the market data; each mistake is its own line.
     problems: list[str] = []
     strategy: Strategy | None = None
-    if spec.startswith(VERSION_PREFIX):
-        strategy, problem = _stored_version(spec[len(VERSION_PREFIX):], params, venue, base, env)
+    version_id = None
+    follows = spec[len(FOLLOW_PREFIX):] if spec.startswith(FOLLOW_PREFIX) else None
+    if spec.startswith((VERSION_PREFIX, FOLLOW_PREFIX)):
+        strategy, version_id, problem = resolve_stored(spec, params, venue.kind, governance.store)
         if problem:
             problems.append(f"{where} strategy {spec!r}: {problem}")
+    elif governance.require_versions:
+        problems.append(f"{where} strategy {spec!r}: this service trades only reviewed strategy versions ([governance] "
+                        f"require_versions, the default on an exchange): write strategy = \"promoted:<name>\" or "
+                        f"\"version:<id>\" (docs/governance.md), or set require_versions = false to run unreviewed code")
     else:
         try:
             strategy_class = load_strategy(_from_base(spec, base))
@@ -427,7 +443,7 @@ def _strategy(entry: Mapping[str, Any], number: int, name: str, venue: VenueConf
     return StrategyConfig(
         id=strategy_id, strategy=strategy, symbol=symbol, feed=resolved[0], bar=bar, speed=speed,
         capital=capital, cash_reserve_fraction=reserve, window_bars=window,
-        symbols=members if portfolio else (), feeds=tuple(resolved) if portfolio else (),
+        symbols=members if portfolio else (), feeds=tuple(resolved) if portfolio else (), version=version_id, follows=follows,
     )
 
 
@@ -514,38 +530,6 @@ def _shared_quote_problems(entries: list[StrategyConfig], name: str, venue: Venu
 def _quote_asset(symbol: str) -> str:
     # BTC/USDT, BTC/USDT:USDT (a ccxt perpetual) and BTC/USDT-PERP all draw on the USDT balance.
     return symbol.partition("/")[2].split(":")[0].split("-")[0]
-
-
-#: ``strategy = "version:<id>"`` runs a stored strategy version (docs/governance.md).
-VERSION_PREFIX = "version:"
-#: What each venue kind trades: a paper venue a version at paper (or live), an exchange one approved for live.
-_STAGES_ALLOWED = {"paper": ("paper", "live"), "ccxt": ("live",)}
-
-
-def _stored_version(version_id: str, params: Mapping[str, Any], venue: VenueConfig, base: Path,
-                    env: Mapping[str, str]) -> tuple[Strategy | None, str | None]:
-    """The stored version's strategy, or why the service may not run it (its stage, its parameters)."""
-    from tradepulse.promotion import StrategyStore
-
-    if params:
-        return None, "a version's parameters are part of it; leave params out (or store a new version)"
-    root = Path(env.get("TRADEPULSE_STORE") or base / ".tradepulse" / "store")
-    if not (root / "promotions.sqlite").is_file():
-        return None, f"no strategy store at {root} (set TRADEPULSE_STORE, or promote a version from this folder)"
-    with StrategyStore(root) as store:
-        try:
-            version = store.version(version_id)
-        except ConfigError as error:
-            return None, str(error)
-        stage = store.stage(version_id)
-        allowed = _STAGES_ALLOWED.get(venue.kind, ("live",))
-        if stage not in allowed:
-            need = "approved for live" if allowed == ("live",) else "promoted to paper"
-            return None, f"version {version_id} is at {stage}; a {venue.kind} venue trades only versions {need}"
-        try:
-            return version.load(), None
-        except StrategyError as error:
-            return None, str(error)
 
 
 def _from_base(path_text: str, base: Path) -> str:

@@ -27,6 +27,11 @@ REST routes (all under ``/api/v1``, all requiring a bearer token; operate scope 
 ``POST /actions/resume``   :meth:`ServiceBackend.resume` (body: reason)
 ``POST /actions/cancel-all``  :meth:`ServiceBackend.cancel_all`
 ``POST /actions/flatten``  :meth:`ServiceBackend.flatten`
+``POST /actions/rollback``  :meth:`ServiceBackend.rollback` (body: strategy, reason)
+``GET /versions``          :meth:`ServiceBackend.versions` (name, stage)
+``GET /versions/{id}``     :meth:`ServiceBackend.version`
+``POST /versions/{id}/approve``  :meth:`ServiceBackend.approve` (approve scope; body: comment)
+``POST /versions/{id}/reject``   :meth:`ServiceBackend.reject` (approve scope; body: comment)
 ``WS   /stream``           :meth:`ServiceBackend.subscribe` (token as ``?token=`` or header)
 ``GET /metrics``           :meth:`ServiceBackend.metrics` (Prometheus text; read scope)
 =========================  ==============================================================
@@ -38,12 +43,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["OPERATE", "READ", "ServiceBackend", "UnknownStrategy"]
+__all__ = ["APPROVE", "OPERATE", "READ", "ServiceBackend", "UnknownStrategy", "UnknownVersion"]
 
 #: Scope of a token that may read everything.
 READ = "read"
-#: Scope of a token that may also act (kill, resume, cancel all, flatten); it implies READ.
+#: Scope of a token that may also act (kill, resume, cancel all, flatten, rollback); it implies READ.
 OPERATE = "operate"
+#: Scope of a reviewer's token: approve or reject strategy versions; it implies READ, not OPERATE.
+APPROVE = "approve"
 
 #: Trading states, from the risk layer; the service's state is the most restrictive of its engines'.
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
@@ -51,6 +58,10 @@ TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 
 class UnknownStrategy(LookupError):
     """A request named a strategy id the service does not host (the API answers 404)."""
+
+
+class UnknownVersion(LookupError):
+    """A request named a strategy version the store does not hold (the API answers 404)."""
 
 
 @runtime_checkable
@@ -130,6 +141,24 @@ class ServiceBackend(Protocol):
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
         """Halt with flatten: close every position at market. Returns ``{"trading_state", "engines": [...]}``."""
+
+    def versions(self, *, name: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+        """Stored strategy versions, oldest first: ``[{"id", "name", "stage", "author", "created_at", "params",
+        "checks_passed", "running_in": [strategy_id, ...]}]`` (empty without a store)."""
+
+    def version(self, version_id: str) -> dict[str, Any]:
+        """One version: the summary plus ``checks``, ``backtest``, ``data_fingerprint``, ``source_sha256``,
+        ``origin`` and ``history`` (its promotion record). Raises :class:`UnknownVersion`."""
+
+    async def approve(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
+        """Paper -> live, signed off by ``approver``. Returns ``{"decision": {...}, "service": [what changed]}``;
+        a rule the store enforces raises a :class:`~tradepulse.errors.TradePulseError` (409)."""
+
+    async def reject(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
+        """Paper -> research, with the reviewer's comment; returns like :meth:`approve`."""
+
+    async def rollback(self, name: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """The previous approved version of ``name`` goes live again; returns like :meth:`approve`."""
 
     def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         """Live messages until the service stops: ``{"type": "event", "strategy_id", "seq", "ts", "kind",

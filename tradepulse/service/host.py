@@ -39,6 +39,7 @@ from tradepulse.obs.json_logs import correlation
 from tradepulse.obs.metrics import TradingMetrics
 from tradepulse.service.config import ServiceConfig
 from tradepulse.service.events import EquityBook, EventBus, MetricsRecorder, event_message
+from tradepulse.service.governance import Governor
 from tradepulse.service.slots import EngineSlot, build_slot
 from tradepulse.service.views import ServiceViews
 from tradepulse.store import Journal
@@ -102,6 +103,7 @@ class ServiceHost(ServiceViews):
         self.loop_beat = time.monotonic()
         self.loop_stalled = False
         self.loop_lag_seconds = 0.0
+        self.governor = Governor(self, config.governance)
         self.alert_sender = (
             AlertSender(config.alerts.webhook_url.reveal(), format=config.alerts.format,
                         timeout=config.alerts.timeout_seconds, service=config.service.name)
@@ -141,7 +143,8 @@ class ServiceHost(ServiceViews):
         self._loop_watchdog = LoopWatchdog(self)
         self._loop_watchdog.start()
         self._tasks = [asyncio.create_task(self._watchdog(), name="watchdog"),
-                       asyncio.create_task(self._publish_status(), name="status")]
+                       asyncio.create_task(self._publish_status(), name="status"),
+                       asyncio.create_task(self.governor.watch(), name="governance")]
         logger.info("service started", extra={"mode": self.start_mode, "strategies": list(self.slots)})
 
     async def _start_slot(self, slot: EngineSlot) -> None:
@@ -321,6 +324,23 @@ class ServiceHost(ServiceViews):
 
     async def flatten(self, *, actor: str) -> dict[str, Any]:
         return await self.kill(actor=actor, reason="operator flatten: close every position", flatten=True)
+
+    # -- strategy versions (tradepulse.service.governance) ---------------------------------------
+
+    def versions(self, *, name: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+        return self.governor.versions(name=name, stage=stage)
+
+    def version(self, version_id: str) -> dict[str, Any]:
+        return self.governor.version(version_id)
+
+    async def approve(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
+        return await self.governor.approve(version_id, approver=approver, comment=comment)
+
+    async def reject(self, version_id: str, *, approver: str, comment: str) -> dict[str, Any]:
+        return await self.governor.reject(version_id, approver=approver, comment=comment)
+
+    async def rollback(self, name: str, *, actor: str, reason: str) -> dict[str, Any]:
+        return await self.governor.rollback(name, actor=actor, reason=reason)
 
     def _started_slots(self) -> list[EngineSlot]:
         return [slot for slot in self.slots.values() if slot.engine.execution is not None]

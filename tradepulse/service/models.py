@@ -87,7 +87,9 @@ class Health(_Response):
 
 
 class TokenInfo(_Response):
-    scope: Literal["read", "operate"] = Field(description="`operate` may also call /actions/*; it never echoes the token.")
+    scope: Literal["read", "operate", "approve"] = Field(
+        description="`operate` may also call /actions/*; `approve` may also approve or reject versions. Never echoes the token.")
+    name: str | None = Field(default=None, description="Who holds the token, when it was configured as `name:token`.")
 
 
 class ServiceInfo(_Response):
@@ -159,6 +161,8 @@ class StrategyInfo(_Response):
     target: float | None = Field(default=None, description="The strategy's target: fraction of equity to hold (0 = flat).")
     trading_state: TradingStateName
     position: Money | None = Field(default=None, description="The position held now (base-asset units).")
+    version: str | None = Field(default=None, description="The stored strategy version running now, if it runs one.")
+    follows: str | None = Field(default=None, description="`promoted:<name>` entries: the name whose promoted version it follows.")
 
 
 class Position(_Response):
@@ -356,3 +360,50 @@ class StreamMessage(_Response):
     """One text frame of ``/api/v1/stream`` (see docs/api/asyncapi.yaml)."""
 
     type: Literal["event", "status"]
+
+
+# -- strategy versions ------------------------------------------------------------------------
+
+VERSION_ID_PATTERN = r"^[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*-[0-9a-f]{12}$"
+VersionStage = Literal["research", "paper", "live", "retired"]
+
+
+class VersionSummary(_Response):
+    id: str = Field(description="`<name>-<12 hex>`: the hash of the source and parameters.")
+    name: str
+    stage: VersionStage
+    author: str
+    created_at: str
+    params: dict[str, Any]
+    checks_passed: bool
+    running_in: list[str] = Field(description="Strategy ids of this service running the version now.")
+
+
+class VersionDetail(VersionSummary):
+    checks: dict[str, Any] = Field(description="The strategy checks' report when the version was stored.")
+    backtest: dict[str, Any] = Field(description="Key figures of its backtest on the data it was checked on.")
+    data_fingerprint: str
+    source_sha256: str
+    origin: str
+    history: list[dict[str, Any]] = Field(description="Its promotion record, oldest first (kind, at, actor, comment, evidence).")
+
+
+class ReviewRequest(BaseModel):
+    """A reviewer's sign-off or rejection: what was reviewed and why."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    comment: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                         description="What was reviewed and why (required); recorded with the decision.",
+                         examples=["paper run 2026-12-01..06 matches the backtest; limits reviewed"])
+
+
+class RollbackRequest(ActionRequest):
+    strategy: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                          description="The strategy name (not a version) whose previous approved version goes live again.")
+
+
+class GovernanceResult(_Response):
+    decision: dict[str, Any] = Field(description="What the promotion record now says (version, stage, who, comment).")
+    service: list[dict[str, Any]] = Field(
+        description="What this service did about it: `loaded` a new version, or `halted` one no longer allowed.")

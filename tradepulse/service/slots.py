@@ -120,6 +120,16 @@ class EngineSlot:
     stalled: bool = False
     last_signal: tuple[int, dict[str, Any]] | None = None  # (journal seq, payload) of the last strategy.target
     submitted_monotonic: dict[str, float] = field(default_factory=dict)
+    version: str | None = None  # the stored strategy version running now (changes when a new one is loaded)
+
+    def __post_init__(self) -> None:
+        if self.version is None:
+            self.version = self.config.version
+
+    @property
+    def follows(self) -> str | None:
+        """The strategy name whose promoted version this slot follows (``promoted:<name>``), if any."""
+        return self.config.follows
 
     @property
     def strategy_id(self) -> str:

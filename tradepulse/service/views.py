@@ -107,9 +107,10 @@ class ServiceViews:
         for slot in self.slots.values():
             oms, execution = slot.engine.oms, slot.engine.execution
             rows.append({
-                "strategy_id": slot.strategy_id, "strategy": slot.config.strategy.name, "symbol": slot.symbol,
-                "symbols": list(slot.symbols),
-                "params": _text(slot.config.params), "bar_seconds": slot.config.bar.total_seconds(),
+                # The engine's strategy, not the config's: a promoted version may have replaced it since start.
+                "strategy_id": slot.strategy_id, "strategy": slot.engine.strategy.name, "symbol": slot.symbol,
+                "symbols": list(slot.symbols), "version": slot.version, "follows": slot.follows,
+                "params": _text(slot.engine.strategy.params), "bar_seconds": slot.config.bar.total_seconds(),
                 "capital": str(execution.capital) if execution is not None else None, "target": slot.engine.target,
                 # Per member: a portfolio's weights, or the one symbol's target exposure.
                 "targets": dict(getattr(slot.engine, "targets", {slot.symbol: slot.engine.target})),

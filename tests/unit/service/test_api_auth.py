@@ -22,6 +22,7 @@ from tradepulse.service.host import ServiceHost
 READ = "read-token-unit-0123456789abcdef"
 OPERATE = "operate-token-unit-0123456789abcdef"
 OTHER = "rotated-token-unit-0123456789abcdef"
+APPROVE = "approve-token-unit-0123456789abcdef"
 
 
 def environ(**values: str) -> dict[str, str]:
@@ -93,7 +94,7 @@ def test_the_same_token_in_both_scopes_operates() -> None:
 def test_tokens_never_show_and_are_masked_in_logs() -> None:
     auth = ApiAuth(read_tokens=[Secret(READ)], operate_tokens=[OPERATE])
     assert READ not in repr(auth) and OPERATE not in repr(auth) and READ not in str(auth)
-    assert repr(auth) == "ApiAuth(read_tokens=1, operate_tokens=1)"
+    assert repr(auth) == "ApiAuth(read_tokens=1, operate_tokens=1, approve_tokens=0)"
     assert redact_text(f"client sent {OPERATE} and {READ}") == "client sent *** and ***"
     assert auth.configured and not ApiAuth().configured
     assert ApiAuth().scope_of(READ) is None
@@ -129,7 +130,7 @@ def app(tmp_path: Path) -> Any:
     (tmp_path / "service.toml").write_text(CONFIG)
     # A real host, not started: auth answers before any route would touch it.
     host = ServiceHost(load_config(tmp_path / "service.toml"))
-    return create_app(host, ApiAuth(read_tokens=[READ], operate_tokens=[OPERATE]))
+    return create_app(host, ApiAuth(read_tokens=[READ], operate_tokens=[OPERATE], approve_tokens=[f"bob:{APPROVE}"]))
 
 
 def call(app: Any, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
@@ -149,7 +150,8 @@ def operations(app: Any) -> list[tuple[str, str]]:
 
 def test_every_documented_operation_requires_a_bearer_token(app: Any) -> None:
     ops = operations(app)
-    assert len(ops) == 18 and ("GET", "/metrics") in ops and ("POST", "/api/v1/actions/kill") in ops
+    assert len(ops) == 23 and ("GET", "/metrics") in ops and ("POST", "/api/v1/actions/kill") in ops
+    assert ("POST", "/api/v1/versions/{version_id}/approve") in ops
     for method, path in ops:
         body = {"json": {"reason": "test"}} if method == "POST" else {}
         missing = call(app, method, path, **body)
@@ -163,17 +165,51 @@ def test_every_documented_operation_requires_a_bearer_token(app: Any) -> None:
 
 
 def test_a_read_token_gets_403_on_every_action_before_the_body_is_read(app: Any) -> None:
-    actions = [path for method, path in operations(app) if method == "POST"]
+    posts = [path for method, path in operations(app) if method == "POST"]
+    actions = [path for path in posts if path.startswith("/api/v1/actions/")]
     assert sorted(actions) == ["/api/v1/actions/cancel-all", "/api/v1/actions/flatten", "/api/v1/actions/kill",
-                               "/api/v1/actions/resume"]
-    for path in actions:
-        for kwargs in ({"json": {"reason": "test"}}, {"content": b"\xff not json", "headers": {"Content-Type": "application/json"}}):
-            response = call(app, "POST", path, READ, **kwargs)
-            assert response.status_code == 403, path
-            assert response.json()["error"]["code"] == "forbidden"
-            assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
-        # With the operate token the request gets past auth: an empty body is then a validation error.
-        assert call(app, "POST", path, OPERATE, json={}).status_code == 422
+                               "/api/v1/actions/resume", "/api/v1/actions/rollback"]
+    reviews = [path.replace("{version_id}", "sma_cross-c1e76b3a452d") for path in posts if path not in actions]
+    assert sorted(reviews) == ["/api/v1/versions/sma_cross-c1e76b3a452d/approve", "/api/v1/versions/sma_cross-c1e76b3a452d/reject"]
+    # Operating and approving are separate duties: neither token does the other's work, a read token neither.
+    for paths, refused, allowed, needed in ((actions, (READ, APPROVE), OPERATE, "operate"), (reviews, (READ, OPERATE), APPROVE, "approve")):
+        for path in paths:
+            for token in refused:
+                for kwargs in ({"json": {"reason": "test"}}, {"content": b"\xff not json", "headers": {"Content-Type": "application/json"}}):
+                    response = call(app, "POST", path, token, **kwargs)
+                    assert response.status_code == 403, path
+                    assert response.json()["error"]["code"] == "forbidden" and needed in response.json()["error"]["message"]
+                    assert f'scope="{needed}"' in response.headers["WWW-Authenticate"]
+            # With the right token the request gets past auth: an empty body is then a validation error.
+            assert call(app, "POST", path, allowed, json={}).status_code == 422
+
+
+def test_an_approve_token_reads_and_says_whose_it_is(app: Any) -> None:
+    assert call(app, "GET", "/api/v1/health", APPROVE).status_code == 200
+    assert call(app, "GET", "/api/v1/token", APPROVE).json() == {"scope": "approve", "name": "bob"}
+    assert call(app, "GET", "/api/v1/token", OPERATE).json() == {"scope": "operate", "name": None}
+    # Without a store there are no versions, and an unknown one is a 404 with one line.
+    assert call(app, "GET", "/api/v1/versions", APPROVE).json() == []
+    missing = call(app, "GET", "/api/v1/versions/sma_cross-c1e76b3a452d", READ)
+    assert missing.status_code == 404 and "sma_cross-c1e76b3a452d" in missing.json()["error"]["message"]
+    assert call(app, "GET", "/api/v1/versions/not a version", READ).status_code == 422
+
+
+def test_approve_tokens_need_a_name_and_cannot_also_operate() -> None:
+    with pytest.raises(ConfigError, match="has no name: write it name:token"):
+        ApiAuth(approve_tokens=[APPROVE])
+    with pytest.raises(ConfigError, match="separate duties"):
+        ApiAuth(operate_tokens=[OPERATE], approve_tokens=[f"carol:{OPERATE}"])
+    with pytest.raises(ConfigError, match="name"):
+        ApiAuth(approve_tokens=[f"bad name:{APPROVE}"])
+    auth = ApiAuth.from_environ({"TRADEPULSE_API_READ_TOKEN": READ, "TRADEPULSE_API_APPROVE_TOKEN": f"ann:{APPROVE}, bob:{OTHER}"})
+    assert auth.grant_of(APPROVE).name == "ann" and auth.grant_of(OTHER).name == "bob"
+    assert auth.grant_of(APPROVE).actor == "operator:ann@api"
+    named = ApiAuth(operate_tokens=[f"olga:{OPERATE}"])
+    assert named.grant_of(OPERATE).actor == "operator:olga@api" and named.grant_of(f"olga:{OPERATE}") is None
+    with pytest.raises(ConfigError) as error:
+        ApiAuth.from_environ({"TRADEPULSE_API_READ_TOKEN": READ, "TRADEPULSE_API_APPROVE_TOKEN": "ann:short"})
+    assert "short" not in str(error.value).replace("too short", "")
 
 
 def test_unknown_paths_do_not_reveal_themselves_without_a_token(app: Any) -> None:
@@ -197,5 +233,5 @@ def test_tokens_do_not_reach_the_log(app: Any, caplog: pytest.LogCaptureFixture)
         call(app, "POST", "/api/v1/actions/kill", OPERATE, json={"reason": ""})
     assert caplog.records
     logged = json.dumps([{**vars(record), "msg": record.getMessage()} for record in caplog.records], default=str)
-    for token in (READ, OPERATE, OTHER):
+    for token in (READ, OPERATE, OTHER, APPROVE):
         assert token not in logged

@@ -88,6 +88,6 @@ def test_pairs_refuses_anything_but_two_members(tmp_path):
 def test_a_member_base_asset_traded_by_another_strategy_is_refused(tmp_path):
     first = entry('symbols = ["BTC/USDT", "ETH/USDT"]\nfeed = "venue"', strategy="sma_cross")
     second = entry('symbol = "ETH/USDT"', strategy_id="eth", strategy="sma_cross")
-    text = '[venue]\nkind = "ccxt"\nexchange = "binance"\n' + first + "capital = 500\n" + second + "capital = 500\n"
+    text = '[venue]\nkind = "ccxt"\nexchange = "binance"\n[governance]\nrequire_versions = false\n' + first + "capital = 500\n" + second + "capital = 500\n"
     lines = problems(tmp_path, text)
     assert any("trades ETH, which strategy 'book' already trades" in line for line in lines), lines

@@ -10,6 +10,9 @@ import pytest
 from tradepulse.errors import ConfigError
 from tradepulse.service.config import load_config, parse_config
 
+#: Built-in strategies on an exchange venue: these tests are about other rules than the review one.
+UNREVIEWED = "\n[governance]\nrequire_versions = false\n"
+
 PAPER = """
 [service]
 state_dir = "state"
@@ -83,7 +86,7 @@ def test_two_strategies_on_one_base_asset_are_refused_because_balances_could_not
 
 
 def test_a_ccxt_venue_refuses_paper_only_keys_and_replay_feeds(tmp_path):
-    ccxt = PAPER.replace('kind = "paper"\ninit_cash = 2500', 'kind = "ccxt"\nexchange = "binance"')
+    ccxt = PAPER.replace('kind = "paper"\ninit_cash = 2500', 'kind = "ccxt"\nexchange = "binance"') + UNREVIEWED
     with pytest.raises(ConfigError, match="trades on its own market data"):
         load_config(write(tmp_path, ccxt), environ={})
     ccxt = ccxt.replace('feed = "recording:binance:BTC/USDT"\n', "").replace("speed = 20\n", "")
@@ -180,7 +183,7 @@ def test_a_cache_feed_of_another_symbol_is_refused_too(tmp_path):
 
 
 def test_a_live_venue_feed_of_the_same_symbol_is_fine(tmp_path):
-    ccxt = ('[venue]\nkind = "ccxt"\nexchange = "binance"\n'
+    ccxt = ('[venue]\nkind = "ccxt"\nexchange = "binance"\n' + UNREVIEWED +
             '[[strategies]]\nid = "eth"\nstrategy = "sma_cross"\nsymbol = "ETH/USDT"\nbar = "1h"\n')
     (entry,) = load_config(write(tmp_path, ccxt), environ={}).strategies
     assert entry.feed == "venue" and entry.bar.total_seconds() == 3600
@@ -260,7 +263,7 @@ def test_every_mistaken_entry_is_reported_not_only_the_first(tmp_path):
 # -- several strategies on one account --------------------------------------------------------------
 
 def ccxt_config(*entries: tuple[str, str, str | None]) -> str:
-    text = '[venue]\nkind = "ccxt"\nexchange = "binance"\n'
+    text = '[venue]\nkind = "ccxt"\nexchange = "binance"\n' + UNREVIEWED
     for strategy_id, symbol, capital in entries:
         text += f'[[strategies]]\nid = "{strategy_id}"\nstrategy = "sma_cross"\nsymbol = "{symbol}"\n'
         text += f"capital = {capital}\n" if capital is not None else ""

@@ -118,7 +118,7 @@ def test_a_bad_config_is_refused_from_anywhere_with_one_line_per_mistake(cli, tm
 
 def test_strategies_sharing_one_accounts_quote_balance_without_capital_fail_the_check(cli, tmp_path):
     config = tmp_path / "live.toml"
-    config.write_text('[venue]\nkind = "ccxt"\nexchange = "binance"\n'
+    config.write_text('[venue]\nkind = "ccxt"\nexchange = "binance"\n[governance]\nrequire_versions = false\n'
                       '[[strategies]]\nid = "btc"\nstrategy = "sma_cross"\nsymbol = "BTC/USDT"\n'
                       '[[strategies]]\nid = "eth"\nstrategy = "sma_cross"\nsymbol = "ETH/USDT"\n', encoding="utf-8")
     bad = cli("serve", "--config", str(config), "--check", env=TOKEN)
