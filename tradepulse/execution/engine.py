@@ -22,7 +22,7 @@ carried out in one place, :meth:`ExecutionEngine.carry_out`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -176,20 +176,24 @@ class ExecutionEngine:
         order = submission.order
         if submission.refusal is not None:
             # The OMS marked the order rejected; a venue that answers is healthy, a storm of rejects is not.
+            # The refused order was still an order message (the order-to-trade ratio counts it).
             reason = str(submission.refusal)
-            await self.carry_out(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, reason))
+            await self.carry_out(self.risk.on_venue_response(True) + self.risk.on_order_rejected(self.symbol, reason)
+                                 + self.risk.on_order_submitted(self.symbol))
             return SubmitResult(SubmitStatus.REFUSED, self.oms.order(order.client_order_id), reason)
         if submission.unknown is not None:
             # The OMS journaled order.submit_failed; nothing new is sent until the venue has been asked.
             reason = str(submission.unknown)
             self._unknown_outcome.add(order.client_order_id)
-            await self.carry_out(self.risk.on_venue_response(False, detail=reason))
+            await self.carry_out(self.risk.on_venue_response(False, detail=reason) + self.risk.on_order_submitted(self.symbol))
             return SubmitResult(SubmitStatus.UNKNOWN, self.oms.order(order.client_order_id), reason)
         if target is not None:
             self._targets[order.client_order_id] = target
         await self.carry_out(self.risk.on_venue_response(True))
         await self.apply_updates(self.venue.updates().drain_nowait())
         await self.apply_updates([submission.answer])
+        # Counted once the venue's answer is applied: a trip here halts with the order's state known.
+        await self.carry_out(self.risk.on_order_submitted(self.symbol))
         return SubmitResult(SubmitStatus.SENT, self.oms.order(order.client_order_id))
 
     def unknown_orders(self) -> list[Order]:
@@ -252,8 +256,15 @@ class ExecutionEngine:
         answer, so the venue may still be working it, and a second kill must be able to stop it.
         """
         cid = order.client_order_id
+
+        def send(o: Order) -> Awaitable[OrderUpdate]:
+            # The OMS journaled the request (order.cancel_requested) before calling this: an order
+            # message, counted for the order-to-trade ratio whatever the venue answers.
+            self._journal_risk(self.risk.on_cancel_requested(o.symbol))
+            return self.venue.cancel_order(o.symbol, o.client_order_id)
+
         try:
-            _, answer = await self.oms.cancel(cid, lambda o: self.venue.cancel_order(o.symbol, o.client_order_id))
+            _, answer = await self.oms.cancel(cid, send)
         except InvalidTransition:
             return self._cancel_outcome(cid, CancelResult.FAILED, "the order finished before the cancel was sent")
         except OrderNotFound as error:
@@ -300,8 +311,10 @@ class ExecutionEngine:
 
     def _apply_fill(self, fill: VenueFill) -> None:
         result = self.oms.apply_fill(fill.to_fill())
-        if result.outcome is FillOutcome.APPLIED and self._on_fill is not None:
-            self._on_fill(fill, self._targets.get(fill.client_order_id))
+        if result.outcome is FillOutcome.APPLIED:
+            self._journal_risk(self.risk.on_trade(fill.symbol))  # one trade for the order-to-trade ratio
+            if self._on_fill is not None:
+                self._on_fill(fill, self._targets.get(fill.client_order_id))
 
     async def _apply_order_update(self, update: OrderUpdate) -> None:
         order = self.oms.find(update.client_order_id)
@@ -332,6 +345,11 @@ class ExecutionEngine:
             await self.carry_out(self.risk.on_order_rejected(order.symbol, update.reason))
 
     # -- risk events -----------------------------------------------------------------------------
+
+    def _journal_risk(self, events: Iterable[RiskEvent]) -> None:
+        """Journal what a record-only risk input returned (its baselines; such inputs never trip)."""
+        for event in events:
+            self.journal.append(event.kind, event.to_payload())
 
     async def carry_out(self, events: Iterable[RiskEvent | StateChange]) -> None:
         """Journal each risk event, then carry out the actions of state changes (cancels, flatten).

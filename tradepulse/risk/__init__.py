@@ -9,7 +9,16 @@ return has ``to_payload()`` for the journal. See docs/risk.md.
 """
 
 from tradepulse.risk.actions import CancelOpenOrders, FlattenPositions, InstrumentLike, flatten_intents
-from tradepulse.risk.breakers import BASELINES, BREAKERS, BaselineChange, BreakerTrip, CircuitBreakers, RiskEvent
+from tradepulse.risk.breakers import (
+    BASELINES,
+    BREAKERS,
+    ORDER_FLOW,
+    BaselineChange,
+    BreakerTrip,
+    CircuitBreakers,
+    RiskEvent,
+    order_to_trade_ratio,
+)
 from tradepulse.risk.controls import RiskControls
 from tradepulse.risk.gate import (
     APPROVAL_REFUSALS,
@@ -30,6 +39,7 @@ __all__ = [
     "BREAKERS",
     "CHECKS",
     "OPERATOR_PREFIX",
+    "ORDER_FLOW",
     "Approval",
     "ApprovalRefused",
     "BaselineChange",
@@ -52,4 +62,5 @@ __all__ = [
     "TradingState",
     "flatten_intents",
     "is_operator",
+    "order_to_trade_ratio",
 ]

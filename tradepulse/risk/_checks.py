@@ -19,7 +19,7 @@ from typing import Any
 
 from tradepulse.model.orders import OrderType, Side
 from tradepulse.risk._common import ZERO, fmt_amount, fmt_quantity, fmt_seconds, quote_currency, to_decimal
-from tradepulse.risk.actions import order_side, order_type
+from tradepulse.risk.actions import order_side, order_type, remaining_quantity
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import TradingMode, TradingState
 
@@ -33,6 +33,7 @@ CHECKS = (
     "min_quantity",
     "last_trade",
     "price_band",
+    "self_cross",
     "min_notional",
     "max_order_notional",
     "max_position_quantity",
@@ -223,7 +224,7 @@ def _is_multiple(value: Decimal, step: Decimal) -> bool:
 
 def order_checks(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | None:
     """Run the venue-minimum, price and exposure checks in ``CHECKS`` order; return the first denial."""
-    for check in (_venue_minimums, _prices, _notionals, _positions, _exposure, _net_exposure, _open_orders):
+    for check in (_venue_minimums, _prices, _self_cross, _notionals, _positions, _exposure, _net_exposure, _open_orders):
         denial = check(facts, context, limits)
         if denial is not None:
             return denial
@@ -302,6 +303,67 @@ def _prices(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | Non
                 last_trade_price=facts.last_trade,
             )
     return None
+
+
+def resting_crossed(facts: OrderFacts, open_orders: Sequence[Any]) -> list[Any]:
+    """Return this account's open limit orders on the other side of ``facts.symbol`` that the order
+    would trade against, best price first (the lowest sell for a buy, the highest buy for a sell).
+
+    ``open_orders`` are already free of terminal orders (see ``RiskContext``); an order waiting for
+    its cancel confirmation (``PENDING_CANCEL``) still counts, because until the venue confirms
+    the cancel it may still be on the book. Market orders never rest on a book and are not counted.
+    """
+    crossed = []
+    for order in open_orders:
+        if order.symbol != facts.symbol or order_side(order) is facts.side or order_type(order) is not OrderType.LIMIT:
+            continue
+        price = getattr(order, "limit_price", None)
+        if price is None or remaining_quantity(order) <= 0:
+            continue
+        price = to_decimal(price)
+        if facts.limit_price is not None:
+            if facts.side is Side.BUY and facts.limit_price < price:
+                continue
+            if facts.side is Side.SELL and facts.limit_price > price:
+                continue
+        crossed.append((price, order))
+    best_first = sorted(crossed, key=lambda item: (item[0] if facts.side is Side.BUY else -item[0], str(getattr(item[1], "client_order_id", ""))))
+    return [order for _, order in best_first]
+
+
+def _self_cross(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | None:
+    """Refuse an order that would trade against this account's own resting order (a self-trade).
+
+    A policy, not a limit: it cannot be switched off. A buy crosses when it is a market order or
+    its limit is at or above the lowest own resting sell on the symbol; a sell, symmetrically.
+    """
+    crossed = resting_crossed(facts, context.open_orders)
+    if not crossed:
+        return None
+    resting = crossed[0]
+    resting_price = to_decimal(resting.limit_price)
+    resting_id = getattr(resting, "client_order_id", None)
+    resting_status = getattr(resting, "status", None)
+    status_note = f", {resting_status}" if resting_status is not None else ""
+    at = "at market" if facts.limit_price is None else f"at {fmt_amount(facts.limit_price)}"
+    others = f" (and {len(crossed) - 1} more own order{'s' if len(crossed) > 2 else ''})" if len(crossed) > 1 else ""
+    return _deny(
+        "self_cross",
+        f"{facts.describe()} {at} would trade against this account's own resting {order_side(resting).value} order "
+        f"{resting_id} ({fmt_quantity(remaining_quantity(resting))} at {fmt_amount(resting_price)}{status_note}){others}: "
+        "a self-trade; cancel the resting order and wait for the venue to confirm the cancel first",
+        value=facts.limit_price,
+        limit_value=resting_price,
+        unit=facts.currency,
+        order_type=facts.order_type,
+        order_price=facts.limit_price,
+        resting_client_order_id=resting_id,
+        resting_side=order_side(resting),
+        resting_price=resting_price,
+        resting_quantity=remaining_quantity(resting),
+        resting_status=resting_status,
+        crossing_orders=len(crossed),
+    )
 
 
 def _notionals(facts: OrderFacts, context: Any, limits: RiskLimits) -> Denial | None:

@@ -1,6 +1,6 @@
 """Circuit breakers: conditions that move the trading state on their own, and never back.
 
-Five breakers watch explicit inputs the engine feeds them — there is no background thread and no
+Six breakers watch explicit inputs the engine feeds them — there is no background thread and no
 sleeping, and time comes from the injected clock:
 
 =============  ==========================================  ==============================================
@@ -15,6 +15,10 @@ stale_data     :meth:`~CircuitBreakers.on_market_data`,    a watched symbol has 
 venue_errors   :meth:`~CircuitBreakers.on_venue_response`  errors in the window reach ``max_venue_errors``
                                                            or ``max_venue_error_fraction`` of requests
 reject_storm   :meth:`~CircuitBreakers.on_order_rejected`  rejects in the window reach ``max_rejects``
+order_to_trade :meth:`~CircuitBreakers.on_order_submitted`, order messages (new orders and cancels) per
+               :meth:`~CircuitBreakers.poll`;              trade in the window reach
+               counted: ``on_cancel_requested``,           ``max_order_to_trade_ratio``, once the window
+               ``on_trade``                                holds ``order_to_trade_min_orders`` orders
 =============  ==========================================  ==============================================
 
 A trip is a :class:`BreakerTrip` (measured value against the limit) followed by the
@@ -26,11 +30,13 @@ measured from the resume. An operator who resumes after a loss therefore grants 
 budget for the rest of the day; that is a deliberate, journaled decision only an operator can make.
 
 The breakers' memory — the trading day and its starting equity, the drawdown peak, the venue
-response and reject windows — is returned as a :class:`BaselineChange` (``risk.baselines``) by the
+response and reject windows, the order-flow window — is returned as a :class:`BaselineChange` (``risk.baselines``) by the
 input that changed it, ahead of any trip, so the engine journals it before acting. After a crash,
 :meth:`CircuitBreakers.restore` (via :meth:`RiskControls.restore`) rebuilds exactly what was there:
 a kill -9 does not grant a fresh loss budget. Equity that moves without making a new day or a new
-peak changes nothing and is not journaled.
+peak changes nothing and is not journaled. The order-flow window can hold thousands of entries, so
+a change carries only the entries added since the last one (``order_flow_added``); the whole window
+(``order_flow``) travels only with a resume, when it is emptied.
 """
 
 from __future__ import annotations
@@ -48,10 +54,10 @@ from tradepulse.risk._common import Clock, as_utc, fmt_amount, fmt_seconds, json
 from tradepulse.risk.limits import RiskLimits
 from tradepulse.risk.state import StateChange, TradingMode, TradingState
 
-__all__ = ["BASELINES", "BREAKERS", "BaselineChange", "BreakerTrip", "CircuitBreakers", "RiskEvent"]
+__all__ = ["BASELINES", "BREAKERS", "ORDER_FLOW", "BaselineChange", "BreakerTrip", "CircuitBreakers", "RiskEvent", "order_to_trade_ratio"]
 
 #: Every breaker name, as used in ``BreakerTrip.breaker`` and the ``breaker:<name>`` actor.
-BREAKERS = ("daily_loss", "drawdown", "stale_data", "venue_errors", "reject_storm")
+BREAKERS = ("daily_loss", "drawdown", "stale_data", "venue_errors", "reject_storm", "order_to_trade")
 
 _ACTION_FIELD = {
     "daily_loss": "daily_loss_action",
@@ -59,10 +65,14 @@ _ACTION_FIELD = {
     "stale_data": "stale_data_action",
     "venue_errors": "venue_error_action",
     "reject_storm": "reject_storm_action",
+    "order_to_trade": "order_to_trade_action",
 }
 
 #: What a :class:`BaselineChange` can carry; the first three are in every one.
-BASELINES = ("trading_day", "day_start_equity", "peak_equity", "venue_responses", "rejects")
+BASELINES = ("trading_day", "day_start_equity", "peak_equity", "venue_responses", "rejects", "order_flow")
+_WINDOWS = BASELINES[3:]
+#: What the order-flow window counts: a new order sent, a cancel requested, a trade (one per fill).
+ORDER_FLOW = ("order", "cancel", "trade")
 _EQUITY_BASELINES = BASELINES[:3]
 
 
@@ -122,7 +132,10 @@ class BaselineChange:
     baselines : Mapping
         ``trading_day``, ``day_start_equity`` and ``peak_equity`` always; ``venue_responses``
         (``[time, ok]`` pairs) and ``rejects`` (times) only when they changed, so the frequent
-        change — a new peak — stays small.
+        change — a new peak — stays small. The order-flow window changes on every order, cancel
+        and trade, so a change carries only the new entries, ``order_flow_added`` (``[time,
+        what]`` pairs, ``what`` one of ``ORDER_FLOW``); the whole window, ``order_flow``, only
+        when it was emptied (a resume).
     """
 
     at: datetime
@@ -140,7 +153,7 @@ RiskEvent = Union[BaselineChange, BreakerTrip, StateChange]
 
 
 class CircuitBreakers:
-    """The five breakers, fed by the engine, moving a :class:`TradingState`.
+    """The six breakers, fed by the engine, moving a :class:`TradingState`.
 
     Parameters
     ----------
@@ -189,6 +202,9 @@ class CircuitBreakers:
         self._last_data: dict[str, datetime] = {symbol: None for symbol in symbols}  # type: ignore[misc]
         self._responses: deque[tuple[datetime, bool]] = deque()
         self._rejects: deque[datetime] = deque()
+        # Order messages and trades, for the order-to-trade ratio: (time, one of ORDER_FLOW).
+        self._flow: deque[tuple[datetime, str]] = deque()
+        self._flow_added: list[tuple[datetime, str]] = []  # not yet in a BaselineChange
         # What the last BaselineChange said (or the journal, after a restore), to return one only on a change.
         self._journaled: tuple[Any, ...] = (None, None, None)
         self._windows_changed: set[str] = set()
@@ -247,11 +263,41 @@ class CircuitBreakers:
             self._windows_changed.add("rejects")
             return self._with_baselines(now, self._check_rejects(now, symbol, reason) + self._check_stale(now))
 
-    def poll(self, at: datetime | None = None) -> list[RiskEvent]:
-        """Evaluate the time-driven breaker (stale data); call it on a timer, e.g. every second."""
+    def on_order_submitted(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record one new order sent to the venue (or possibly sent); evaluate the order-to-trade ratio.
+
+        Count every submission that left the engine — acknowledged, refused by the venue, or with
+        an unknown outcome — and not the orders the gate denied (the venue never saw them).
+        """
         with self._lock:
             now = self._sync(at)
-            return self._with_baselines(now, self._check_stale(now))
+            self._record_flow(now, "order")
+            return self._with_baselines(now, self._check_order_to_trade(now, symbol) + self._check_stale(now))
+
+    def on_cancel_requested(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record one cancel request sent to the venue; it counts as an order message.
+
+        Only records: it never trips a breaker (a halt's own cancels come through here, and a
+        cancel never adds risk). The next order submitted, or :meth:`poll`, judges the ratio.
+        """
+        with self._lock:
+            now = self._sync(at)
+            self._record_flow(now, "cancel")
+            return self._with_baselines(now, [])
+
+    def on_trade(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record one trade of ours (a fill, counted once); only records, never trips."""
+        with self._lock:
+            now = self._sync(at)
+            self._record_flow(now, "trade")
+            return self._with_baselines(now, [])
+
+    def poll(self, at: datetime | None = None) -> list[RiskEvent]:
+        """Evaluate the time-driven breakers (stale data, and the order-to-trade ratio as trades
+        leave its window); call it on a timer, e.g. every second."""
+        with self._lock:
+            now = self._sync(at)
+            return self._with_baselines(now, self._check_stale(now) + self._check_order_to_trade(now, ""))
 
     # -- reading and restoring -------------------------------------------------------------------
 
@@ -277,9 +323,20 @@ class CircuitBreakers:
                 "peak_equity": jsonable(self._peak_equity),
                 "equity": jsonable(self._equity),
                 "tripped": sorted(self._tripped),
+                "order_to_trade": self._order_to_trade(as_utc(self._clock())),
             }
 
-    def baselines(self, windows: Iterable[str] = ("venue_responses", "rejects")) -> dict[str, Any]:
+    def order_to_trade(self) -> dict[str, Any]:
+        """Return the order-to-trade measurement now, as JSON-safe data (for dashboards).
+
+        ``orders``, ``cancels`` and ``trades`` in the last ``window_seconds``; ``ratio`` is
+        (orders + cancels) / trades, with no trade counted as one.
+        """
+        with self._lock:
+            self._sync(None)
+            return self._order_to_trade(as_utc(self._clock()))
+
+    def baselines(self, windows: Iterable[str] = _WINDOWS) -> dict[str, Any]:
         """Return the baselines :meth:`restore` needs (equity ones always, the named windows too)."""
         with self._lock:
             values: dict[str, Any] = {
@@ -291,17 +348,21 @@ class CircuitBreakers:
                 values["venue_responses"] = [[jsonable(at), ok] for at, ok in self._responses]
             if "rejects" in windows:
                 values["rejects"] = [jsonable(at) for at in self._rejects]
+            if "order_flow" in windows:
+                values["order_flow"] = [[jsonable(at), what] for at, what in self._flow]
             return values
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Restore the baselines a :class:`BaselineChange` payload or a :meth:`snapshot` carries.
 
         Replay payloads in journal order and the newest wins: each sets the equity baselines it
-        names, and the windows when it has them. A restored trading day that is over is replaced
-        by the next equity update, as it would have been without the restart.
+        names, and the windows when it has them. ``order_flow_added`` entries are added to the
+        order-flow window instead (entries older than its window are dropped). A restored trading
+        day that is over is replaced by the next equity update, as it would have been without the
+        restart.
         """
         with self._lock:
-            self._sync(None)
+            now = self._sync(None)
             if "trading_day" in snapshot:
                 day = snapshot.get("trading_day")
                 start = snapshot.get("day_start_equity")
@@ -314,7 +375,13 @@ class CircuitBreakers:
                 self._responses = deque((_parse_time(at), bool(ok)) for at, ok in snapshot["venue_responses"])
             if "rejects" in snapshot:
                 self._rejects = deque(_parse_time(at) for at in snapshot["rejects"])
-            self._mark_journaled(set(snapshot) & {"venue_responses", "rejects"})
+            if "order_flow" in snapshot:
+                self._flow = deque((_parse_time(at), str(what)) for at, what in snapshot["order_flow"])
+            if "order_flow_added" in snapshot:
+                self._flow.extend((_parse_time(at), str(what)) for at, what in snapshot["order_flow_added"])
+            if "order_flow" in snapshot or "order_flow_added" in snapshot:
+                self._prune_flow(now)
+            self._mark_journaled(set(snapshot) & set(_WINDOWS))
 
     def restore_trip(self, payload: Mapping[str, Any]) -> None:
         """Mark a journaled ``risk.breaker_trip`` as tripped, so it stays silent after a restart."""
@@ -337,8 +404,9 @@ class CircuitBreakers:
             self._tripped.clear()
             self._responses.clear()
             self._rejects.clear()
+            self._flow.clear()
             self._trading_day = self._day_start_equity = self._peak_equity = None
-            self._mark_journaled({"venue_responses", "rejects"})
+            self._mark_journaled(set(_WINDOWS))
         if baselines:
             self.restore(baselines)
 
@@ -350,7 +418,7 @@ class CircuitBreakers:
         with self._lock:
             self._sync(None)
             values = self.baselines()
-            self._mark_journaled({"venue_responses", "rejects"})
+            self._mark_journaled(set(_WINDOWS))
             return values
 
     # -- internals -------------------------------------------------------------------------------
@@ -368,8 +436,12 @@ class CircuitBreakers:
         self._armed_at = at
         if self._responses or self._rejects:
             self._windows_changed |= {"venue_responses", "rejects"}
+        if self._flow or self._flow_added:
+            self._windows_changed.add("order_flow")
         self._responses.clear()
         self._rejects.clear()
+        self._flow.clear()
+        self._flow_added.clear()
         if self._equity is not None:
             self._day_start_equity = self._peak_equity = self._equity
             self._trading_day = self._trading_day_of(at)
@@ -380,16 +452,23 @@ class CircuitBreakers:
     def _mark_journaled(self, windows: set[str]) -> None:
         self._journaled = (self._trading_day, self._day_start_equity, self._peak_equity)
         self._windows_changed -= windows
+        if "order_flow" in windows:
+            self._flow_added.clear()
 
     def _with_baselines(self, now: datetime, events: list[RiskEvent]) -> list[RiskEvent]:
         """Put a BaselineChange first when this input changed a baseline (journaled before any trip acts)."""
         current = (self._trading_day, self._day_start_equity, self._peak_equity)
         changed = [name for name, old, new in zip(_EQUITY_BASELINES, self._journaled, current) if old != new]
         windows = sorted(self._windows_changed, key=BASELINES.index)
-        if not changed and not windows:
+        added = self._flow_added if "order_flow" not in windows else []
+        if not changed and not windows and not added:
             return events
-        change = BaselineChange(now, tuple(changed + windows), self.baselines(windows))
-        self._mark_journaled(set(windows))
+        baselines = self.baselines(windows)
+        if added:
+            # Only the new entries: the window itself can be long, and changes on every order.
+            baselines["order_flow_added"] = [[jsonable(at), what] for at, what in added]
+        change = BaselineChange(now, tuple(changed + windows + (["order_flow"] if added else [])), baselines)
+        self._mark_journaled(set(windows) | {"order_flow"})
         return [change, *events]
 
     def _money(self, value: Decimal) -> str:
@@ -513,6 +592,61 @@ class CircuitBreakers:
                 )
         return []
 
+    def _record_flow(self, now: datetime, what: str) -> None:
+        self._flow.append((now, what))
+        self._flow_added.append((now, what))
+
+    def _prune_flow(self, now: datetime) -> None:
+        horizon = now - timedelta(seconds=self.limits.order_to_trade_window_seconds)
+        while self._flow and self._flow[0][0] <= horizon:
+            self._flow.popleft()
+
+    def _flow_counts(self, now: datetime) -> tuple[int, int, int]:
+        self._prune_flow(now)
+        orders = cancels = trades = 0
+        for _, what in self._flow:
+            if what == "order":
+                orders += 1
+            elif what == "cancel":
+                cancels += 1
+            elif what == "trade":
+                trades += 1
+        return orders, cancels, trades
+
+    def _order_to_trade(self, now: datetime) -> dict[str, Any]:
+        orders, cancels, trades = self._flow_counts(now)
+        return {
+            "orders": orders,
+            "cancels": cancels,
+            "trades": trades,
+            "ratio": jsonable(order_to_trade_ratio(orders, cancels, trades)),
+            "window_seconds": self.limits.order_to_trade_window_seconds,
+            "min_orders": self.limits.order_to_trade_min_orders,
+            "max_order_to_trade_ratio": jsonable(self.limits.max_order_to_trade_ratio),
+        }
+
+    def _check_order_to_trade(self, now: datetime, symbol: str) -> list[RiskEvent]:
+        maximum = self.limits.max_order_to_trade_ratio
+        window = self.limits.order_to_trade_window_seconds
+        if maximum is None or "order_to_trade" in self._tripped:
+            self._prune_flow(now)
+            return []
+        orders, cancels, trades = self._flow_counts(now)
+        minimum = self.limits.order_to_trade_min_orders
+        if orders < minimum:
+            return []
+        ratio = order_to_trade_ratio(orders, cancels, trades)
+        if ratio < maximum:
+            return []
+        return self._trip(
+            "order_to_trade", now,
+            f"{orders} orders and {cancels} cancels against {trades} trade{'' if trades == 1 else 's'} in the last "
+            f"{fmt_seconds(window)}: order-to-trade ratio {ratio:.2f} reached max_order_to_trade_ratio "
+            f"{maximum.normalize():f} (judged from order_to_trade_min_orders {minimum})",
+            "max_order_to_trade_ratio", ratio, maximum, "ratio",
+            orders=orders, cancels=cancels, trades=trades, window_seconds=window, min_orders=minimum, last_symbol=symbol,
+        )
+
     def _check_rejects(self, now: datetime, symbol: str, reason: str) -> list[RiskEvent]:
         window = self.limits.reject_window_seconds
         horizon = now - timedelta(seconds=window)
@@ -532,3 +666,12 @@ class CircuitBreakers:
 
 def _parse_time(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text))
+
+
+def order_to_trade_ratio(orders: int, cancels: int, trades: int) -> Decimal:
+    """Order messages (new orders and cancels) per trade; no trade at all counts as one.
+
+    >>> order_to_trade_ratio(30, 10, 4), order_to_trade_ratio(20, 0, 0)
+    (Decimal('10'), Decimal('20'))
+    """
+    return Decimal(orders + cancels) / Decimal(max(trades, 1))

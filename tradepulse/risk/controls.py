@@ -101,12 +101,25 @@ class RiskControls:
         """Record a venue reject; see :meth:`CircuitBreakers.on_order_rejected`."""
         return self.breakers.on_order_rejected(symbol, reason, at)
 
+    def on_order_submitted(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record an order sent to the venue; judge the order-to-trade ratio. See :meth:`CircuitBreakers.on_order_submitted`."""
+        return self.breakers.on_order_submitted(symbol, at)
+
+    def on_cancel_requested(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record a cancel request sent to the venue (never trips); see :meth:`CircuitBreakers.on_cancel_requested`."""
+        return self.breakers.on_cancel_requested(symbol, at)
+
+    def on_trade(self, symbol: str = "", at: datetime | None = None) -> list[RiskEvent]:
+        """Record one of our trades, a fill (never trips); see :meth:`CircuitBreakers.on_trade`."""
+        return self.breakers.on_trade(symbol, at)
+
     def poll(self, at: datetime | None = None) -> list[RiskEvent]:
         """Evaluate time-driven breakers; call on a timer. See :meth:`CircuitBreakers.poll`."""
         return self.breakers.poll(at)
 
     def status(self) -> dict[str, Any]:
-        """Return state, tripped breakers and throttle usage as JSON-safe data for dashboards."""
+        """Return state, tripped breakers, throttle usage and the order-to-trade measurement
+        (``breakers.order_to_trade``) as JSON-safe data for dashboards."""
         return {
             "kind": "risk.status",
             "state": self.state.to_payload(),

@@ -33,6 +33,7 @@ _FRACTION = ("decimal", Decimal(0), Decimal(1), False)  # 0 < x <= 1
 _BPS = ("decimal", Decimal(0), Decimal(10_000), False)
 _COUNT = ("int", 1, None, True)
 _SECONDS = ("float", 0.0, None, False)
+_RATIO = ("decimal", Decimal(1), None, True)  # at least 1: one order message per trade
 
 _RULES: dict[str, tuple[Any, ...]] = {
     "max_order_notional": _AMOUNT,
@@ -59,6 +60,9 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "venue_error_min_requests": _COUNT,
     "reject_window_seconds": _SECONDS,
     "max_rejects": _COUNT,
+    "max_order_to_trade_ratio": _RATIO,
+    "order_to_trade_window_seconds": _SECONDS,
+    "order_to_trade_min_orders": _COUNT,
 }
 # Windows and ages cannot be switched off: a throttle or a breaker without a window is meaningless,
 # and an approval that never expires could send an order priced for a market long gone.
@@ -69,8 +73,17 @@ _REQUIRED = {
     "venue_error_window_seconds",
     "venue_error_min_requests",
     "reject_window_seconds",
+    "order_to_trade_window_seconds",
+    "order_to_trade_min_orders",
 }
-_ACTIONS = ("daily_loss_action", "drawdown_action", "stale_data_action", "venue_error_action", "reject_storm_action")
+_ACTIONS = (
+    "daily_loss_action",
+    "drawdown_action",
+    "stale_data_action",
+    "venue_error_action",
+    "reject_storm_action",
+    "order_to_trade_action",
+)
 _HINTS = {"decimal": "a number such as 10000 or \"0.5\"", "int": "a whole number such as 20", "float": "a number of seconds"}
 
 
@@ -216,6 +229,11 @@ class RiskLimits:
     reject_window_seconds: float = 60.0
     max_rejects: int | None = 5
     reject_storm_action: TradingMode = TradingMode.HALTED
+    # Ethical trading: order messages (new orders and cancels) per trade in a rolling window.
+    max_order_to_trade_ratio: Decimal | None = Decimal(20)
+    order_to_trade_window_seconds: float = 600.0
+    order_to_trade_min_orders: int = 20
+    order_to_trade_action: TradingMode = TradingMode.HALTED
     flatten_on_breaker_halt: bool = False
 
     def __post_init__(self) -> None:

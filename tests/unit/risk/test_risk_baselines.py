@@ -194,6 +194,7 @@ def test_a_resume_carries_the_rearmed_baselines_so_a_crash_right_after_keeps_the
     resume = process.controls.resume("operator:alice")
     assert resume.to_payload()["baselines"] == {
         "trading_day": "2024-05-01", "day_start_equity": "9400", "peak_equity": "9400", "venue_responses": [], "rejects": [],
+        "order_flow": [],
     }
     process.feed([resume])
     assert process.controls.on_equity(D(9_300)) == []  # the resume said it all: no separate baselines follow

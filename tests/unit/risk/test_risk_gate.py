@@ -218,9 +218,10 @@ def test_gross_leverage_without_equity_denies_new_risk(clock):
 
 def test_one_order_beyond_max_open_orders_is_denied_and_up_to_it_approved(clock):
     gate = gate_with(clock, max_open_orders=3)
-    two = tuple(open_order("sell", "0.01", number=n) for n in range(2))
+    # Resting buys: a buy never crosses them (resting sells at the market would be a self_cross).
+    two = tuple(open_order("buy", "0.01", number=n) for n in range(2))
     assert_approved(gate.check(intent(quantity="0.01"), context(clock, open_orders=two)))
-    three = two + (open_order("sell", "0.01", number=3),)
+    three = two + (open_order("buy", "0.01", number=3),)
     decision = gate.check(intent(quantity="0.01"), context(clock, open_orders=three))
     assert_denied(decision, "max_open_orders", "3 orders are open", "max_open_orders 3")
 
