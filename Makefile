@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser promtool demo test test-unit bench bench-nautilus lock clean
+.PHONY: setup browser promtool demo test test-unit bench bench-nautilus lock clean labextension
 
 setup: $(STAMP)
 
@@ -50,6 +50,12 @@ test: setup browser promtool
 
 test-unit: setup promtool
 	$(PY) -m pytest -n 2 tests/unit
+
+# The JupyterLab panel: rebuild the committed prebuilt extension (extensions/labextensions/tradepulse-lab)
+# from its TypeScript source in extensions/tradepulse_lab. Only this needs Node.js 20 and npm; using the
+# panel does not. Commit the result: tests/unit/test_labextension.py fails while it is older than its source.
+labextension: setup
+	$(PY) extensions/tradepulse_lab/build.py
 
 # NautilusTrader, the live-engine benchmark's peer, lives in a venv of its own: it pins pandas < 3,
 # and the product's pins must not move. Rebuilt whenever its pins change.
