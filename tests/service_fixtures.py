@@ -84,7 +84,7 @@ class PaperService:
 
     def __init__(self, directory: Path, *, state_dir: str = "state", launcher: str = "serve",
                  config_name: str = "live.toml", log_path: Path | None = None, ready_seconds: float = 90,
-                 stop_seconds: float = 60, **config: Any) -> None:
+                 stop_seconds: float = 60, extra_env: dict[str, str] | None = None, **config: Any) -> None:
         if launcher not in ("serve", "live"):
             raise ValueError(f"launcher is 'serve' or 'live', not {launcher!r}")
         self.directory = Path(directory)
@@ -95,6 +95,7 @@ class PaperService:
         self.log_path = log_path if log_path is not None else self.directory / "service.log"
         self.ready_seconds = ready_seconds
         self.stop_seconds = stop_seconds
+        self.extra_env = dict(extra_env or {})
         self.process: subprocess.Popen | None = None
         self.pid: int | None = None
         self.url = ""
@@ -122,11 +123,11 @@ class PaperService:
     def _launch(self) -> None:
         if self.launcher == "serve":
             with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(self._command("serve"), cwd=self.directory, env=service_env(),
+                self.process = subprocess.Popen(self._command("serve"), cwd=self.directory, env=service_env(**self.extra_env),
                                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
             self.pid = self.process.pid
             return
-        started = subprocess.run(self._command("live", "start") + ["--json"], cwd=self.directory, env=service_env(),
+        started = subprocess.run(self._command("live", "start") + ["--json"], cwd=self.directory, env=service_env(**self.extra_env),
                                  capture_output=True, text=True, timeout=180)
         assert_no_tokens(started.stdout, started.stderr)
         assert started.returncode == 0, started.stderr

@@ -21,7 +21,7 @@ Examples
 
 Every failure is a :class:`ServiceError` with one sentence that says what to do:
 :class:`ServiceUnreachable` (nothing answers), :class:`ServiceUnauthorized` (401),
-:class:`ServiceForbidden` (403, needs an operate token), :class:`ServiceNotFound` (404),
+:class:`ServiceForbidden` (403, needs an operate or approve token), :class:`ServiceNotFound` (404),
 :class:`ServiceInvalidRequest` (422), :class:`ServiceRefused` (409),
 :class:`ServiceServerError` (5xx).
 """
@@ -266,8 +266,33 @@ class LiveClient(_Base):
         return self._send(Calls.get("/health"))
 
     def scope(self) -> str:
-        """The scope of this client's token: ``"read"`` or ``"operate"`` (operate may also act)."""
+        """The scope of this client's token: ``"read"``, ``"operate"`` (may also act) or ``"approve"`` (may review versions)."""
         return str(self._send(Calls.get("/token"))["scope"])
+
+    # -- strategy versions (docs/governance.md) --
+
+    def versions(self, name: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+        """Stored strategy versions with their stage, oldest first (``name``/``stage`` filter)."""
+        return self._send(Calls.get("/versions", name=name, stage=stage))
+
+    def version(self, version_id: str) -> dict[str, Any]:
+        """One version: its checks, backtest, data fingerprint and promotion record."""
+        return self._send(Calls.version(version_id))
+
+    def approve(self, version_id: str, comment: str) -> dict[str, Any]:
+        """Sign off a version at paper for live (an approve token; its name is recorded as the approver).
+
+        Returns ``{"decision": {...}, "service": [what the service did, e.g. loaded the version]}``.
+        """
+        return self._send(Calls.review(version_id, "approve", comment))
+
+    def reject(self, version_id: str, comment: str) -> dict[str, Any]:
+        """Send a version at paper back to research, with the reasons (an approve token)."""
+        return self._send(Calls.review(version_id, "reject", comment))
+
+    def rollback(self, strategy: str, reason: str) -> dict[str, Any]:
+        """Make the previous approved version of ``strategy`` live again (an operate token)."""
+        return self._send(Calls.rollback(strategy, reason))
 
     def status(self) -> dict[str, Any]:
         """Service, trading state, venue, engines, reconciliation and watchdog."""
@@ -427,6 +452,26 @@ class AsyncLiveClient(_Base):
     async def scope(self) -> str:
         """See :meth:`LiveClient.scope`."""
         return str((await self._send(Calls.get("/token")))["scope"])
+
+    async def versions(self, name: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
+        """See :meth:`LiveClient.versions`."""
+        return await self._send(Calls.get("/versions", name=name, stage=stage))
+
+    async def version(self, version_id: str) -> dict[str, Any]:
+        """See :meth:`LiveClient.version`."""
+        return await self._send(Calls.version(version_id))
+
+    async def approve(self, version_id: str, comment: str) -> dict[str, Any]:
+        """See :meth:`LiveClient.approve`."""
+        return await self._send(Calls.review(version_id, "approve", comment))
+
+    async def reject(self, version_id: str, comment: str) -> dict[str, Any]:
+        """See :meth:`LiveClient.reject`."""
+        return await self._send(Calls.review(version_id, "reject", comment))
+
+    async def rollback(self, strategy: str, reason: str) -> dict[str, Any]:
+        """See :meth:`LiveClient.rollback`."""
+        return await self._send(Calls.rollback(strategy, reason))
 
     async def status(self) -> dict[str, Any]:
         """See :meth:`LiveClient.status`."""

@@ -44,6 +44,8 @@ API_PATH = "/api/v1"
 TOKEN_VARIABLE = "TRADEPULSE_API_TOKEN"
 OPERATE_TOKEN_VARIABLE = "TRADEPULSE_API_OPERATE_TOKEN"
 READ_TOKEN_VARIABLE = "TRADEPULSE_API_READ_TOKEN"
+#: The service's list of reviewers' ``name:token`` entries; a client never reads it (it is not one token).
+APPROVE_TOKEN_VARIABLE = "TRADEPULSE_API_APPROVE_TOKEN"
 TOKEN_VARIABLES = (TOKEN_VARIABLE, OPERATE_TOKEN_VARIABLE, READ_TOKEN_VARIABLE)
 #: Files in the service's state directory: written by ``tradepulse serve`` / ``tradepulse live start``.
 SERVICE_FILE = "service.json"
@@ -267,6 +269,27 @@ class Calls:
     def metrics() -> Call:
         return Call("GET", "/metrics", text=True)
 
+    @staticmethod
+    def version(version_id: str) -> Call:
+        return Call("GET", f"/versions/{_segment(version_id)}")
+
+    @staticmethod
+    def review(version_id: str, decision: str, comment: str) -> Call:
+        if not isinstance(comment, str) or not comment.strip():
+            raise ConfigError(f"to {decision} a version needs a comment saying what was reviewed and why")
+        return Call("POST", f"/versions/{_segment(version_id)}/{decision}", body={"comment": comment.strip()})
+
+    @staticmethod
+    def rollback(strategy: str, reason: str) -> Call:
+        return Call("POST", "/actions/rollback", body={"strategy": strategy, "reason": _reason(reason, "rollback")})
+
+
+def _segment(value: str) -> str:
+    """A path segment, refused when it could step elsewhere (the server checks its pattern too)."""
+    if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
+        raise ConfigError(f"not a version id: {value!r}")
+    return value
+
 
 def unreachable(url: str, detail: str | None = None) -> ServiceUnreachable:
     why = f" ({detail})" if detail else ""
@@ -306,8 +329,12 @@ def error_for(status: int, content: bytes, *, url: str, path: str, token: Token)
                     f"of the service's {READ_TOKEN_VARIABLE} or {OPERATE_TOKEN_VARIABLE} values")
         return ServiceUnauthorized(text, status=status, code=code)
     if status == 403:
+        if path.startswith("/versions/"):
+            return ServiceForbidden(
+                f"approving or rejecting a version needs your own approve token, and {token.described} is not one; "
+                f"set {TOKEN_VARIABLE} to your token from the service's {APPROVE_TOKEN_VARIABLE}", status=status, code=code)
         return ServiceForbidden(
-            f"this action needs an operate token, and {token.described} has the read scope only; "
+            f"this action needs an operate token, and {token.described} is not one; "
             f"set {TOKEN_VARIABLE} to the service's {OPERATE_TOKEN_VARIABLE} value", status=status, code=code)
     if status == 404:
         if message is None:

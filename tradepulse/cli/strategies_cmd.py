@@ -2,8 +2,10 @@
 
 ``list`` (also plain ``tradepulse strategies``) shows the built-in strategies and the stored
 versions with their stage; ``show`` one version's manifest and record; ``promote`` captures a
-strategy, checks it and promotes it to paper (docs/governance.md). Approving for live is a
-sign-off by someone else, done through the service's API with an approve-scoped token.
+strategy, checks it and promotes it to paper (docs/governance.md). ``approve`` and ``reject`` are
+a reviewer's decisions and ``rollback`` an operator's: they go through the running service's API,
+so the token proves who decided (an approve token's name is the approver) and the service acts on
+the decision at once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  tradepulse strategies\n"
             "  tradepulse strategies list --json\n"
             "  tradepulse strategies promote my_strategies.py:Breakout sample:binance:BTC/USDT:1h -p window=48\n"
-            "  tradepulse strategies show breakout-1a2b3c4d5e6f"
+            "  tradepulse strategies show breakout-1a2b3c4d5e6f\n"
+            "  TRADEPULSE_API_TOKEN=<your approve token> tradepulse strategies approve breakout-1a2b3c4d5e6f \\\n"
+            "      --config live.toml --comment 'paper week matches the backtest'\n"
+            "  tradepulse strategies rollback breakout --config live.toml --reason 'fills worse than paper'"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -60,6 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     promote.add_argument("--end", help="last bar to use")
     add_json_flag(promote)
     promote.set_defaults(handler=_promote)
+
+    from tradepulse.cli.service_cmds import _add_target
+
+    for decision, verb in (("approve", "approve a version at paper for live"), ("reject", "send a version at paper back to research")):
+        review = actions.add_parser(decision, help=f"{verb} (through the service; needs your approve token)")
+        review.add_argument("version", metavar="VERSION")
+        review.add_argument("--comment", required=True, help="what was reviewed and why (recorded with the decision)")
+        _add_target(review)
+        review.set_defaults(handler=_review, decision=decision)
+    rollback = actions.add_parser("rollback", help="make the previous approved version live again (through the service; operate token)")
+    rollback.add_argument("name", metavar="STRATEGY", help="the strategy name, e.g. sma_cross (not a version)")
+    rollback.add_argument("--reason", required=True, help="why (recorded with the rollback)")
+    _add_target(rollback)
+    rollback.set_defaults(handler=_rollback)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -149,3 +168,51 @@ def _promote(args: argparse.Namespace) -> int:
         print(f"version {version.id} ({version.origin} source, by {author}): {stage}")
         print(f"  refused: {refusal}" if refusal else "  promoted to paper; approval for live is someone else's")
     return 0 if promoted is not None else EXIT_FAILED_CHECK
+
+
+def _review(args: argparse.Namespace) -> int:
+    return _through_service(_do_review, args)
+
+
+def _do_review(args: argparse.Namespace) -> int:
+    from tradepulse.cli.service_cmds import _client
+
+    with _client(args) as client:
+        result = client.approve(args.version, args.comment) if args.decision == "approve" else client.reject(args.version, args.comment)
+    return _governance_result(args, result)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    return _through_service(_do_rollback, args)
+
+
+def _do_rollback(args: argparse.Namespace) -> int:
+    from tradepulse.cli.service_cmds import _client
+
+    with _client(args) as client:
+        result = client.rollback(args.name, args.reason)
+    return _governance_result(args, result)
+
+
+def _governance_result(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    if args.json:
+        print_json(result)
+        return 0
+    decision = result["decision"]
+    who = decision.get("approver") or decision.get("actor")
+    print(f"{decision['version']}: {decision['stage']} ({who}: {decision.get('comment', '')})")
+    for change in result["service"]:
+        if change["action"] == "loaded":
+            print(f"  {change['strategy_id']}: now runs {change['version']} (was {change['previous_version']})")
+        else:
+            print(f"  {change['strategy_id']}: {change['action']}: {change.get('reason', '')}")
+    if not result["service"]:
+        print("  the service runs nothing that this changes")
+    return 0
+
+
+def _through_service(handler: Any, args: argparse.Namespace) -> int:
+    # A service that does not answer is exit 1 (as `tradepulse live status`); a refusal is exit 2.
+    from tradepulse.cli.service_cmds import _service_errors
+
+    return _service_errors(handler)(args)

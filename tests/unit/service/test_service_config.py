@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -284,3 +285,34 @@ def test_one_strategy_per_quote_or_paper_accounts_need_no_capital(tmp_path):
     # Each paper strategy has its own in-process account of init_cash.
     paper = paper_config(paper_entry("btc", "BTC/USDT", "recording:binance:BTC/USDT"), paper_entry("eth", "ETH/USDT", "recording:binance:ETH/USDT"))
     assert len(load_config(write(tmp_path, paper), environ={}).strategies) == 2
+
+
+# -- [governance] -----------------------------------------------------------------------------------
+
+
+def test_governance_defaults_follow_the_venue_and_bad_values_are_one_line_each(tmp_path):
+    paper = load_config(write(tmp_path, PAPER), environ={})
+    assert paper.governance.require_versions is False and paper.governance.on_retire == "cancel"
+    assert paper.governance.store == tmp_path.resolve() / ".tradepulse" / "store"
+    from_env = load_config(write(tmp_path, PAPER), environ={"TRADEPULSE_STORE": "/srv/store"})
+    assert str(from_env.governance.store) == "/srv/store"
+    bad = PAPER + '\n[governance]\non_retire = "abandon"\npoll_seconds = 0\nstores = "x"\n'
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, bad), environ={})
+    (line,) = str(error.value).splitlines()
+    assert "[governance] unknown key 'stores'" in line
+    for text, expected in (('on_retire = "abandon"', "on_retire must be one of cancel, flatten, keep"),
+                           ("poll_seconds = 0", "poll_seconds must be a number of seconds within [0.2, 3600]"),
+                           ('require_versions = "yes"', "require_versions must be true or false")):
+        with pytest.raises(ConfigError, match=re.escape(expected)):
+            load_config(write(tmp_path, PAPER + f"\n[governance]\n{text}\n"), environ={})
+
+
+def test_an_exchange_venue_requires_a_version_unless_told_otherwise(tmp_path):
+    ccxt = ('[venue]\nkind = "ccxt"\nexchange = "binance"\n'
+            '[[strategies]]\nid = "eth"\nstrategy = "sma_cross"\nsymbol = "ETH/USDT"\n')
+    with pytest.raises(ConfigError, match="trades only reviewed strategy versions"):
+        load_config(write(tmp_path, ccxt), environ={})
+    assert load_config(write(tmp_path, ccxt + UNREVIEWED), environ={}).governance.require_versions is False
+    with pytest.raises(ConfigError, match="no strategy store at"):
+        load_config(write(tmp_path, ccxt.replace('"sma_cross"', '"promoted:sma_cross"')), environ={})
