@@ -28,6 +28,7 @@ from polling import eventually
 
 READ_TOKEN = f"read-{secrets.token_urlsafe(24)}"
 OPERATE_TOKEN = f"operate-{secrets.token_urlsafe(24)}"
+APPROVE_TOKEN = f"approve-{secrets.token_urlsafe(24)}"  # a reviewer's, configured as "reviewer:<token>"
 # Outer variables that could point a service or a client at something else, or give it other tokens.
 SERVICE_VARIABLE_PREFIXES = ("TRADEPULSE_API_", "TRADEPULSE_ALERT_", "TRADEPULSE_SERVICE_", "TRADEPULSE_STATE_")
 
@@ -59,7 +60,7 @@ def service_env(**extra: str) -> dict[str, str]:
 
 def assert_no_tokens(*texts: str) -> None:
     for text in texts:
-        assert READ_TOKEN not in text and OPERATE_TOKEN not in text, "a token was printed"
+        assert READ_TOKEN not in text and OPERATE_TOKEN not in text and APPROVE_TOKEN not in text, "a token was printed"
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 60) -> None:
@@ -172,7 +173,8 @@ class InProcessService:
         self.config_path = directory / "service.toml"
         self.config_path.write_text(paper_config(speed=20, status_interval_seconds=0.5))
         self.auth = ApiAuth.from_environ({"TRADEPULSE_API_READ_TOKEN": READ_TOKEN,
-                                          "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN})
+                                          "TRADEPULSE_API_OPERATE_TOKEN": OPERATE_TOKEN,
+                                          "TRADEPULSE_API_APPROVE_TOKEN": f"reviewer:{APPROVE_TOKEN}"})
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="api-service", daemon=True)
         self.host: Any = None

@@ -1,10 +1,10 @@
 """Fuzz the service API from its own OpenAPI document (schemathesis), against a real service host.
 
 Every operation in the document is exercised with generated valid and invalid parameters and
-bodies three times over: with an operate token, with a read token and with no token. Whatever
-comes back must be in the document (status code, content type, headers, body schema), never a
-5xx, and the auth rules hold for every route: 401 without a token, 403 for a read token on an
-operator action. schemathesis' ``ignored_auth`` check also re-sends successful requests without
+bodies four times over: with an operate token, an approve token, a read token and no token.
+Whatever comes back must be in the document (status code, content type, headers, body schema),
+never a 5xx, and the auth rules hold for every route: 401 without a token, 403 for a POST the
+token's scope does not cover (operate for actions, approve for reviewing a version). schemathesis' ``ignored_auth`` check also re-sends successful requests without
 and with a wrong token and fails if either gets through.
 """
 
@@ -21,7 +21,14 @@ from hypothesis import HealthCheck, settings
 from tradepulse.service.auth import bearer_token
 
 # The running service (a real host on paper, uvicorn in its event loop), as in the routes test.
-from service_fixtures import OPERATE_TOKEN, READ_TOKEN, InProcessService, bearer, service  # noqa: F401 - fixture
+from service_fixtures import (  # noqa: F401 - fixture
+    APPROVE_TOKEN,
+    OPERATE_TOKEN,
+    READ_TOKEN,
+    InProcessService,
+    bearer,
+    service,
+)
 
 EXAMPLES = 10
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -39,8 +46,15 @@ def test_the_service_serves_the_committed_document(service: InProcessService) ->
     assert served.json() == json.loads(DOCUMENT.read_text()), "run: python tools/export_openapi.py"
 
 
-def _is_action(case: Any) -> bool:
-    return case.method.upper() == "POST" and case.path.startswith("/api/v1/actions/")
+def _scope_needed(case: Any) -> str | None:
+    if case.method.upper() != "POST":
+        return None
+    if case.path.startswith("/api/v1/actions/"):
+        return "operate"
+    return "approve" if case.path.startswith("/api/v1/versions/") else None
+
+
+_SCOPE_OF = {READ_TOKEN: "read", OPERATE_TOKEN: "operate", APPROVE_TOKEN: "approve"}
 
 
 def _header(response: Any, name: str) -> str:
@@ -58,7 +72,7 @@ def _check_auth(case: Any, response: Any, token: str) -> None:
     if sent != token:
         assert response.status_code == 401, response.text
         assert _header(response, "WWW-Authenticate").startswith("Bearer")
-    elif token == READ_TOKEN and _is_action(case):
+    elif _scope_needed(case) not in (None, _SCOPE_OF[token]):
         assert response.status_code == 403, response.text
         assert "insufficient_scope" in _header(response, "WWW-Authenticate")
     else:
@@ -70,6 +84,13 @@ def _check_auth(case: Any, response: Any, token: str) -> None:
 def test_with_an_operate_token_every_answer_conforms(case: Any, service: InProcessService) -> None:  # noqa: F811
     response = case.call_and_validate(base_url=service.base_url, headers=bearer(OPERATE_TOKEN))
     _check_auth(case, response, OPERATE_TOKEN)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_an_approve_token_reads_and_reviews_but_never_operates(case: Any, service: InProcessService) -> None:  # noqa: F811
+    response = case.call_and_validate(base_url=service.base_url, headers=bearer(APPROVE_TOKEN))
+    _check_auth(case, response, APPROVE_TOKEN)
 
 
 @schema.parametrize()
