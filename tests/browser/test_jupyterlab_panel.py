@@ -16,9 +16,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -141,7 +141,11 @@ def jupyterlab(lab_home, service, versions) -> Iterator[str]:
         assert "tradepulse_jupyter | extension was successfully loaded" in log_path.read_text(errors="replace")
         yield url
     finally:
-        stop_process(process, timeout=30)
+        stop_process(process, timeout=30)  # it shuts its kernels down on SIGTERM
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything of its session still left
+        except ProcessLookupError:
+            pass
         log.close()
 
 
@@ -170,7 +174,9 @@ def test_the_panel_shows_service_versions_and_runbooks_and_says_when_the_service
         open_tab, jupyterlab, service, versions):
     visit = open_tab(jupyterlab)
     page = visit.page
-    started = time.monotonic()
+    # Uncaught errors whose stack passes through the panel's bundle (JupyterLab's own are not this test's).
+    panel_errors: list[str] = []
+    page.on("pageerror", lambda error: panel_errors.append(f"{error}\n{error.stack or ''}"))
     visit.goto(f"{jupyterlab}lab?token={JUPYTER_TOKEN}")
     tab = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='tradepulse-panel']")
     tab.wait_for(timeout=LOAD_MS)
@@ -240,4 +246,4 @@ def test_the_panel_shows_service_versions_and_runbooks_and_says_when_the_service
     assert panel.locator(".tp-lab-service").get_attribute("data-state") == "error"
     visit.screenshot("jupyterlab_tradepulse_panel_service_down")
     assert visit.outside_requests == []
-    assert time.monotonic() - started < 60
+    assert [error for error in panel_errors if "tradepulse" in error] == []
