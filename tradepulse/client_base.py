@@ -82,7 +82,7 @@ class ServiceUnauthorized(ServiceError):
 
 
 class ServiceForbidden(ServiceError):
-    """403: the token has the read scope only and the request needs the operate scope."""
+    """403: the token's scope does not cover the request (an action needs operate, a review approve)."""
 
 
 class ServiceNotFound(ServiceError):
