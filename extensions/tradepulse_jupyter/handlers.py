@@ -144,9 +144,15 @@ class _Handler(APIHandler):
         self._answer(status, {"error": {"code": code, "message": message}, **extra})
 
 
-#: Orders still working at the venue (tradepulse.model.orders.OrderStatus.is_open), and how many are listed.
-OPEN_ORDER_STATES = ["SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "PENDING_CANCEL"]
+#: How many working orders one answer lists at most (the API's page size limit).
 ORDERS_LIMIT = 1000
+
+
+def open_order_states() -> list[str]:
+    """The states of orders still working at the venue, as the order model defines them."""
+    from tradepulse.model.orders import OrderStatus
+
+    return [state.value for state in OrderStatus if state.is_open]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -156,11 +162,15 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _exact_sum(values: list[Decimal | None]) -> str | None:
+    """The sum of the known values as a plain decimal string (no exponent), ``None`` when none is known."""
+    known = [value for value in values if value is not None]
+    return format(sum(known, Decimal(0)), "f") if known else None
+
+
 def summarize(health: dict[str, Any], status: dict[str, Any], positions: list[dict[str, Any]],
               open_orders: list[dict[str, Any]]) -> dict[str, Any]:
     """The headline a panel shows: state, health, equity and P&L summed exactly, what is open."""
-    equities = [_decimal(row.get("equity")) for row in positions]
-    net = [_decimal(row.get("net_pnl")) for row in positions]
     venue = status.get("venue") or {}
     return {
         "trading_state": status.get("trading_state") or health.get("trading_state"),
@@ -170,8 +180,8 @@ def summarize(health: dict[str, Any], status: dict[str, Any], positions: list[di
         "venue_connected": venue.get("connected"),
         "engines": len(status.get("engines") or []),
         "engines_running": sum(1 for engine in status.get("engines") or [] if engine.get("running")),
-        "equity": str(sum(value for value in equities if value is not None)) if any(v is not None for v in equities) else None,
-        "net_pnl": str(sum(value for value in net if value is not None)) if any(v is not None for v in net) else None,
+        "equity": _exact_sum([_decimal(row.get("equity")) for row in positions]),
+        "net_pnl": _exact_sum([_decimal(row.get("net_pnl")) for row in positions]),
         "positions_open": sum(1 for row in positions if (_decimal(row.get("quantity")) or 0) != 0),
         "open_orders": len(open_orders),
     }
@@ -199,7 +209,7 @@ class ServiceHandler(_Handler):
                 health = await client.health()
                 status = await client.status()
                 positions = await client.positions()
-                open_orders = await client.orders(status=OPEN_ORDER_STATES, limit=ORDERS_LIMIT)
+                open_orders = await client.orders(status=open_order_states(), limit=ORDERS_LIMIT)
         except ServiceUnreachable as error:
             self._error(503, "service_unavailable", str(error), url=shown)
             return

@@ -195,3 +195,19 @@ def test_service_status_while_running_then_503_once_stopped(jupyter, service):
     error = response.json()["error"]
     assert error["code"] == "service_unavailable"
     assert "no TradePulse service is running" in error["message"]
+
+
+def test_the_summary_counts_what_is_open_and_sums_money_exactly():
+    from tradepulse_jupyter.handlers import open_order_states, summarize
+
+    assert open_order_states() == ["SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "PENDING_CANCEL"]
+    health = {"status": "degraded", "uptime_seconds": 12.5, "trading_state": "REDUCING"}
+    status = {"trading_state": "REDUCING", "venue": {"name": "paper", "connected": False},
+              "engines": [{"running": True}, {"running": False}]}
+    positions = [{"equity": "5000.10", "net_pnl": "0.20", "quantity": "0"},
+                 {"equity": "5000.20", "net_pnl": "-1E-8", "quantity": "0.01"}]
+    summary = summarize(health, status, positions, [{"id": 1}, {"id": 2}])
+    assert summary == {"trading_state": "REDUCING", "health": "degraded", "uptime_seconds": 12.5, "venue": "paper",
+                       "venue_connected": False, "engines": 2, "engines_running": 1, "equity": "10000.30",
+                       "net_pnl": "0.19999999", "positions_open": 1, "open_orders": 2}
+    assert summarize(health, status, [], [])["equity"] is None
