@@ -85,7 +85,11 @@ class Explorer(widgets.VBox):
 
     def close(self) -> None:
         """Stop the background worker and close the widget."""
-        self._worker.close()
+        # An explorer whose construction failed (bad input) has no worker yet; ipywidgets still
+        # closes it when it is collected.
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.close()
         super().close()
 
     # -- for subclasses ---------------------------------------------------------------------------

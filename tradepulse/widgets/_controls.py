@@ -11,6 +11,7 @@ import html
 import math
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -262,34 +263,109 @@ def strategy_note(picker: StrategyPicker) -> widgets.HTML:
     return note
 
 
-class StrategyPicker(widgets.Dropdown):
-    """A dropdown of the built-in strategies, plus the given one if it is a user strategy."""
+#: A dropdown key naming a stored strategy version (docs/governance.md), as a service config does.
+VERSION_KEY = "version:"
 
-    def __init__(self, strategy: str | type[Strategy]) -> None:
-        cls = load_strategy(strategy)
-        self._classes = dict(list_strategies())
-        self._classes.setdefault(cls.name, cls)
-        options = list(self._classes)
+
+@dataclass(frozen=True)
+class OfferedVersion:
+    """A stored strategy version the dropdown offers: its class and its own (fixed) parameters."""
+
+    id: str
+    stage: str
+    strategy: type[Strategy]
+    params: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{VERSION_KEY}{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} ({self.stage})"
+
+
+def promoted_versions(store: str | Path | None = None) -> list[OfferedVersion]:
+    """The versions at paper or live in ``store`` (default: the project's, when it exists), newest last.
+
+    A version whose source no longer loads is left out (``tradepulse strategies show`` says why).
+    """
+    from tradepulse.promotion import StrategyStore, default_store_path
+
+    root = Path(store) if store is not None else default_store_path()
+    if not (root / "promotions.sqlite").is_file():
+        return []
+    offered = []
+    with StrategyStore(root) as opened:
+        stages = opened.stages()
+        for version in opened.versions():
+            stage = stages.get(version.id, "research")
+            if stage not in ("paper", "live"):
+                continue
+            try:
+                instance = version.load()
+            except (StrategyError, ConfigError):
+                continue
+            offered.append(OfferedVersion(version.id, stage, type(instance), dict(version.params)))
+    return offered
+
+
+class StrategyPicker(widgets.Dropdown):
+    """A dropdown of the built-in strategies, the given one if it is a user strategy, and the
+    promoted strategy versions given (``version:<id>`` keys, labelled with their stage)."""
+
+    def __init__(self, strategy: str | type[Strategy], versions: list[OfferedVersion] | tuple[OfferedVersion, ...] = ()) -> None:
+        self._classes: dict[str, type[Strategy]] = dict(list_strategies())
+        self._labels = {name: name for name in self._classes}
+        self.versions = {version.key: version for version in versions}
+        for version in versions:
+            self._classes[version.key] = version.strategy
+            self._labels[version.key] = version.label
+        key = self._key_of(strategy)
         super().__init__(
-            options=options, value=cls.name, description="Strategy", style=_DESCRIPTION_STYLE, layout=_FULL_WIDTH
+            options=self._pairs(list(self._classes)), value=key, description="Strategy", style=_DESCRIPTION_STYLE,
+            layout=_FULL_WIDTH,
         )
         self.add_class("tp-strategy")
-        self.tooltip = cls.describe() or None
+        self.tooltip = self.strategy_class.describe() or None
         self.observe(lambda _: setattr(self, "tooltip", self.strategy_class.describe() or None), "value")
+
+    def _key_of(self, strategy: str | type[Strategy]) -> str:
+        if isinstance(strategy, str) and strategy.startswith(VERSION_KEY):
+            if strategy not in self._classes:
+                raise ConfigError(f"{strategy} is not a version at paper or live in the strategy store")
+            return strategy
+        cls = load_strategy(strategy)
+        self._classes.setdefault(cls.name, cls)
+        self._labels.setdefault(cls.name, cls.name)
+        return cls.name
+
+    def _pairs(self, keys: list[str]) -> list[tuple[str, str]]:
+        return [(self._labels[key], key) for key in keys]
+
+    @property
+    def offered(self) -> list[str]:
+        """What the dropdown offers now: strategy names and ``version:<id>`` keys."""
+        return [value for _, value in self.options]
 
     @property
     def strategy_class(self) -> type[Strategy]:
         """The class of the selected strategy."""
         return self._classes[self.value]
 
+    @property
+    def version_params(self) -> dict[str, Any] | None:
+        """The selected version's own parameters, or ``None`` for a strategy that is not a stored version."""
+        version = self.versions.get(self.value)
+        return dict(version.params) if version is not None else None
+
     def select(self, strategy: str | type[Strategy]) -> type[Strategy]:
         """Select ``strategy`` (adding it to the list if it is a user strategy) and return its class."""
-        cls = load_strategy(strategy)
-        if cls.name not in self._classes:
-            self._classes[cls.name] = cls
-            self.options = [*self.options, cls.name]
-        self.value = cls.name
-        return cls
+        key = self._key_of(strategy)
+        if key not in self.offered:
+            self.options = self._pairs([*self.offered, key])
+        self.value = key
+        return self._classes[key]
 
 
 # -- costs -----------------------------------------------------------------------------------------

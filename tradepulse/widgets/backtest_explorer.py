@@ -39,6 +39,7 @@ from tradepulse.widgets._controls import (
     StrategyPicker,
     heading,
     load_bars_cached,
+    promoted_versions,
     strategy_note,
 )
 from tradepulse.widgets._indicator_cache import phases_for
@@ -178,20 +179,14 @@ class _StrategyChoice(StrategyPicker):
 
     def offer(self, portfolio: bool) -> None:
         """Offer every strategy (``portfolio``) or the single-symbol ones plus the selected one."""
-        names = [
-            name for name, cls in self._classes.items()
-            if portfolio or not issubclass(cls, PortfolioStrategy) or name == self.value
+        keys = [
+            key for key, cls in self._classes.items()
+            if portfolio or not issubclass(cls, PortfolioStrategy) or key == self.value
         ]
-        if list(self.options) != names:
+        if self.offered != keys:
             current = self.value
-            self.options = names  # resets the selection to the first option ...
+            self.options = self._pairs(keys)  # resets the selection to the first option ...
             self.value = current  # ... so put it back
-
-    def select(self, strategy: str | type[Strategy]) -> type[Strategy]:
-        cls = load_strategy(strategy)
-        if cls.name in self._classes and cls.name not in self.options:
-            self.options = [*self.options, cls.name]  # asked for by name: a portfolio strategy on one symbol says why not
-        return super().select(strategy)
 
 
 @dataclass(frozen=True)
@@ -238,9 +233,14 @@ class BacktestExplorer(Explorer):
         ``sample:<name>`` or a path to a CSV/Parquet bar file; or a universe: ``universe:<name>``,
         a list of sources, or a loaded :class:`~tradepulse.data.universe.Universe`.
     strategy
-        A built-in name, ``package.module:Class``, ``path/to/file.py[:Class]`` or a Strategy class.
+        A built-in name, ``package.module:Class``, ``path/to/file.py[:Class]``, a Strategy class, or
+        ``version:<id>``: a stored version at paper or live (its parameters are its own).
     params
         Initial parameter values (others take the strategy's defaults).
+    store
+        The strategy store whose versions at paper or live the dropdown offers beside the built-ins
+        (default: the project's, ``$TRADEPULSE_STORE`` or ``.tradepulse/store``, when it exists);
+        ``False`` offers none.
     fees_bps, slippage_bps
         Costs per fill, in basis points of the fill price (every member alike).
     shade_phases
@@ -269,6 +269,7 @@ class BacktestExplorer(Explorer):
         slippage_bps: float = 0.0,
         shade_phases: bool = True,
         debounce_s: float = 0.3,
+        store: str | Path | bool | None = None,
     ) -> None:
         universe = _universe_source(source)
         self.mode = widgets.ToggleButtons(
@@ -288,8 +289,10 @@ class BacktestExplorer(Explorer):
         self.member_picker.add_class("tp-members")
         self._given: UniverseSource | None = None
         self._muted = 0
-        self.strategy_picker = _StrategyChoice(strategy)
-        self.param_controls = ParamControls(self.strategy_picker.strategy_class, params)
+        versions = [] if store is False else promoted_versions(None if store in (None, True) else store)
+        self.strategy_picker = _StrategyChoice(strategy, versions)
+        own = self.strategy_picker.version_params
+        self.param_controls = ParamControls(self.strategy_picker.strategy_class, own if own is not None else params)
         self.costs = CostControls(fees_bps, slippage_bps)
         self.shade = widgets.Checkbox(value=shade_phases, description="Shade market phases", indent=False)
         self._select_universe(universe if universe is not None else (DEFAULT_UNIVERSE,))
@@ -404,7 +407,9 @@ class BacktestExplorer(Explorer):
         """Switch strategy (controls are rebuilt from its specs) and optionally set its parameters."""
         with self._quietly():
             cls = self.strategy_picker.select(strategy)
-        self.param_controls.rebuild(cls, params)
+        own = self.strategy_picker.version_params
+        # A version is its parameters: start from them (moving a control then explores around it).
+        self.param_controls.rebuild(cls, {**own, **params} if own is not None else params)
         self._fit_members(cls)
         self._changed()
         return self
@@ -519,7 +524,7 @@ class BacktestExplorer(Explorer):
         if self._muted:
             return
         cls = self.strategy_picker.strategy_class
-        self.param_controls.rebuild(cls)
+        self.param_controls.rebuild(cls, self.strategy_picker.version_params)
         self._fit_members(cls)
         self._changed()
 

@@ -276,18 +276,18 @@ def _cell_style(table):
 
 
 def test_portfolio_strategies_are_offered_only_for_a_universe(explorer, universe_explorer):
-    single = set(explorer.strategy_picker.options)
+    single = set(explorer.strategy_picker.offered)
     assert {"sma_cross", "mean_reversion", "composite"} <= single
     assert not single & PORTFOLIO_STRATEGIES
-    assert PORTFOLIO_STRATEGIES | {"sma_cross", "mean_reversion", "composite"} <= set(universe_explorer.strategy_picker.options)
+    assert PORTFOLIO_STRATEGIES | {"sma_cross", "mean_reversion", "composite"} <= set(universe_explorer.strategy_picker.offered)
 
     explorer.mode.value = "Universe"
     explorer.wait()
-    assert PORTFOLIO_STRATEGIES <= set(explorer.strategy_picker.options)
+    assert PORTFOLIO_STRATEGIES <= set(explorer.strategy_picker.offered)
     assert explorer.strategy_picker.value == "sma_cross" and explorer.params == {"fast": 10, "slow": 30, "allow_short": False}
     explorer.mode.value = "One symbol"
     explorer.wait()
-    assert not set(explorer.strategy_picker.options) & PORTFOLIO_STRATEGIES
+    assert not set(explorer.strategy_picker.offered) & PORTFOLIO_STRATEGIES
     assert explorer.stats["bars"] == 583 and explorer.per_symbol.empty
 
 
