@@ -29,7 +29,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -268,7 +268,7 @@ class LiveEngine(EngineLifecycle):
         self._steps = strategy.incremental()
         return self._refill_history()
 
-    def _target_flat(self) -> None:
+    async def _close_positions_now(self) -> None:
         if self.target != 0.0 or self._oms().position(self.symbol).quantity != 0:
             self.journal.append(StrategyKind.TARGET, StrategyTargetPayload(
                 symbol=self.symbol, strategy_id=self.strategy_id, target=0.0, previous=self.target,
@@ -277,6 +277,8 @@ class LiveEngine(EngineLifecycle):
             ))
             self.target = 0.0
             self._pending_target = 0.0
+            if self._last_price is not None:
+                await self._act(self._last_price, self.clock.now())
 
     def _settle_in_background(self) -> None:
         """Look up unknown submission outcomes in a task of their own (one at a time; wall clock only)."""
@@ -399,7 +401,7 @@ class LiveEngine(EngineLifecycle):
         if price is not None:
             self._last_price = price
             if self._pending_target is not None:
-                await self._act(price, event)
+                await self._act(price, event.at)
             if execution.flatten_pending:
                 await execution.flatten(price, event.at)
         answers = updates.drain_nowait()
@@ -443,7 +445,7 @@ class LiveEngine(EngineLifecycle):
             self.target = target
             self._pending_target = target
 
-    async def _act(self, price: Decimal, event: MarketEvent) -> None:
+    async def _act(self, price: Decimal, at: datetime) -> None:
         """Turn the pending target into an order at ``price`` (the first price after the signal bar)."""
         execution = self._execution()
         target, self._pending_target = self._pending_target, None
@@ -470,7 +472,7 @@ class LiveEngine(EngineLifecycle):
                 "reason": "the change rounds to nothing or is below the venue minimums",
             })
             return
-        await execution.submit(intent, price, event.at, target=target)
+        await execution.submit(intent, price, at, target=target)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ ENGINE_ACTOR = "system:engine"
 
 #: What happens to a retiring strategy's open orders and position when another version takes over:
 #: ``cancel`` its open orders (the position stays; the new version's next decision moves it),
-#: ``flatten`` (cancel, then close the position at the next price before the new version decides),
+#: ``flatten`` (cancel, then close the position at market at once, before the new version decides),
 #: ``keep`` (leave resting orders working; the new version inherits them with the position).
 RETIRE_POLICIES = ("cancel", "flatten", "keep")
 
@@ -94,8 +94,8 @@ class EngineLifecycle(ABC):
         """Cancel every open order (the caller holds the lock); say how each went."""
 
     @abstractmethod
-    def _target_flat(self) -> None:
-        """Aim at no position from the next price on (a retiring strategy's position is closed)."""
+    async def _close_positions_now(self) -> None:
+        """Aim at no position and send the closing orders at the last price (the caller holds the lock)."""
 
     async def _before_finish(self) -> None:
         """Last work before the stop is journaled (background lookups, final positions)."""
@@ -161,7 +161,7 @@ class EngineLifecycle(ABC):
             old: Strategy = self.strategy  # type: ignore[attr-defined]
             history = self._install_strategy(strategy)
             if open_orders == "flatten":
-                self._target_flat()
+                await self._close_positions_now()
             payload = {
                 "symbol": self.symbol, "strategy_id": getattr(self, "strategy_id", None),
                 "from": {"strategy": old.name, "params": old.params, "version": previous_version},

@@ -262,7 +262,7 @@ class PortfolioEngine(EngineLifecycle):
                 self.windows[symbol].append(bar)
         return len(self.windows[self.symbol])
 
-    def _target_flat(self) -> None:
+    async def _close_positions_now(self) -> None:
         for symbol in self.symbols:
             if self.targets[symbol] != 0.0 or self._account().positions()[symbol] != 0:
                 last = self.windows[symbol].last
@@ -272,6 +272,8 @@ class PortfolioEngine(EngineLifecycle):
                 ))
                 self.targets[symbol] = 0.0
                 self._pending[symbol] = 0.0
+        if self._pending:
+            await self._act(self.clock.now())
 
     async def _before_finish(self) -> None:
         if self.oms is not None and self.report is not None:

@@ -30,6 +30,7 @@ async def _run_with_swap(engine, events, new_strategy, open_orders):
     before = engine.target
     payload = await engine.replace_strategy(new_strategy, actor="alice", reason="v2 approved", open_orders=open_orders,
                                             version="sma_cross-v2", previous_version="sma_cross-v1")
+    payload["position_right_after"] = engine.oms.position("BTC/USDT").quantity
     last_bar = engine.window.last
     positions_after_next_event = None
     for index, event in enumerate(events[SWAP_AFTER_EVENTS:]):
@@ -66,7 +67,8 @@ def test_flatten_closes_the_retiring_position_at_the_next_price(tmp_path):
     before, payload, _, position = asyncio.run(_run_with_swap(engine, events, load_strategy("sma_cross")(fast=3, slow=10), "flatten"))
     assert before != 0.0, "pick a swap point where the old strategy holds a position"
     assert payload["open_orders"] == "flatten"
-    assert position == 0  # closed at the first price after the swap, before the new version decided
+    assert payload["position_right_after"] == 0  # closed at market at once, before the new version decided
+    assert position == 0
     flat = [event.payload for event in journal.iter_events(kinds=["strategy.target"]) if event.payload["target"] == 0.0]
     assert flat
 

@@ -164,3 +164,36 @@ def test_weights_over_the_strategys_gross_limit_halt_trading_with_the_reason(tmp
     assert "gross exposure 1.5" in error["message"] and "exceeds the strategy's limit 1" in error["message"]
     assert risk.state.mode is TradingMode.HALTED and payloads(journal, "order.submitted") == []
     journal.close()
+
+
+class AllInBitcoin(PortfolioStrategy):
+    """Everything in the first member: the version that replaces HalfEach in the swap test."""
+
+    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+        weights = bars["close"] * 0.0
+        weights[BTC] = 1.0
+        return weights
+
+
+def test_a_new_version_takes_over_between_periods_and_flatten_closes_the_old_positions_first(tmp_path):
+    engine, clock, journal, _ = build(tmp_path, HalfEach())
+    second, third = T0 + HOUR, T0 + 2 * HOUR
+
+    async def scenario():
+        await engine.start()
+        await feed(engine, clock, *opens(T0), BarClose(bar(BTC, T0)), BarClose(bar(ETH, T0)), *opens(second))
+        held = engine.account.positions()
+        swap = await engine.replace_strategy(AllInBitcoin(), actor="operator:ops@api", reason="v2 approved",
+                                             open_orders="flatten", version="all-in-v2", previous_version="half-v1")
+        flat = engine.account.positions()  # closed at market at once, before the new version decides
+        await feed(engine, clock, BarClose(bar(BTC, second)), BarClose(bar(ETH, second)), *opens(third))
+        return held, swap, flat, engine.account.positions()
+
+    held, swap, flat, after = asyncio.run(scenario())
+    assert held[BTC] > 0 and held[ETH] > 0
+    assert swap["history_bars"] >= 1 and swap["to"]["version"] == "all-in-v2"
+    assert flat == {BTC: Decimal(0), ETH: Decimal(0)}
+    assert after[ETH] == 0 and after[BTC] > 0  # the new version's decision: all in the first member
+    kinds = [event.kind for event in journal.iter_events()]
+    assert kinds.count("strategy.replaced") == 1
+    journal.close()
