@@ -313,6 +313,33 @@ def execution_quality(
       ``ack_ms_p50``, ``ack_ms_p95`` (linear between ranks), ``ack_ms_max``, ``ack_orders``;
     * ``fees_quote``: fees paid in the quote currency (decimal string).
     """
+    groups: dict[tuple[str, str], _ExecutionTally] = {}
+    for row in opened_orders(source, since=since, until=until):
+        tally = groups.setdefault((row["strategy"], row["symbol"]), _ExecutionTally())
+        if row["kind"] == K.ORDER_DENIED:
+            tally.denials += 1
+            continue
+        tally.add_order(
+            side=row["side"], quantity=Decimal(row["quantity"]),
+            reference=None if row["reference"] is None else Decimal(row["reference"]),
+            status=row["status"], filled=Decimal(row["filled"] or "0"), notional=Decimal(row["notional"] or "0"),
+            fees=Decimal(row["fees"] or "0"), ack_ms=row["ack_ms"],
+        )
+    ordered = sorted(groups.items(), key=lambda item: item[0])
+    return [{"strategy": strategy, "symbol": symbol, **tally.summary()} for (strategy, symbol), tally in ordered]
+
+
+def opened_orders(source: JournalSource, *, since: datetime | None = None, until: datetime | None = None,
+                  ) -> list[dict[str, Any]]:
+    """Each order submitted (or denied) in ``[since, until)``, with what became of it, oldest first.
+
+    Dicts with ``kind`` (``order.submitted`` or ``order.denied``), ``correlation_id`` (the client
+    order id), ``submitted_ts`` and ``live_ts`` (journal text), ``strategy``, ``symbol``, ``side``,
+    ``quantity`` and ``reference`` (the intent's arrival price; decimal text), and from the order's
+    last event ``status``, ``filled``, ``notional``, ``fees`` (decimal text), plus ``ack_ms``
+    (submission to the first sign the order is live at the venue; ``None`` if never). Orders adopted
+    at reconciliation have no intent and are left out.
+    """
     boundary = ""
     window: list[Any] = []
     if since is not None:
@@ -335,7 +362,7 @@ def execution_quality(
             WHERE kind >= ? AND kind < ? AND correlation_id IS NOT NULL {boundary}
             GROUP BY correlation_id
         )
-        SELECT first.kind, first.ts, span.live_ts,
+        SELECT first.kind, span.correlation_id, first.ts, span.live_ts,
                json_extract(first.payload, '$.intent.strategy'), json_extract(first.payload, '$.intent.symbol'),
                json_extract(first.payload, '$.intent.side'), json_extract(first.payload, '$.intent.quantity'),
                json_extract(first.payload, '$.intent.reference_price'),
@@ -344,25 +371,20 @@ def execution_quality(
         FROM span
         JOIN events AS first ON first.seq = span.first_seq
         JOIN events AS last ON last.seq = span.last_seq
-        WHERE {_where(opened_clauses)}"""
+        WHERE {_where(opened_clauses)}
+        ORDER BY span.first_seq"""
     arguments = [str(K.ORDER_ACCEPTED), str(K.ORDER_FILLED), ORDER_KIND_PREFIX, ORDER_KIND_PREFIX + _PREFIX_END,
                  *window, *opened_parameters]
     with _opened(source) as journal:
         rows = journal.select(sql, arguments)
-    groups: dict[tuple[str, str], _ExecutionTally] = {}
+    names = ("kind", "correlation_id", "submitted_ts", "live_ts", "strategy", "symbol", "side", "quantity", "reference",
+             "status", "filled", "notional", "fees")
+    found = []
     for row in rows:
-        kind, submitted_ts, live_ts, strategy, symbol, side, quantity, reference, status, filled, notional, fees = row
-        tally = groups.setdefault((strategy, symbol), _ExecutionTally())
-        if kind == K.ORDER_DENIED:
-            tally.denials += 1
-            continue
-        tally.add_order(
-            side=side, quantity=Decimal(quantity), reference=None if reference is None else Decimal(reference),
-            status=status, filled=Decimal(filled or "0"), notional=Decimal(notional or "0"), fees=Decimal(fees or "0"),
-            ack_ms=None if live_ts is None else _milliseconds(submitted_ts, live_ts),
-        )
-    ordered = sorted(groups.items(), key=lambda item: item[0])
-    return [{"strategy": strategy, "symbol": symbol, **tally.summary()} for (strategy, symbol), tally in ordered]
+        item = dict(zip(names, row, strict=True))
+        item["ack_ms"] = None if item["live_ts"] is None else max(_milliseconds(item["submitted_ts"], item["live_ts"]), 0.0)
+        found.append(item)
+    return found
 
 
 def _milliseconds(start: str, end: str) -> float:
