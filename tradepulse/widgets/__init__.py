@@ -13,6 +13,7 @@ Examples
 
 from tradepulse.widgets.backtest_explorer import BacktestExplorer
 from tradepulse.widgets.figures import PHASE_COLORS, backtest_figure, indicator_figure, run_figure, sweep_heatmap
+from tradepulse.widgets.history_explorer import HistoryExplorer
 from tradepulse.widgets.indicator_panel import IndicatorPanel
 from tradepulse.widgets.live_monitor import LiveMonitor
 from tradepulse.widgets.sweep_explorer import SweepExplorer
@@ -20,6 +21,7 @@ from tradepulse.widgets.sweep_explorer import SweepExplorer
 __all__ = [
     "PHASE_COLORS",
     "BacktestExplorer",
+    "HistoryExplorer",
     "IndicatorPanel",
     "LiveMonitor",
     "SweepExplorer",
