@@ -106,7 +106,7 @@ class ServiceBackend(Protocol):
 
     def pnl(self, *, strategy_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Equity and P&L points, oldest first, the last ``limit`` per strategy:
-        ``[{"ts", "strategy_id", "equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl"}]``."""
+        ``[{"ts", "strategy_id", "equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl", "gross_exposure"}]``."""
 
     def execution(self, *, since: datetime | None = None, strategy_id: str | None = None) -> list[dict[str, Any]]:
         """Execution quality of the orders submitted since ``since`` (all when ``None``), one row per

@@ -231,6 +231,7 @@ class PnlPoint(_Response):
     unrealized_pnl: Money
     fees_quote: Money
     net_pnl: Money
+    gross_exposure: Money | None = Field(default=None, description="Sum of every position's |quantity| x mark at that point.")
 
 
 class ExecutionQuality(_Response):

@@ -390,6 +390,9 @@ class LocalVenue(_Child):
         Replay speed of the recorded market (10: ten times real time).
     seed
         Seed of the venue's random faults and generated ids.
+    start_offset
+        Seconds into the recording where the replay opens (``--start-offset``; what comes before is
+        replayed at once, unpublished, so history exists). Default: the venue's (300).
     balances
         The account's starting balances (``{"USDT": "3000", "BTC": "0.02"}``); default: the venue's.
     fee_asset
@@ -409,9 +412,11 @@ class LocalVenue(_Child):
 
     def __init__(self, directory: Path, env: Mapping[str, str] | None = None, *, speed: float = 10.0, seed: int = 0,
                  balances: Mapping[str, str | float] | None = None, fee_asset: str | None = None,
-                 start_timeout: float = 90.0, stop_timeout: float = 30.0) -> None:
+                 start_offset: float | None = None, start_timeout: float = 90.0, stop_timeout: float = 30.0) -> None:
         super().__init__(Path(directory) / "venue.log", env, start_timeout, stop_timeout)
         self.args = ["venue", "serve", "--port", "0", "--json", "--speed", str(speed), "--seed", str(seed)]
+        if start_offset is not None:
+            self.args += ["--start-offset", str(start_offset)]
         for asset, amount in (balances or {}).items():
             self.args += ["--balance", f"{asset}={amount}"]
         if fee_asset is not None:
@@ -692,12 +697,12 @@ class Drill:
         return f"Drill({str(self.folder)!r}, {len(self.children)} processes)"
 
     def venue(self, *, speed: float = 10.0, seed: int = 0, balances: Mapping[str, str | float] | None = None,
-              fee_asset: str | None = None, timeout: float = 90.0) -> LocalVenue:
+              fee_asset: str | None = None, start_offset: float | None = None, timeout: float = 90.0) -> LocalVenue:
         """Start the local venue in the folder; services started afterwards trade on it.
 
         Parameters
         ----------
-        speed, seed, balances, fee_asset
+        speed, seed, balances, fee_asset, start_offset
             As for :class:`LocalVenue`.
         timeout
             Seconds it may take to start.
@@ -708,7 +713,7 @@ class Drill:
             Started.
         """
         venue = LocalVenue(self.folder, self.env, speed=speed, seed=seed, balances=balances, fee_asset=fee_asset,
-                           start_timeout=timeout)
+                           start_offset=start_offset, start_timeout=timeout)
         self.children.append(venue)
         venue.start()
         self.env["TRADEPULSE_BINANCE_URL"] = venue.base_url

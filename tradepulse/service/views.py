@@ -166,7 +166,7 @@ class ServiceViews:
             for ts, row in series.iterrows():
                 rows.append({"ts": _iso(ts.to_pydatetime()), "strategy_id": slot.strategy_id,
                              **{column: str(row[column]) for column in
-                                ("equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl") if column in row}})
+                                ("equity", "realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl", "gross_exposure") if column in row}})
         rows.sort(key=lambda row: (row["ts"], row["strategy_id"]))
         return rows
 

@@ -203,7 +203,8 @@ def pnl_series(
     """Total P&L in one quote currency at each mark (``OMS.mark_to_market``), oldest first.
 
     Indexed by ``ts`` (journal time, UTC) with ``Decimal`` columns ``realized_pnl,
-    unrealized_pnl, fees_quote, net_pnl``, plus ``equity = initial_equity + net_pnl`` when
+    unrealized_pnl, fees_quote, net_pnl``, ``gross_exposure`` (the sum of the ``|quantity| x mark``
+    of every position quoted in ``quote``), plus ``equity = initial_equity + net_pnl`` when
     ``initial_equity`` is given. ``quote`` may be omitted when the journal has one quote currency.
     ``last`` keeps only the newest marks, read as such (a dashboard's window on a long journal).
     """
@@ -217,17 +218,30 @@ def pnl_series(
         arguments.append(int(last))
     with _opened(source) as journal:
         rows = journal.select(sql, arguments)
-    marks = [(parse_ts(ts), json.loads(text).get("totals", {})) for ts, text in rows]
-    quotes = sorted({currency for _, totals in marks for currency in totals})
+    payloads = [(parse_ts(ts), json.loads(text)) for ts, text in rows]
+    quotes = sorted({currency for _, payload in payloads for currency in payload.get("totals", {})})
     if quote is None and len(quotes) > 1:
         raise ConfigError(f"the journal has P&L in {quotes}; pass quote= to pick one")
     quote = quote or (quotes[0] if quotes else None)
     names = ["realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl"]
-    records = [{"ts": ts, **{name: Decimal(totals[quote][name]) for name in names}} for ts, totals in marks if quote in totals]
-    frame = pd.DataFrame.from_records(records, columns=["ts", *names]).set_index("ts")
+    records = [{"ts": ts, **{name: Decimal(payload["totals"][quote][name]) for name in names},
+                "gross_exposure": _gross_exposure(payload.get("positions", {}), quote)}
+               for ts, payload in payloads if quote in payload.get("totals", {})]
+    frame = pd.DataFrame.from_records(records, columns=["ts", *names, "gross_exposure"]).set_index("ts")
     if initial_equity is not None:
         frame["equity"] = [initial_equity + value for value in frame["net_pnl"]]
     return frame
+
+
+def _gross_exposure(positions: Any, quote: str | None) -> Decimal:
+    total = Decimal(0)
+    for snapshot in positions.values() if isinstance(positions, dict) else ():
+        if str(snapshot.get("symbol", "")).partition("/")[2].split(":")[0] != quote:
+            continue  # valued in another currency
+        quantity, mark = snapshot.get("quantity"), snapshot.get("mark_price")
+        if quantity is not None and mark is not None:
+            total += abs(Decimal(quantity)) * Decimal(mark)
+    return total
 
 
 def risk_events(

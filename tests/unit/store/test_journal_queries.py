@@ -104,10 +104,16 @@ def test_positions_over_time_records_every_fill_and_mark_as_decimals(trading_day
 
 def test_pnl_series_gives_totals_and_equity_at_each_mark(trading_day):
     frame = queries.pnl_series(trading_day, initial_equity=D("10000"))
-    assert list(frame.columns) == ["realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl", "equity"]
+    assert list(frame.columns) == ["realized_pnl", "unrealized_pnl", "fees_quote", "net_pnl", "gross_exposure", "equity"]
     assert list(frame["net_pnl"]) == [D("22"), D("34")]  # (0.2*40200 - 8010) - 8; then 50 - 16
     assert frame["equity"].iloc[-1] == D("10034")
     assert isinstance(frame.index, pd.DatetimeIndex)
+    marks = queries.positions_over_time(trading_day)
+    marks = marks[(marks["source"] == "mark") & marks["symbol"].str.endswith("/USDT")]
+    for ts, exposure in frame["gross_exposure"].items():
+        at = marks[marks["ts"] == ts]
+        assert exposure == sum((abs(q) * m for q, m in zip(at["quantity"], at["mark_price"], strict=True)), D(0))
+    assert frame["gross_exposure"].iloc[0] > 0  # long BTC at the first mark (flat again at the last)
 
 
 def test_pnl_series_asks_which_quote_when_there_are_several(tmp_path):
