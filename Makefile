@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser promtool demo test test-unit bench bench-nautilus lock clean labextension
+.PHONY: setup browser promtool alertmanager demo test test-unit bench bench-nautilus lock clean labextension
 
 setup: $(STAMP)
 
@@ -41,9 +41,17 @@ promtool:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; }
 
+# Alertmanager, which the observability pipeline test runs beside Prometheus, comes with Debian's
+# prometheus-alertmanager package (its binary has the package's name). Like prometheus, the package
+# enables and starts a local server where an init system runs; in a container without one it starts nothing.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager; }
+
 # Three runs: the suite in parallel; every notebook under nbval; the browser tests on their own, since
 # Playwright's sync API keeps an event loop running in its worker and Chromium wants the CPU to itself.
-test: setup browser promtool
+test: setup browser promtool alertmanager
 	$(PY) -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
 	$(PY) -m pytest tests/browser

@@ -41,8 +41,9 @@ _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("tr
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
 ) | {"message", "asctime", "taskName"}
-# Reserved output keys an ``extra`` field must not overwrite.
-_RESERVED = ("ts", "level", "logger", "message", "service")
+# Output keys an ``extra`` field must not take: the fixed fields, and those the formatter fills from
+# exc_info/stack_info (an extra there was overwritten, or, not being text, lost the whole record).
+_RESERVED = ("ts", "level", "logger", "message", "service", "exception", "exception_type", "stack")
 _HANDLER_MARK = "_tradepulse_obs_handler"
 _REDACTED_MARK = "_tradepulse_redacted"  # set by RedactionFilter on records it has masked
 
@@ -146,7 +147,7 @@ class JsonFormatter(logging.Formatter):
         }
         cid = getattr(record, "correlation_id", None) or _correlation_id.get()
         if cid is not None:
-            entry["correlation_id"] = cid
+            entry["correlation_id"] = str(cid)  # an explicit extra may be any object; the field is text
         for key, value in vars(record).items():
             if key in _STANDARD_ATTRS or key in ("correlation_id", _REDACTED_MARK):
                 continue
