@@ -58,6 +58,15 @@ _DEFAULT_REASON = "requested from the live dashboard"
 #: Operator actions: (button label, client method, button style, needs a typed reason).
 _ACTIONS = {"kill": ("Kill (halt)", "danger", True), "resume": ("Resume", "success", True),
             "cancel_all": ("Cancel all orders", "warning", False), "flatten": ("Flatten", "danger", False)}
+#: What the confirmation says each action does.
+_CONSEQUENCES = {"kill": "Every engine halts and its open orders are cancelled.",
+                 "resume": "Every engine goes back to ACTIVE and starts trading again.",
+                 "cancel_all": "Every open order is cancelled; trading continues.",
+                 "flatten": "Every engine halts and every position is closed at market."}
+#: Journal events that change what the page shows: the stream wakes a refresh for these at once.
+_WAKING_KINDS = ("order.", "portfolio.marked", "risk.state_change", "risk.breaker_trip", "service.")
+#: How long a woken refresh waits for the rest of a burst of events.
+_COALESCE_SECONDS = 0.15
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -223,6 +232,8 @@ class LiveMonitor(widgets.VBox):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stream_thread: threading.Thread | None = None
+        self.stream_events = 0  # events the live stream delivered that woke a refresh
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._can_operate: bool | None = None
         self._execution: tuple[Any, float, list[dict[str, Any]]] | None = None  # (orders seen, when, answer)
@@ -233,14 +244,6 @@ class LiveMonitor(widgets.VBox):
         first = self._fetch()  # before the chart exists, so it is created holding its data
         self.banner = widgets.HTML(layout={"width": "100%"})
         self.header = widgets.HTML(layout={"width": "100%"})
-        self.engines_view = widgets.HTML(layout={"width": "100%"})
-        self.figure = go.FigureWidget(self._figure(first.get("pnl", [])))
-        self.positions_view = widgets.HTML(layout={"width": "100%"})
-        self.orders_view = widgets.HTML(layout={"width": "100%"})
-        self.fills_view = widgets.HTML(layout={"width": "100%"})
-        self.quality_view = widgets.HTML(layout={"width": "100%"})
-        self.risk_view = widgets.HTML(layout={"width": "100%"})
-        self.alerts_view = widgets.HTML(layout={"width": "100%"})
         self.access_note = widgets.HTML()
         self.reason = widgets.Text(placeholder="Reason (required for kill and resume; journaled)",
                                    layout={"width": "420px"})
@@ -249,7 +252,7 @@ class LiveMonitor(widgets.VBox):
         for name, (label, style, _) in _ACTIONS.items():
             button = widgets.Button(description=label, button_style=style, disabled=True, layout={"width": "auto"})
             button.add_class(f"tp-live-{name.replace('_', '-')}")
-            button.on_click(lambda _button, action=name: self.act(action))
+            button.on_click(lambda _button, action=name: self.ask(action))
             self.buttons[name] = button
         self.kill_button, self.resume_button = self.buttons["kill"], self.buttons["resume"]
         self.cancel_all_button, self.flatten_button = self.buttons["cancel_all"], self.buttons["flatten"]
@@ -258,17 +261,41 @@ class LiveMonitor(widgets.VBox):
             [_section("Operator actions"), widgets.HBox([self.reason, *self.buttons.values()]), self.action_result],
             layout={"display": "none", "border": "1px solid #e0c0c0", "padding": "4px 10px", "margin": "8px 0"},
         )
-        self.body = widgets.VBox([
-            self.header, self.engines_view, _section("Equity and P&L"), self.figure,
-            _section("Positions"), self.positions_view, _section("Recent orders"), self.orders_view,
-            _section("Fills"), self.fills_view, _section("Execution quality"), self.quality_view,
-            _section("Risk"), self.risk_view, _section("Alerts"), self.alerts_view,
-        ], layout={"width": "100%"})
+        self.confirm_text = widgets.HTML()
+        self.confirm_button = widgets.Button(description="Confirm", button_style="danger", layout={"width": "auto"})
+        self.confirm_button.add_class("tp-live-confirm")
+        self.cancel_confirm_button = widgets.Button(description="Cancel", layout={"width": "auto"})
+        self.cancel_confirm_button.add_class("tp-live-confirm-cancel")
+        self.confirm_button.on_click(lambda _button: self.confirm())
+        self.cancel_confirm_button.on_click(lambda _button: self.ask(None))
+        self.confirm_bar = widgets.HBox([self.confirm_text, self.confirm_button, self.cancel_confirm_button],
+                                        layout={"display": "none", "align_items": "center", "gap": "8px"})
+        self.confirm_bar.add_class("tp-live-confirm-bar")
+        self._pending_action: str | None = None
+        self.operator_panel.children = (*self.operator_panel.children[:2], self.confirm_bar, self.action_result)
+        self.body = widgets.VBox(self._make_body(first), layout={"width": "100%"})
         super().__init__([self.banner, self.access_note, self.operator_panel, self.body], layout={"width": "100%"})
         self.add_class("tp-live-monitor")
         self._apply(first)
         if start:
             self.start()
+
+    def _make_body(self, first: dict[str, Any]) -> list[widgets.Widget]:
+        """The widgets under the header and the operator panel (a subclass shows other panels)."""
+        self.engines_view = widgets.HTML(layout={"width": "100%"})
+        self.figure = go.FigureWidget(self._figure(first.get("pnl", [])))
+        self.positions_view = widgets.HTML(layout={"width": "100%"})
+        self.orders_view = widgets.HTML(layout={"width": "100%"})
+        self.fills_view = widgets.HTML(layout={"width": "100%"})
+        self.quality_view = widgets.HTML(layout={"width": "100%"})
+        self.risk_view = widgets.HTML(layout={"width": "100%"})
+        self.alerts_view = widgets.HTML(layout={"width": "100%"})
+        return [
+            self.header, self.engines_view, _section("Equity and P&L"), self.figure,
+            _section("Positions"), self.positions_view, _section("Recent orders"), self.orders_view,
+            _section("Fills"), self.fills_view, _section("Execution quality"), self.quality_view,
+            _section("Risk"), self.risk_view, _section("Alerts"), self.alerts_view,
+        ]
 
     @classmethod
     def connect(cls, service_url: str | None = None, state_dir: str | Path | None = "live-state", *,
@@ -322,11 +349,16 @@ class LiveMonitor(widgets.VBox):
         return self.snapshot()
 
     def start(self) -> LiveMonitor:
-        """Start refreshing every ``refresh_seconds`` in a background thread (idempotent)."""
+        """Start refreshing in the background (idempotent): at once when the service's live stream
+        reports an event that changes the page (a fill, a mark, a state change), and at least every
+        ``refresh_seconds`` (which is all there is when the stream cannot be followed)."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="tradepulse-live-monitor", daemon=True)
             self._thread.start()
+        if self._stream_thread is None or not self._stream_thread.is_alive():
+            self._stream_thread = threading.Thread(target=self._follow_stream, name="tradepulse-live-stream", daemon=True)
+            self._stream_thread.start()
         return self
 
     def stop(self) -> None:
@@ -344,6 +376,26 @@ class LiveMonitor(widgets.VBox):
         if self._async_loop is not None:
             self._async_loop.call_soon_threadsafe(self._async_loop.stop)
         super().close()
+
+    def ask(self, action: str | None) -> None:
+        """What a button does: say what ``action`` will do and wait for Confirm (``None`` withdraws the question)."""
+        if action is not None and action not in _ACTIONS:
+            raise ConfigError(f"unknown action {action!r}; one of {', '.join(_ACTIONS)}")
+        self._pending_action = action
+        if action is None:
+            self.confirm_bar.layout.display = "none"
+            return
+        label = _ACTIONS[action][0]
+        self.confirm_text.value = (f'<span class="tp-live-confirm-text" data-action="{action}" style="font-weight:600;'
+                                   f'color:#8b1a1a">{html.escape(_CONSEQUENCES[action])} Confirm {html.escape(label)}?</span>')
+        self.confirm_button.description = f"Yes: {label}"
+        self.confirm_bar.layout.display = None
+
+    def confirm(self) -> dict[str, Any] | None:
+        """Carry out the action asked for with :meth:`ask` (what the Confirm button does)."""
+        action, self._pending_action = self._pending_action, None
+        self.confirm_bar.layout.display = "none"
+        return self.act(action) if action is not None else None
 
     def act(self, action: str) -> dict[str, Any] | None:
         """Run an operator action (``kill``, ``resume``, ``cancel_all``, ``flatten``) as its button does.
@@ -379,6 +431,8 @@ class LiveMonitor(widgets.VBox):
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.refresh_seconds)
+            # A burst of events (a fill and its mark) is one refresh, not several.
+            self._stop.wait(_COALESCE_SECONDS)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -386,6 +440,29 @@ class LiveMonitor(widgets.VBox):
                 self.refresh()
             except Exception:  # noqa: BLE001 - a bug in rendering must not end the refreshes silently
                 logger.exception("live monitor refresh failed")
+
+    def _follow_stream(self) -> None:
+        """Wake a refresh for each journal event that changes the page, as the service streams it.
+
+        Only a blocking client's stream is followed (an asyncio client's page refreshes on its
+        timer); a dropped stream is opened again after ``refresh_seconds``.
+        """
+        while not self._stop.is_set():
+            client = self._client
+            stream = getattr(client, "stream", None)
+            if client is None or stream is None or inspect.isasyncgenfunction(stream):
+                self._stop.wait(self.refresh_seconds)
+                continue
+            try:
+                for message in stream():
+                    if self._stop.is_set():
+                        return
+                    if message.get("type") == "event" and str(message.get("kind", "")).startswith(_WAKING_KINDS):
+                        self.stream_events += 1
+                        self._wake.set()
+            except Exception:  # noqa: BLE001 - the timer keeps the page fresh while the stream is down
+                logger.debug("live stream ended", exc_info=True)
+            self._stop.wait(self.refresh_seconds)
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = method(*args, **kwargs)

@@ -116,13 +116,23 @@ def test_read_token_monitor_shows_state_positions_and_orders_from_the_service_an
     assert all(button.disabled for button in monitor.buttons.values())
     assert 'data-scope="read"' in monitor.access_note.value
     monitor.reason.value = "should not be sent"
-    monitor.kill_button.click()
+    press(monitor, monitor.kill_button)
     assert monitor.snapshot()["last_action"]["ok"] is False
     with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
         assert reader.status()["trading_state"] == "ACTIVE"
         assert not [a for a in reader.alerts() if a["kind"] == "kill"]
     text = all_text(monitor) + repr(monitor.snapshot())
     assert READ_TOKEN not in text and OPERATE_TOKEN not in text
+    # The page follows the service's live stream: its events wake refreshes (not only the timer).
+    eventually(lambda: monitor.stream_events > 0, 30)
+
+
+def press(monitor, button) -> None:
+    """Click an operator button and confirm, as a person does on the page."""
+    button.click()
+    assert monitor.confirm_bar.layout.display is None
+    monitor.confirm_button.click()
+    assert monitor.confirm_bar.layout.display == "none"
 
 
 def test_operate_token_kill_button_halts_the_service_and_resume_brings_it_back(service, monitor_of):
@@ -135,13 +145,22 @@ def test_operate_token_kill_button_halts_the_service_and_resume_brings_it_back(s
     assert OPERATE_TOKEN not in all_text(monitor)
     eventually(lambda: monitor.snapshot()["status"]["engines"][0]["running"], 30)
 
-    monitor.kill_button.click()  # no reason typed: refused in the widget, nothing sent
+    # A button asks first; Cancel sends nothing.
+    monitor.reason.value = "unit test: changed my mind"
+    monitor.flatten_button.click()
+    assert monitor.confirm_bar.layout.display is None
+    assert 'data-action="flatten"' in monitor.confirm_text.value and "every position is closed" in monitor.confirm_text.value
+    monitor.cancel_confirm_button.click()
+    assert monitor.confirm_bar.layout.display == "none" and monitor.snapshot()["last_action"] is None
+    monitor.reason.value = ""
+
+    press(monitor, monitor.kill_button)  # no reason typed: refused in the widget, nothing sent
     refused = monitor.snapshot()["last_action"]
     assert refused["action"] == "kill" and refused["ok"] is False and "reason" in refused["message"]
     assert monitor.snapshot()["trading_state"] == "ACTIVE"
 
     monitor.reason.value = "unit test: halt from the dashboard"
-    monitor.kill_button.click()
+    press(monitor, monitor.kill_button)
     after = monitor.snapshot()
     assert after["last_action"]["ok"] is True and after["last_action"]["answer"]["trading_state"] == "HALTED"
     assert after["trading_state"] == "HALTED"
@@ -156,7 +175,7 @@ def test_operate_token_kill_button_halts_the_service_and_resume_brings_it_back(s
     assert "unit test: halt from the dashboard" in monitor.risk_view.value
 
     monitor.reason.value = "unit test: resume"
-    monitor.resume_button.click()
+    press(monitor, monitor.resume_button)
     assert monitor.snapshot()["trading_state"] == "ACTIVE"
     with LiveClient.from_state_dir(service, token=READ_TOKEN) as reader:
         assert reader.status()["trading_state"] == "ACTIVE"
