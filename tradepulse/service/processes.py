@@ -14,7 +14,8 @@ step fails.
   started in it; closing it stops them all, newest first, and removes a temporary folder. It is
   also registered with :mod:`atexit`, so a notebook kernel that exits mid-drill leaves nothing behind.
 - :func:`wait_for` polls a condition with a deadline; :func:`token_from` reads a token the way an
-  operator passes it; :func:`shown_url` is a URL safe to print.
+  operator passes it; :func:`shown_url` is a URL safe to print; :func:`ask_venue` reads the venue
+  account's own view (balances, orders, trades) with ccxt, from synchronous code such as a notebook cell.
 
 Children run in their own session, so a Ctrl-C meant for the parent (a demo, a notebook cell) does
 not reach them: the parent decides how they stop. On Linux each child also gets SIGTERM when the
@@ -34,7 +35,9 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import concurrent.futures
 import json
 import os
 import secrets
@@ -45,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -61,6 +64,7 @@ __all__ = [
     "LocalVenue",
     "ProcessFailed",
     "ServiceProcess",
+    "ask_venue",
     "generated_credentials",
     "shown_url",
     "token_from",
@@ -174,6 +178,62 @@ def shown_url(url: str) -> str:
     from tradepulse.client_base import display_url
 
     return display_url(url)
+
+
+def ask_venue(read: Callable[[Any], Awaitable[T]], env: Mapping[str, str], *, exchange: str = "binance",
+              timeout: float = 60.0) -> T:
+    """``await read(client)`` with a ccxt client of the venue account that ``env`` names; return its result.
+
+    What the venue itself says (balances, an order looked up by client order id, the account's
+    trades) is the independent side of a drill's checks. The client is built from ``env`` as the
+    service builds its own (``TRADEPULSE_<EXCHANGE>_API_KEY`` / ``_SECRET`` or their ``_FILE``
+    twins, ``TRADEPULSE_<EXCHANGE>_URL``), its markets are loaded, and it is closed afterwards. It
+    runs on a thread of its own with its own event loop, so it works where a loop is already
+    running in the caller's thread (a notebook kernel).
+
+    Parameters
+    ----------
+    read
+        An async function of the ccxt client, e.g. ``lambda venue: venue.fetch_balance()``.
+    env
+        Where the key, secret and venue URL are read (a drill's ``env``); nothing is printed.
+    exchange
+        The ccxt exchange id.
+    timeout
+        Seconds the whole call may take.
+
+    Returns
+    -------
+    What ``read`` returned.
+
+    Raises
+    ------
+    TimeoutError
+        It took longer than ``timeout``.
+
+    Examples
+    --------
+    >>> balance = ask_venue(lambda venue: venue.fetch_balance(), drill.env)      # doctest: +SKIP
+    >>> order = ask_venue(lambda venue: venue.fetch_order(None, "BTC/USDT",      # doctest: +SKIP
+    ...                   params={"origClientOrderId": "tp-btc-sma-4"}), drill.env)
+    """
+    from tradepulse.adapters.ccxt.exchange import create_exchange
+    from tradepulse.adapters.credentials import load_credentials
+
+    async def session() -> T:
+        client = create_exchange(exchange, credentials=load_credentials(exchange, env), environ=env)
+        try:
+            await client.load_markets()
+            return await read(client)
+        finally:
+            await client.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ask-venue") as pool:
+        future = pool.submit(asyncio.run, asyncio.wait_for(session(), timeout))
+        try:
+            return future.result()
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"the venue did not answer within {timeout:g} s") from None
 
 
 @dataclass(frozen=True, repr=False)
