@@ -16,6 +16,7 @@ from tradepulse.widgets.figures import PHASE_COLORS, backtest_figure, indicator_
 from tradepulse.widgets.history_explorer import HistoryExplorer
 from tradepulse.widgets.indicator_panel import IndicatorPanel
 from tradepulse.widgets.live_monitor import LiveMonitor
+from tradepulse.widgets.overview import Overview
 from tradepulse.widgets.sweep_explorer import SweepExplorer
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "HistoryExplorer",
     "IndicatorPanel",
     "LiveMonitor",
+    "Overview",
     "SweepExplorer",
     "backtest_figure",
     "indicator_figure",

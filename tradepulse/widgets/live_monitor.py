@@ -269,7 +269,7 @@ class LiveMonitor(widgets.VBox):
         self.confirm_button.on_click(lambda _button: self.confirm())
         self.cancel_confirm_button.on_click(lambda _button: self.ask(None))
         self.confirm_bar = widgets.HBox([self.confirm_text, self.confirm_button, self.cancel_confirm_button],
-                                        layout={"display": "none", "align_items": "center", "gap": "8px"})
+                                        layout={"display": "none", "align_items": "center"})
         self.confirm_bar.add_class("tp-live-confirm-bar")
         self._pending_action: str | None = None
         self.operator_panel.children = (*self.operator_panel.children[:2], self.confirm_bar, self.action_result)
@@ -573,8 +573,9 @@ class LiveMonitor(widgets.VBox):
             self._render_service(data)
         self._rendered = data
 
-    def _render_service(self, data: dict[str, Any]) -> None:
-        status, health, risk = data["status"], data["health"] or {}, data["risk"] or {}
+    def _render_header(self, data: dict[str, Any]) -> None:
+        """The header line: trading state, health, uptime, venue, start mode, version, last update."""
+        status, health = data["status"], data["health"] or {}
         service, venue = status.get("service", {}), status.get("venue", {})
         state = str(status.get("trading_state") or health.get("trading_state") or "UNKNOWN")
         venue_text = (_colored("connected", "#1d5e20") if venue.get("connected") else _colored("disconnected", "#8b1a1a"))
@@ -593,6 +594,11 @@ class LiveMonitor(widgets.VBox):
             f'<span style="font-size:15px;font-weight:600">Trading state</span>{_badge(state, "tp-live-state")}'
             + "".join(f"<span>{fact}</span>" for fact in facts) + "</div>"
         )
+
+    def _render_service(self, data: dict[str, Any]) -> None:
+        self._render_header(data)
+        status, health, risk = data["status"], data["health"] or {}, data["risk"] or {}
+        state = str(status.get("trading_state") or health.get("trading_state") or "UNKNOWN")
         watchdog = status.get("watchdog", {})
         limit = _number(watchdog.get("limit_seconds"))
         stalled = set(watchdog.get("stalled") or [])
