@@ -505,8 +505,9 @@ def test_a_venue_error_breaker_trip_reaches_the_webhook_as_tradepulse_halted_thr
     assert notification["externalURL"] == stack.alertmanager.url
 
     # The service's own alert says which breaker and strategy: the two sides tell one story.
-    own = [body for body in stack.receiver.bodies(Stack.service_path) if body["kind"] == "breaker_trip"]
-    assert own and own[0]["severity"] == "critical" and own[0]["details"]["strategy_id"] == STRATEGY_ID
+    own = eventually(lambda: [body for body in stack.receiver.bodies(Stack.service_path) if body["kind"] == "breaker_trip"],
+                     timeout_seconds=30, interval_seconds=0.1)
+    assert own[0]["severity"] == "critical" and own[0]["details"]["strategy_id"] == STRATEGY_ID
     assert "venue error" in own[0]["message"], own[0]
 
     # An operator resumes: Prometheus sees ACTIVE again and Alertmanager sends the resolution (send_resolved).
