@@ -17,6 +17,7 @@ from tradepulse.widgets.history_explorer import HistoryExplorer
 from tradepulse.widgets.indicator_panel import IndicatorPanel
 from tradepulse.widgets.live_monitor import LiveMonitor
 from tradepulse.widgets.overview import Overview
+from tradepulse.widgets.reports_board import ReportsBoard
 from tradepulse.widgets.sweep_explorer import SweepExplorer
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "IndicatorPanel",
     "LiveMonitor",
     "Overview",
+    "ReportsBoard",
     "SweepExplorer",
     "backtest_figure",
     "indicator_figure",
