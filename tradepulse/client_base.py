@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -333,8 +334,10 @@ def error_for(status: int, content: bytes, *, url: str, path: str, token: Token)
             return ServiceForbidden(
                 f"approving or rejecting a version needs your own approve token, and {token.described} is not one; "
                 f"set {TOKEN_VARIABLE} to your token from the service's {APPROVE_TOKEN_VARIABLE}", status=status, code=code)
+        held = re.search(r"has the (\w+) scope", message or "")
+        which = f"has the {held.group(1)} scope" if held else "is not one"
         return ServiceForbidden(
-            f"this action needs an operate token, and {token.described} is not one; "
+            f"this action needs an operate token, and {token.described} {which}; "
             f"set {TOKEN_VARIABLE} to the service's {OPERATE_TOKEN_VARIABLE} value", status=status, code=code)
     if status == 404:
         if message is None:

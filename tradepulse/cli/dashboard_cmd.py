@@ -33,6 +33,7 @@ from tradepulse.errors import ConfigError
 __all__ = [
     "DASHBOARD_PAGES",
     "LIVE_PAGES",
+    "REPORT_PAGES",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "TEMPLATE",
@@ -50,7 +51,12 @@ DEFAULT_HOST = "127.0.0.1"
 DASHBOARD_PAGES = ("backtest_explorer.ipynb", "indicators_dashboard.ipynb")
 #: Pages of the running service: listed, never preheated (a warm kernel would hold a connection
 #: made before anyone opened the page, to whatever service was up then).
-LIVE_PAGES = ("live_dashboard.ipynb",)
+LIVE_PAGES = ("overview_dashboard.ipynb", "live_dashboard.ipynb", "history_dashboard.ipynb")
+#: The scheduled research reports: listed, started on demand (they read the job history when opened).
+REPORT_PAGES = ("research_reports.ipynb",)
+#: What the pages' kernels are told, since Voila cannot pass them parameters.
+STATE_DIR_VARIABLE = "TRADEPULSE_STATE_DIR"
+JOBS_HISTORY_VARIABLE = "TRADEPULSE_JOBS_HISTORY"
 TEMPLATE = "tradepulse"  # Voila's lab template without CDN links (tradepulse/widgets/jupyter_data)
 _JUPYTER_DATA = Path(__file__).resolve().parents[1] / "widgets" / "jupyter_data"
 _STARTUP_LIMIT_SECONDS = 120.0
@@ -60,13 +66,15 @@ _STOP_LIMIT_SECONDS = 20.0
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dashboard",
-        help="serve the dashboards (backtest explorer, indicators) with Voila",
+        help="serve the dashboards (overview, live, history, reports, backtest explorer, indicators) with Voila",
         description=(
             "Serve the dashboard notebooks as read-only web pages with Voila: code hidden, the lab\n"
             "template, and a preheated kernel for each main page so it opens without waiting for\n"
             "the backtest to run. Stop with Ctrl-C (or SIGTERM); kernels are shut down cleanly."
         ),
-        epilog="Example: tradepulse dashboard --port 8866 --no-browser",
+        epilog=("Examples:\n"
+                "  tradepulse dashboard --port 8866 --no-browser\n"
+                "  TRADEPULSE_API_TOKEN=<read token> tradepulse dashboard --config live.toml   # the live pages show that service"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -75,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
     parser.add_argument("--notebooks-dir", default=None,
                         help="folder with the dashboard notebooks (default: ./notebooks, else the checkout's)")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="a service's config file: the live pages (overview, live, history) show that service")
+    parser.add_argument("--jobs-history", metavar="FILE", default=None,
+                        help="the job history the reports page reads (default: $TRADEPULSE_STORE_DIR/jobs.sqlite, "
+                             "else .tradepulse/jobs.sqlite here)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--no-preheat", action="store_true",
                         help="start kernels on demand instead of keeping one warm per main page")
@@ -179,6 +192,8 @@ class DashboardServer:
         Let Voila log at INFO level (startup, kernels) instead of warnings only.
     log_file
         File that receives Voila's and its kernels' output; ``None`` inherits this process's.
+    environment
+        Variables for Voila and the pages' kernels (which service, which job history).
 
     Examples
     --------
@@ -195,8 +210,10 @@ class DashboardServer:
         preheat: bool = True,
         verbose: bool = False,
         log_file: Path | None = None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.notebooks_dir = Path(notebooks_dir)
+        self.environment = dict(environment or {})
         self.host = host
         self._any_port = port == 0
         self.port = free_port(host) if port == 0 else int(port)
@@ -218,7 +235,8 @@ class DashboardServer:
     @property
     def pages(self) -> dict[str, str]:
         """The main pages that exist in the folder, by notebook name."""
-        return {page: self.page_url(page) for page in (*DASHBOARD_PAGES, *LIVE_PAGES) if (self.notebooks_dir / page).is_file()}
+        return {page: self.page_url(page) for page in (*LIVE_PAGES, *REPORT_PAGES, *DASHBOARD_PAGES)
+                if (self.notebooks_dir / page).is_file()}
 
     def start(self, timeout: float = _STARTUP_LIMIT_SECONDS) -> DashboardServer:
         """Start Voila and return once it answers HTTP; raise ConfigError if it cannot start."""
@@ -236,7 +254,7 @@ class DashboardServer:
         self.run_dir = Path(tempfile.mkdtemp(prefix="tradepulse-dashboard-"))
         config = voila_config(self.notebooks_dir, preheat=self.preheat)
         (self.run_dir / "voila.json").write_text(json.dumps(config, indent=2))
-        env = dict(os.environ)
+        env = {**os.environ, **self.environment}
         # Our template directory first, so Voila finds the "tradepulse" template.
         env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_JUPYTER_DATA), env.get("JUPYTER_PATH")]))
         command = voila_command(
@@ -338,6 +356,8 @@ def _dashboard(args: argparse.Namespace) -> int:
         notebooks_dir, port=port, host=args.host, preheat=not args.no_preheat, verbose=args.verbose,
         log_file=log_file,
     )
+    environment = _page_environment(args)
+    server.environment.update(environment)
     say = (lambda *_: None) if args.json else (lambda text: print(text, flush=True))
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print(f"tradepulse: note: listening on {args.host}: anyone who can reach it can view the dashboards "
@@ -364,16 +384,32 @@ def _dashboard(args: argparse.Namespace) -> int:
             server.stop()
 
 
+def _page_environment(args: argparse.Namespace) -> dict[str, str]:
+    """Where the pages' kernels find the service and the job history (absolute: they run in the notebooks folder)."""
+    from tradepulse.jobs.history import resolve_store_path
+
+    environment = {JOBS_HISTORY_VARIABLE: str(resolve_store_path(args.jobs_history).resolve())}
+    if args.config is not None:
+        from tradepulse.client_base import state_dir_of
+
+        environment[STATE_DIR_VARIABLE] = str(Path(state_dir_of(args.config)).resolve())
+    return environment
+
+
 def _announce(server: DashboardServer, as_json: bool, say: Any) -> None:
     if as_json:
         print_json({"url": server.url, "pages": server.pages, "preheat": server.preheat,
                     "notebooks_dir": str(server.notebooks_dir),
+                    "state_dir": server.environment.get(STATE_DIR_VARIABLE),
+                    "jobs_history": server.environment.get(JOBS_HISTORY_VARIABLE),
                     "log_file": str(server.log_file) if server.log_file else None})
         sys.stdout.flush()
         return
     say(f"TradePulse dashboard: {server.url}")
     for page, url in server.pages.items():
         say(f"  {Path(page).stem.replace('_', ' '):<22} {url}")
+    if STATE_DIR_VARIABLE in server.environment:
+        say(f"Live pages show the service of {server.environment[STATE_DIR_VARIABLE]}")
     if server.log_file is not None:
         say(f"Voila's log: {server.log_file}")
     say("Press Ctrl-C to stop.")

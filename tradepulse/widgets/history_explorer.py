@@ -36,7 +36,7 @@ from tradepulse.widgets._controls import heading
 from tradepulse.widgets.figures import show_figure
 from tradepulse.widgets.tables import frame_table_html
 
-__all__ = ["PERIODS", "HistoryExplorer", "state_dir_of_config"]
+__all__ = ["PERIODS", "HistoryExplorer", "history_page", "state_dir_of_config"]
 
 #: Period presets, counted back from the journal's last event (a replay's clock is not the wall clock).
 PERIODS = {"last hour": timedelta(hours=1), "last day": timedelta(days=1), "last week": timedelta(days=7),
@@ -347,3 +347,14 @@ def _figure(series: dict[str, pd.DataFrame], anomalies: list[Anomaly], pnl: pd.D
     return figure
 
 
+
+
+def history_page(state_dir: str | Path | None = "live-state", *, config: str | Path | None = None,
+                 **options: Any) -> widgets.Widget:
+    """A :class:`HistoryExplorer`, or one sentence saying why there is none yet (a dashboard page
+    opened before any service has written a journal must say so, not fail)."""
+    try:
+        return HistoryExplorer(state_dir, config=config, **options)
+    except ConfigError as error:
+        return widgets.HTML(f'<div class="tp-history-missing" style="padding:10px 14px;border-radius:6px;background:#fff4d6;'
+                            f'color:#8a5a00;border:1px solid #f0d48a">No history to show: {html.escape(str(error))}</div>')
