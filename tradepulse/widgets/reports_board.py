@@ -88,7 +88,7 @@ class ReportsBoard(widgets.VBox):
                                   f"history at {html.escape(str(self.path))}. Schedule reports with "
                                   "<code>tradepulse jobs scheduler</code> or run one with <code>tradepulse jobs run</code>.</div>")
             self.table.value = ""
-            self.run_picker.options = []
+            self.run_picker.options = [("no runs", None)]
             return self
         try:
             entries = JobHistory(self.path).entries(limit=self.limit)
@@ -105,7 +105,9 @@ class ReportsBoard(widgets.VBox):
             + "</div>")
         self.table.value = self._table_html()
         with_report = [run for run in self.runs if run.get("archive_path") and Path(run["archive_path"]).is_file()]
-        options = [(f"{run['job']} · {run['started_at']} · {run['status']}", run["run_id"]) for run in with_report]
+        # The first choice is none: a report is rendered when asked for, not on every page load.
+        options = [("pick a run to read its report", None),
+                   *[(f"{run['job']} · {run['started_at']} · {run['status']}", run["run_id"]) for run in with_report]]
         current = self.run_picker.value
         self.run_picker.options = options
         if current in {value for _, value in options}:
