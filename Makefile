@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/mpl
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser promtool alertmanager demo test test-unit bench bench-nautilus lock clean labextension
+.PHONY: setup browser promtool postgresql alertmanager demo test test-unit bench bench-nautilus lock clean labextension
 
 setup: $(STAMP)
 
@@ -49,14 +49,21 @@ alertmanager:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager; }
 
+# PostgreSQL (Debian's package) for the journal's PostgreSQL tests: they start their own server on
+# loopback in a temporary folder (as the postgres user when run as root), so no cluster needs to run.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql; }
+
 # Three runs: the suite in parallel; every notebook under nbval; the browser tests on their own, since
 # Playwright's sync API keeps an event loop running in its worker and Chromium wants the CPU to itself.
-test: setup browser promtool alertmanager
+test: setup browser promtool alertmanager postgresql
 	$(PY) -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
 	$(PY) -m pytest tests/browser
 
-test-unit: setup promtool
+test-unit: setup promtool postgresql
 	$(PY) -m pytest -n 2 tests/unit
 
 # The JupyterLab panel: rebuild the committed prebuilt extension (extensions/labextensions/tradepulse-lab)

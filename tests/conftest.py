@@ -59,3 +59,37 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# -- journals in both dialects ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on loopback for this test process (password in TRADEPULSE_STORE_PASSWORD)."""
+    from pg_server import PASSWORD, PostgresServer
+
+    server = PostgresServer().start()
+    previous = os.environ.get("TRADEPULSE_STORE_PASSWORD")
+    os.environ["TRADEPULSE_STORE_PASSWORD"] = PASSWORD
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("TRADEPULSE_STORE_PASSWORD", None)
+        else:
+            os.environ["TRADEPULSE_STORE_PASSWORD"] = previous
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_at(request, tmp_path):
+    """``journal_at(name)``: where a journal called ``name`` lives, in a SQLite file or a PostgreSQL schema.
+
+    Journal tests take it to run once per dialect: the same assertions hold for both.
+    """
+    if request.param == "sqlite":
+        return lambda name="journal": tmp_path / f"{name}.sqlite"
+    server = request.getfixturevalue("postgres_server")
+    prefix = f"t{abs(hash(request.node.nodeid)) % 10**10}"
+    return lambda name="journal": server.url(f"{prefix}_{name}")

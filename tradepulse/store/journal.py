@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from tradepulse.errors import ConfigError, TradePulseError
 from tradepulse.store.kinds import KIND_PATTERN
 from tradepulse.store.migrations import CURRENT_SCHEMA_VERSION, migrate, schema_version
+from tradepulse.store.postgres import PgConnection, PgLocation, is_postgres
 
 _log = logging.getLogger(__name__)
 
@@ -166,13 +167,14 @@ _CHECKED_KINDS: set[str] = set()
 
 
 class Journal:
-    """The append-only event journal in one SQLite file.
+    """The append-only event journal: one SQLite file, or one schema of a PostgreSQL database.
 
     Parameters
     ----------
     path
         The database file; created (with parent directories) and migrated to the current schema
-        unless ``read_only``.
+        unless ``read_only``. Or a PostgreSQL journal, ``postgresql://user@host/db?journal=name``
+        (a :class:`~tradepulse.store.postgres.PgLocation`; :mod:`tradepulse.store.postgres`).
     durability
         ``"full"`` (default, ``synchronous=FULL``) or ``"fast"`` (``synchronous=NORMAL``); see the
         module docstring.
@@ -189,7 +191,7 @@ class Journal:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | PgLocation,
         *,
         durability: Durability = "full",
         clock: Callable[[], datetime] | None = None,
@@ -197,7 +199,9 @@ class Journal:
     ) -> None:
         if durability not in _SYNCHRONOUS:
             raise ConfigError(f"journal durability must be 'full' or 'fast' (got {durability!r})")
-        self.path = Path(path).expanduser()
+        self.postgres = is_postgres(path)
+        self.path: Any = (path if isinstance(path, PgLocation) else PgLocation.parse(str(path))) if self.postgres \
+            else Path(path).expanduser()
         self.durability = durability
         self.read_only = read_only
         self._clock = clock or _utc_now
@@ -209,7 +213,15 @@ class Journal:
         self._uncommitted: list[JournalEvent] = []
         self._connection = self._connect()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
+        if self.postgres:
+            connection = PgConnection(self.path, read_only=self.read_only, durability=self.durability)
+            version = connection.schema_version()
+            if version != CURRENT_SCHEMA_VERSION:
+                connection.close()
+                raise ConfigError(f"journal {self.path} has schema version {version}, this TradePulse reads version "
+                                  f"{CURRENT_SCHEMA_VERSION}; open it once for writing to migrate it")
+            return connection
         if self.read_only:
             if not self.path.exists():
                 raise ConfigError(f"journal {self.path} does not exist")
@@ -293,7 +305,7 @@ class Journal:
                 self._uncommitted = []
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):
+                if isinstance(error, _database_errors()):
                     # Disk full, file locked too long, file removed: nothing was recorded, so nothing may act.
                     also = f" (nor the {lost} event(s) appended since the last commit)" if lost else ""
                     raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded{also}") from error
@@ -334,7 +346,7 @@ class Journal:
                 return
             try:
                 self._connection.execute("COMMIT")
-            except sqlite3.Error as error:
+            except _database_errors() as error:
                 lost = len(self._uncommitted)
                 self._uncommitted = []
                 if self._connection.in_transaction:
@@ -424,7 +436,8 @@ class Journal:
         sql = f"SELECT seq, ts, kind, correlation_id, payload FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {order}"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            parameters += [-1 if limit is None else int(limit), int(offset)]
+            no_limit = None if self.postgres else -1  # "no limit" in each dialect
+            parameters += [no_limit if limit is None else int(limit), int(offset)]
         return [_event(row) for row in self.select(sql, parameters)]
 
     def iter_events(self, *, after_seq: int = 0, **filters: Any) -> Iterator[JournalEvent]:
@@ -447,8 +460,10 @@ class Journal:
         return int(self.select("SELECT COUNT(*) FROM events WHERE kind = ?", [kind])[0][0])
 
     def schema_version(self) -> int:
-        """The schema version of the open file."""
+        """The schema version of the open journal."""
         with self._lock:
+            if self.postgres:
+                return int(self._connection.schema_version())
             return schema_version(self._connection)
 
     def select(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
@@ -478,6 +493,15 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, durability={self.durability!r}{', read_only=True' if self.read_only else ''})"
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What a failed write raises, in either dialect."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite needs nothing else
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
 
 
 def _event(row: tuple) -> JournalEvent:

@@ -56,7 +56,7 @@ def _time_clauses(column: str, since: datetime | None, until: datetime | None) -
 
 
 def _where(clauses: list[str]) -> str:
-    return " AND ".join(clauses) if clauses else "1"
+    return " AND ".join(clauses) if clauses else "1 = 1"
 
 
 def orders(
@@ -79,7 +79,7 @@ def orders(
     ``last_seq``. ``since``/``until`` filter on ``journaled_at``; ``status`` takes one status or
     several.
     """
-    clauses, parameters = ["1"], []
+    clauses, parameters = ["1 = 1"], []
     if status is not None:
         statuses = [status] if isinstance(status, str) else list(status)
         clauses.append(f"json_extract(last.payload, '$.order.status') IN ({', '.join('?' * len(statuses))})")
@@ -214,7 +214,7 @@ def pnl_series(
     arguments: list[Any] = [*parameters, *time_parameters]
     if last is not None:
         newest = f"SELECT seq, ts, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq DESC LIMIT ?"
-        sql = f"SELECT ts, payload FROM ({newest}) ORDER BY seq"
+        sql = f"SELECT ts, payload FROM ({newest}) AS newest ORDER BY seq"
         arguments.append(int(last))
     with _opened(source) as journal:
         rows = journal.select(sql, arguments)

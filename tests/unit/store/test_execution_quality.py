@@ -36,7 +36,7 @@ def ms(milliseconds: int) -> datetime:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Path:
+def session(journal_at):
     """Two strategies trading, each step at a known time.
 
     momentum, BTC/USDT:
@@ -50,7 +50,7 @@ def session(tmp_path: Path) -> Path:
     grid, ETH/USDT:
       6. t=5000  buy 2, arrival 3000; acked at 5010 ms; fills 1 @ 2997: 3 USDT better, -10 bps.
     """
-    path = tmp_path / "journal.sqlite"
+    path = journal_at("journal")
     clock = ManualClock()
     with Journal(path, clock=clock, durability="fast") as journal:
         oms = OMS(journal, [BTC, ETH], clock=clock)
@@ -166,8 +166,8 @@ def test_bounds_at_the_ends_of_the_calendar_and_naive_bounds(session):
         queries.execution_quality(session, since=datetime(2024, 3, 1))
 
 
-def test_a_journal_without_orders_has_no_rows(tmp_path):
-    path = tmp_path / "empty.sqlite"
+def test_a_journal_without_orders_has_no_rows(journal_at):
+    path = journal_at("empty")
     with Journal(path, durability="fast") as journal:
         journal.append("market.bar", {"symbol": "BTC/USDT", "close": "40000"})
     assert queries.execution_quality(path) == []

@@ -1,4 +1,5 @@
-"""The journal appends durable, gap-free, exactly round-tripping events to a real SQLite file in WAL mode."""
+"""The journal appends durable, gap-free, exactly round-tripping events: to a real SQLite file in WAL mode,
+and (the same tests, through ``journal_at``) to a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradepulse.errors import ConfigError
@@ -19,8 +20,8 @@ AT = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def journal(tmp_path: Path):
-    with Journal(tmp_path / "journal.sqlite", clock=lambda: AT) as opened:
+def journal(journal_at):
+    with Journal(journal_at("journal"), clock=lambda: AT) as opened:
         yield opened
 
 
@@ -44,12 +45,12 @@ def test_decimals_are_stored_as_plain_strings_that_round_trip_exactly(journal):
     assert {name: Decimal(text) for name, text in journal.events()[0].payload.items()} == values
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # one journal, read by seq
 @given(value=st.decimals(allow_nan=False, allow_infinity=False))
-def test_any_finite_decimal_round_trips_exactly(tmp_path_factory, value):
-    with Journal(tmp_path_factory.mktemp("j") / "j.sqlite", durability="fast") as journal:
-        journal.append("test.value", {"value": value})
-        assert Decimal(journal.events()[0].payload["value"]) == value
+def test_any_finite_decimal_round_trips_exactly(journal_at, value):
+    with Journal(journal_at("decimals"), durability="fast") as journal:
+        appended = journal.append("test.value", {"value": value})
+        assert Decimal(journal.events(after_seq=appended.seq - 1)[0].payload["value"]) == value
 
 
 def test_times_are_stored_in_utc_and_naive_times_are_refused(journal):
@@ -94,8 +95,19 @@ def test_default_is_wal_with_synchronous_full_and_fast_mode_is_synchronous_norma
         Journal(tmp_path / "x.sqlite", durability="yolo")
 
 
-def test_the_database_refuses_to_update_or_delete_events(journal, tmp_path):
+def test_the_database_refuses_to_update_or_delete_events(journal):
     journal.append("test.x", {"n": 1})
+    if journal.postgres:
+        import psycopg
+
+        from tradepulse.store.postgres import connect
+
+        connection = connect(journal.path)
+        for statement in ("UPDATE {}.events SET payload = '{{}}'", "DELETE FROM {}.events"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                connection.execute(statement.format(journal.path.schema))
+        connection.close()
+        return
     connection = sqlite3.connect(journal.path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         connection.execute("UPDATE events SET payload = '{}'")
@@ -135,9 +147,9 @@ def test_a_reader_in_another_connection_sees_committed_events_while_the_writer_k
             reader.append("test.n", {})
 
 
-def test_read_only_open_of_a_missing_file_is_a_config_error(tmp_path):
+def test_read_only_open_of_a_missing_journal_is_a_config_error(journal_at):
     with pytest.raises(ConfigError, match="does not exist"):
-        Journal(tmp_path / "missing.sqlite", read_only=True)
+        Journal(journal_at("missing"), read_only=True)
 
 
 def test_a_file_that_is_not_a_database_is_a_config_error(tmp_path):
@@ -155,6 +167,33 @@ def test_select_refuses_statements_that_write(journal):
 def test_integrity_check_of_a_fresh_journal_is_ok(journal):
     journal.append("test.n", {"n": 1})
     assert journal.integrity_check() == "ok"
+
+
+def test_a_failed_write_to_postgresql_is_a_journal_error_and_records_nothing(postgres_server):
+    from tradepulse.store.postgres import PgLocation, connect
+
+    location = PgLocation.parse(postgres_server.url("failed_write"))
+    with Journal(location) as journal:
+        journal.append("test.n", {"n": 1})
+        blocker = connect(location, autocommit=False)
+        blocker.execute(f"LOCK TABLE {location.schema}.events IN ACCESS EXCLUSIVE MODE")  # another writer holds the lock
+        journal._connection._connection.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(JournalError, match="nothing was recorded"):
+            journal.append("test.n", {"n": 2})
+        blocker.rollback()
+        blocker.close()
+        assert journal.count() == 1
+        assert journal.append("test.n", {"n": 3}).seq == 2
+        assert journal.integrity_check() == "ok"
+
+
+def test_a_password_in_the_url_is_refused_and_a_wrong_one_is_one_line_without_it(postgres_server, monkeypatch):
+    with pytest.raises(ConfigError, match="holds a password"):
+        Journal(postgres_server.url("x").replace("tradepulse@", "tradepulse:hunter2@"))
+    monkeypatch.setenv("TRADEPULSE_STORE_PASSWORD", "not-the-password-123")
+    with pytest.raises(ConfigError, match="cannot connect to the journal database") as error:
+        Journal(postgres_server.url("x"))
+    assert "not-the-password-123" not in str(error.value) and "\n" not in str(error.value)
 
 
 def test_a_failed_write_is_a_journal_error_and_records_nothing(tmp_path):

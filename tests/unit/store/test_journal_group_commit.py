@@ -12,8 +12,8 @@ from tradepulse.store import Journal
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def test_deferred_events_are_invisible_to_readers_and_unheard_until_sync(tmp_path):
-    path = tmp_path / "journal.sqlite"
+def test_deferred_events_are_invisible_to_readers_and_unheard_until_sync(journal_at):
+    path = journal_at("journal")
     heard = []
     with Journal(path, clock=lambda: T0) as journal:
         journal.add_listener(lambda event: heard.append(event.seq))
@@ -37,8 +37,8 @@ def test_deferred_events_are_invisible_to_readers_and_unheard_until_sync(tmp_pat
         assert heard == [1, 2, 3]
 
 
-def test_a_deferred_group_commits_by_itself_once_it_holds_max_events(tmp_path):
-    path = tmp_path / "journal.sqlite"
+def test_a_deferred_group_commits_by_itself_once_it_holds_max_events(journal_at):
+    path = journal_at("journal")
     with Journal(path, clock=lambda: T0) as journal, journal.deferred_commits(max_events=3):
         for _ in range(5):
             journal.append("market.bar", {"symbol": "BTC/USDT"})
@@ -46,8 +46,8 @@ def test_a_deferred_group_commits_by_itself_once_it_holds_max_events(tmp_path):
             assert reader.count() == 3  # the third append committed the group; two wait
 
 
-def test_closing_the_journal_commits_what_waits(tmp_path):
-    path = tmp_path / "journal.sqlite"
+def test_closing_the_journal_commits_what_waits(journal_at):
+    path = journal_at("journal")
     journal = Journal(path, clock=lambda: T0)
     context = journal.deferred_commits()
     context.__enter__()
@@ -57,6 +57,6 @@ def test_closing_the_journal_commits_what_waits(tmp_path):
         assert reader.count() == 1
 
 
-def test_max_events_must_be_positive(tmp_path):
-    with Journal(tmp_path / "journal.sqlite") as journal, pytest.raises(ConfigError), journal.deferred_commits(max_events=0):
+def test_max_events_must_be_positive(journal_at):
+    with Journal(journal_at("journal")) as journal, pytest.raises(ConfigError), journal.deferred_commits(max_events=0):
         pass

@@ -34,9 +34,9 @@ def fill(client_order_id: str, trade_id: str, quantity: str, price: str, fee: st
 
 
 @pytest.fixture
-def trading_day(tmp_path: Path) -> Path:
+def trading_day(journal_at):
     """A journal with a small but complete day: fills, a cancel, a denial, marks and risk events."""
-    path = tmp_path / "journal.sqlite"
+    path = journal_at("journal")
     clock = MinuteClock()
     with Journal(path, clock=clock, durability="fast") as journal:
         oms = OMS(journal, [BTC, ETH, ETH_BTC], clock=clock)
@@ -116,8 +116,8 @@ def test_pnl_series_gives_totals_and_equity_at_each_mark(trading_day):
     assert frame["gross_exposure"].iloc[0] > 0  # long BTC at the first mark (flat again at the last)
 
 
-def test_pnl_series_asks_which_quote_when_there_are_several(tmp_path):
-    path = tmp_path / "j.sqlite"
+def test_pnl_series_asks_which_quote_when_there_are_several(journal_at):
+    path = journal_at("j")
     with Journal(path) as journal:
         oms = OMS(journal, [BTC, ETH_BTC])
         for symbol, price in (("BTC/USDT", "40000.00"), ("ETH/BTC", "0.05000")):

@@ -8,9 +8,9 @@ from decimal import Decimal
 from tradepulse.store import Journal, queries
 
 
-def test_the_last_marks_equal_the_tail_of_the_whole_series(tmp_path):
+def test_the_last_marks_equal_the_tail_of_the_whole_series(journal_at):
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    with Journal(tmp_path / "journal.sqlite", durability="fast") as journal:
+    with Journal(journal_at("journal"), durability="fast") as journal:
         for minute in range(50):
             totals = {"USDT": {"quote": "USDT", "realized_pnl": str(minute), "unrealized_pnl": "0", "fees_quote": "1",
                                "net_pnl": str(minute - 1)}}
