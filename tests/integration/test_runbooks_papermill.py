@@ -1,14 +1,18 @@
-"""The operational runbooks, run with papermill against a real paper service this test starts.
+"""The operational runbooks, run with papermill as a job would run them.
 
 Each runbook records its outcome with ``tradepulse.jobs.record_results``; the assertions read it back
-from the executed notebook and check it against the service itself (through ``LiveClient``). The
-runbooks get the service's state directory or URL and the name of the variable holding the token,
-as an operator would pass them, with ``allow_drill = False`` so they can never fall back to a drill
-service of their own.
+from the executed notebook. The runbooks that operate a service (health check, kill switch, incident
+response) run against a real paper service this test starts and are checked against the service
+itself (through ``LiveClient``): they get its state directory or URL and the name of the variable
+holding the token, as an operator would pass them, with ``allow_drill = False`` so they can never
+fall back to a drill service of their own. The drills (cold start, warm start review, key rotation,
+abnormal market) start their own venue and service; they run with parameters other than their
+defaults, so the parameters reach them.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import papermill
 import pytest
 
 from polling import eventually
-from service_fixtures import OPERATE_TOKEN, PaperService
+from service_fixtures import OPERATE_TOKEN, READ_TOKEN, PaperService
 from tradepulse.client import LiveClient
 from tradepulse.jobs import read_results
 
@@ -99,3 +103,68 @@ def test_kill_switch_halts_flattens_then_resumes(paper_service, tmp_path):
         assert client.status()["trading_state"] == "ACTIVE"
         changes = [row for row in client.risk(limit=50)["history"] if row["kind"] == "risk.state_change"]
         assert changes[0]["payload"]["new"] == "ACTIVE" and changes[0]["payload"]["reason"] == "papermill test: resume"
+
+
+def test_incident_response_reports_a_halt_and_only_reads(paper_service, tmp_path):
+    state_dir, url, pid = paper_service
+    with LiveClient(url, token=OPERATE_TOKEN) as client:
+        eventually(lambda: client.fills(limit=1), timeout_seconds=60, interval_seconds=0.2)
+        client.kill("papermill test: incident")
+        results = run_runbook("incident_response", tmp_path / "incident.ipynb", state_dir=str(state_dir),
+                              token_env=TOKEN_VARIABLE, allow_drill=False, log_file=str(state_dir.parent / "service.log"),
+                              report_dir=str(tmp_path / "reports"), incident="papermill test: operator halt",
+                              responder="pytest")
+        assert results["mode"] == "service"
+        report = Path(results["report"])
+        assert report.parent == tmp_path / "reports" and re.fullmatch(r"incident-\d{8}T\d{6}Z\.ipynb", report.name)
+        assert results["sections"] == ["Summary", "Timeline", "Status", "Risk", "Orders and positions", "Journal extract",
+                                       "Service log", "Metrics", "Next steps"]
+        assert results["trading_state"] == "HALTED" and results["secrets_found"] == 0
+        assert results["journal_events"]["btc-sma"] > 0 and results["log_lines"] > 0 and results["metric_samples"] > 0
+        text = report.read_text()
+        assert OPERATE_TOKEN not in text and READ_TOKEN not in text
+        assert "papermill test: operator halt" in text and "papermill test: incident" in text  # the kill's reason
+        # It only read: the same process, still halted.
+        status = client.status()
+        assert status["service"]["pid"] == pid and status["trading_state"] == "HALTED"
+
+
+def test_cold_start_records_the_baseline_of_the_balances_it_was_given(tmp_path):
+    results = run_runbook("cold_start", tmp_path / "cold.ipynb", balances={"USDT": "3000", "BTC": "0.02"}, capital=1500,
+                          first_fills=3)
+    assert results["start_mode"] == "cold" and results["health"] == "ok" and results["trading_state"] == "ACTIVE"
+    baseline = results["baseline"]
+    assert Decimal(baseline["base_total"]) == Decimal("0.02") and Decimal(baseline["quote_total"]) == Decimal("3000")
+    assert results["baseline_matches_venue"] and results["baseline_before_first_order"]
+    assert results["fills"] >= 3 and results["stop_exit_code"] == 0 and results["journals_kept"] == ["btc-sma.sqlite"]
+
+
+def test_warm_start_review_reconciles_the_fill_made_while_the_service_was_down(tmp_path):
+    results = run_runbook("warm_start_review", tmp_path / "warm.ipynb", late_landing_ms=1500, fills_before_crash=2)
+    assert results["killed_exit_code"] == -9 and results["start_mode_after_restart"] == "warm"
+    assert results["resolved"] == [f"{results['in_flight_order']}: SUBMITTED -> FILLED"]
+    assert results["missed_fills"] == 1 and results["adopted"] == 0 and results["foreign"] == 0
+    assert results["reconciliation_ok"] and results["unexplained"] == [] and Decimal(results["balance_difference"]) == 0
+    assert results["decision"] == "continue" and results["trading_state"] == "ACTIVE"
+
+
+def test_key_rotation_refuses_no_client_and_locks_out_the_old_tokens(tmp_path):
+    results = run_runbook("key_rotation", tmp_path / "rotation.ipynb", probe_interval_seconds=0.05)
+    assert [restart["restart"] for restart in results["restarts"]] == ["add the new tokens", "remove the old tokens",
+                                                                       "new venue key"]
+    assert results["probe_answers"] > 20 and results["refused_answers"] == 0
+    assert results["old_tokens_after_removal"] == {"operate": "refused", "read": "refused"}
+    assert results["new_tokens_accepted"] == {"operate": "operate", "read": "read"}
+    assert results["orders_through_new_key"] >= 1 and results["old_key_account_untouched"]
+    assert results["secrets_in_log"] == 0
+
+
+def test_abnormal_market_halts_on_the_recorded_ether_fall(tmp_path):
+    results = run_runbook("abnormal_market", tmp_path / "abnormal.ipynb", symbol="ETHUSDT")
+    assert results["symbol"] == "ETH/USDT" and 0.004 < results["recorded_fall"] < 0.005
+    assert results["states_seen"] == ["ACTIVE", "REDUCING", "HALTED"]
+    assert results["breakers_tripped"] == ["daily_loss", "drawdown"]
+    assert results["journal_sequence"] == ["daily_loss -> REDUCING", "breaker:daily_loss -> REDUCING",
+                                           "drawdown -> HALTED", "breaker:drawdown -> HALTED"]
+    assert results["flattened"] and results["trading_state"] == "HALTED"
+    assert results["alerts"] == [["breaker_trip", "critical"], ["breaker_trip", "warning"]]
