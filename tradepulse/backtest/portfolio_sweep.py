@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
+from tradepulse.backtest.dask_backend import check_dask_options, windows_on_dask
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, check_bars, periods_per_year
 from tradepulse.backtest.portfolio import CostsBySymbol, member_costs, simulate_portfolio, universe_bar_period
 from tradepulse.backtest.result import equity_stats, trade_stats
@@ -40,6 +41,7 @@ from tradepulse.backtest.search import (
     expand_grid,
     grid_signals,
     rank,
+    stats_table,
     with_progress,
 )
 from tradepulse.data.universe import Universe
@@ -48,6 +50,9 @@ from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import GridCache, Strategy
 from tradepulse.strategy.loader import load_strategy
 from tradepulse.strategy.portfolio import GROSS_TOLERANCE, PortfolioStrategy, as_portfolio, check_weights, member_bars
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = [
     "PORTFOLIO_BYTES_PER_CELL",
@@ -58,7 +63,9 @@ __all__ = [
     "group_equity",
     "portfolio_chunk_size",
     "portfolio_fill_stats",
+    "portfolio_combo_stats",
     "portfolio_grid",
+    "portfolio_history",
     "run_portfolio_sweep",
     "weights_grid",
 ]
@@ -130,13 +137,17 @@ def run_portfolio_sweep(
     metric: str = "sharpe",
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
     max_combinations: int = DEFAULT_MAX_COMBINATIONS,
-    progress: bool = False,
+    progress: bool | None = None,
+    dask: str | Client | None = None,
+    dask_workers: int | None = None,
+    dask_worker_memory: int | str | None = None,
 ) -> SweepResult:
     """Backtest every combination of ``grid`` as a portfolio over ``universe`` and rank them by ``metric``.
 
     Arguments are those of :func:`~tradepulse.backtest.sweep.run_sweep`; ``costs`` may be
     ``{symbol: Costs}``. The table holds each combination's parameters and account statistics
-    (:data:`PORTFOLIO_STAT_NAMES`).
+    (:data:`PORTFOLIO_STAT_NAMES`). ``dask`` runs it on a Dask cluster with an identical result
+    (:mod:`tradepulse.backtest.dask_backend`).
 
     Examples
     --------
@@ -145,22 +156,32 @@ def run_portfolio_sweep(
     >>> sweep.symbols, len(sweep.table)
     (('BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'BNB/USDT'), 2)
     """
+    check_dask_options(dask, dask_workers, dask_worker_memory)
     cls = load_strategy(strategy)
     check_metric(metric)
     check_universe_bars(universe)
     by_symbol = member_costs(universe.symbols, costs)
     combos, skipped = portfolio_grid(cls, universe, grid, fixed_params, max_combinations)
-    stats = evaluate_portfolio_combos(
-        universe,
-        cls,
-        combos,
-        start=0,
-        end=len(universe),
-        costs=by_symbol,
-        init_cash=init_cash,
-        memory_budget_bytes=memory_budget_bytes,
-        progress=progress,
-    )
+    if memory_budget_bytes <= 0:
+        raise ConfigError(f"memory budget must be positive, got {memory_budget_bytes!r}")
+    if dask is None:
+        stats = evaluate_portfolio_combos(
+            universe,
+            cls,
+            combos,
+            start=0,
+            end=len(universe),
+            costs=by_symbol,
+            init_cash=init_cash,
+            memory_budget_bytes=memory_budget_bytes,
+            progress=progress,
+        )
+    else:
+        (stats,) = windows_on_dask(
+            dask, portfolio_combo_stats, universe, cls, combos, [(0, len(universe))], history=portfolio_history(cls, combos),
+            costs=by_symbol, init_cash=init_cash, memory_budget_bytes=memory_budget_bytes, progress=progress,
+            workers=dask_workers, worker_memory=dask_worker_memory,
+        )
     return SweepResult(
         strategy=cls,
         table=rank(stats, metric),
@@ -194,11 +215,42 @@ def evaluate_portfolio_combos(
     ``warmup_bars`` bars before ``start``, and each account starts flat with ``init_cash`` at the
     close of the bar before ``start``.
     """
+    columns = portfolio_combo_stats(
+        universe, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress,
+    )
+    return stats_table(combos, columns)
+
+
+def portfolio_history(cls: type[Strategy], combos: Sequence[Mapping[str, Any]]) -> int:
+    """Bars of history before a window that the weights of ``combos`` see: the largest ``warmup_bars``."""
+    return max(as_portfolio(cls(**combo)).warmup_bars for combo in combos)
+
+
+def portfolio_combo_stats(
+    universe: Universe,
+    cls: type[Strategy],
+    combos: Sequence[Mapping[str, Any]],
+    *,
+    start: int,
+    end: int,
+    costs: Mapping[str, Costs],
+    init_cash: float,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
+    progress: bool = False,
+    history: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Return :data:`PORTFOLIO_STAT_NAMES` per combination on rows ``[start, end)``, in ``combos`` order.
+
+    ``history`` (default: :func:`portfolio_history` of ``combos``) is as in
+    :func:`~tradepulse.backtest.sweep.combo_stats`: a part of a grid passes the whole grid's.
+    """
     if memory_budget_bytes <= 0:
         raise ConfigError(f"memory budget must be positive, got {memory_budget_bytes!r}")
     symbols = universe.symbols
     n_symbols = len(symbols)
-    history = max(as_portfolio(cls(**combo)).warmup_bars for combo in combos)
+    if history is None:
+        history = portfolio_history(cls, combos)
     first_signal_row = max(0, start - history)
     sim_start = start - 1 if start > 0 else 0
     window = universe.slice(first_signal_row, end)
@@ -229,11 +281,7 @@ def evaluate_portfolio_combos(
         gc.collect(1)
         for name in PORTFOLIO_STAT_NAMES:
             columns.setdefault(name, []).append(stats[name])
-    table = pd.DataFrame(list(combos))
-    for name, parts in columns.items():
-        table[name] = np.concatenate(parts)
-    table["trades"] = table["trades"].astype(np.int64)
-    return table
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
 def weights_grid(

@@ -10,15 +10,23 @@ Out-of-sample exposure is the share of test bars closing with any member held.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from tradepulse.backtest.dask_backend import check_dask_options, windows_on_dask
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, periods_per_year
 from tradepulse.backtest.portfolio import CostsBySymbol, member_costs, simulate_portfolio, universe_bar_period
-from tradepulse.backtest.portfolio_sweep import check_universe_bars, evaluate_portfolio_combos, group_equity, portfolio_grid
+from tradepulse.backtest.portfolio_sweep import (
+    check_universe_bars,
+    evaluate_portfolio_combos,
+    group_equity,
+    portfolio_combo_stats,
+    portfolio_grid,
+    portfolio_history,
+)
 from tradepulse.backtest.result import STAT_NAMES, equity_stats, trade_stats
 from tradepulse.backtest.search import (
     DEFAULT_MAX_COMBINATIONS,
@@ -38,6 +46,9 @@ from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
 from tradepulse.strategy.portfolio import as_portfolio, check_weights
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 __all__ = ["run_portfolio_walkforward"]
 
 
@@ -55,7 +66,10 @@ def run_portfolio_walkforward(
     init_cash: float = DEFAULT_INIT_CASH,
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
     max_combinations: int = DEFAULT_MAX_COMBINATIONS,
-    progress: bool = False,
+    progress: bool | None = None,
+    dask: str | Client | None = None,
+    dask_workers: int | None = None,
+    dask_worker_memory: int | str | None = None,
 ) -> WalkForwardResult:
     """Run walk-forward optimisation of ``strategy`` over ``grid``, each combination a portfolio over ``universe``.
 
@@ -67,6 +81,7 @@ def run_portfolio_walkforward(
     >>> len(wf.folds), wf.symbols
     (2, ('BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'BNB/USDT'))
     """
+    check_dask_options(dask, dask_workers, dask_worker_memory)
     cls = load_strategy(strategy)
     check_metric(metric)
     check_universe_bars(universe)
@@ -81,21 +96,13 @@ def run_portfolio_walkforward(
     fold_held: list[np.ndarray] = []
     fees_paid = 0.0
     first_test_row = bounds[0][2]
-    for number, (train_start, train_end, test_start, test_end) in enumerate(bounds):
-        in_sample = rank(
-            evaluate_portfolio_combos(
-                universe,
-                cls,
-                combos,
-                start=train_start,
-                end=train_end,
-                costs=by_symbol,
-                init_cash=init_cash,
-                memory_budget_bytes=memory_budget_bytes,
-                progress=progress,
-            ),
-            metric,
-        )
+    in_samples = _in_sample_tables(
+        universe, cls, combos, [(train_start, train_end) for train_start, train_end, _, _ in bounds], costs=by_symbol, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress, dask=dask, dask_workers=dask_workers,
+        dask_worker_memory=dask_worker_memory,
+    )
+    for number, ((train_start, train_end, test_start, test_end), table) in enumerate(zip(bounds, in_samples, strict=True)):
+        in_sample = rank(table, metric)
         best = cls(**{name: plain(in_sample.iloc[0][name]) for name in cls._param_defs})
         value, held, positions, fees = _run_test_window(universe, best, test_start, test_end, by_symbol, init_cash)
         out_of_sample = equity_stats(value, init_cash, bars_per_year)
@@ -135,6 +142,34 @@ def run_portfolio_walkforward(
         skipped=skipped,
         param_names=list(cls._param_defs),
         symbols=universe.symbols,
+    )
+
+
+def _in_sample_tables(
+    data: Any,
+    cls: type[Strategy],
+    combos: Sequence[Mapping[str, Any]],
+    windows: list[tuple[int, int]],
+    *,
+    costs: Any,
+    init_cash: float,
+    memory_budget_bytes: int,
+    progress: bool | None,
+    dask: str | Client | None,
+    dask_workers: int | None,
+    dask_worker_memory: int | str | None,
+) -> Iterator[pd.DataFrame]:
+    """Each training window's unranked table: fold by fold in this process, or every fold at once on Dask."""
+    if dask is None:
+        for start, end in windows:
+            yield evaluate_portfolio_combos(
+                data, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
+                memory_budget_bytes=memory_budget_bytes, progress=progress,
+            )
+        return
+    yield from windows_on_dask(
+        dask, portfolio_combo_stats, data, cls, combos, windows, history=portfolio_history(cls, combos), costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress, workers=dask_workers, worker_memory=dask_worker_memory,
     )
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "plain",
     "with_progress",
     "rank",
+    "stats_table",
     "stitch",
     "to_stitched_rows",
 ]
@@ -135,6 +136,15 @@ def rank(stats: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Sort best first by ``metric`` (stable, so ties keep grid order); NaN ranks last."""
     ranked = stats.sort_values(metric, ascending=False, na_position="last", kind="stable")
     return ranked.reset_index(drop=True)
+
+
+def stats_table(combos: Sequence[Mapping[str, Any]], columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Return the unranked table: one row per combination, its parameters then its statistics (``trades`` as integers)."""
+    table = pd.DataFrame(list(combos))
+    for name, values in columns.items():
+        table[name] = values
+    table["trades"] = table["trades"].astype(np.int64)
+    return table
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from tradepulse.backtest.dask_backend import check_dask_options, windows_on_dask
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, _clean_targets, bar_period, check_bars, periods_per_year, simulate_fills
 from tradepulse.backtest.portfolio import CostsBySymbol
 from tradepulse.backtest.portfolio_sweep import run_portfolio_sweep
@@ -35,6 +36,7 @@ from tradepulse.backtest.search import (
     grid_signals,
     parse_grid,
     rank,
+    stats_table,
     with_progress,
 )
 from tradepulse.data.universe import Universe
@@ -42,6 +44,9 @@ from tradepulse.errors import ConfigError
 from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import GridCache, Strategy
 from tradepulse.strategy.loader import load_strategy
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = [
     "BYTES_PER_BAR",
@@ -53,12 +58,14 @@ __all__ = [
     "SweepResult",
     "check_metric",
     "chunk_size",
+    "combo_stats",
     "evaluate_combos",
     "expand_grid",
     "grid_signals",
     "parse_grid",
     "rank",
     "run_sweep",
+    "signal_history",
     "single_costs",
 ]
 
@@ -73,7 +80,10 @@ def run_sweep(
     metric: str = "sharpe",
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
     max_combinations: int = DEFAULT_MAX_COMBINATIONS,
-    progress: bool = False,
+    progress: bool | None = None,
+    dask: str | Client | None = None,
+    dask_workers: int | None = None,
+    dask_worker_memory: int | str | None = None,
 ) -> SweepResult:
     """Backtest every combination of ``grid`` and rank them by ``metric``.
 
@@ -95,6 +105,14 @@ def run_sweep(
         Memory the sweep may use at once; it decides the chunk size.
     max_combinations
         Grids larger than this are refused before any work starts.
+    progress
+        A progress bar on stderr when True; with ``dask`` in a notebook, distributed's progress
+        widget unless False.
+    dask
+        Run on a Dask cluster (:mod:`tradepulse.backtest.dask_backend`): ``"local"`` starts one
+        (``dask_workers`` processes, each limited to ``dask_worker_memory``, default 4 GiB),
+        ``"tcp://HOST:PORT"`` uses a running scheduler, a ``distributed.Client`` is used as it is.
+        The result is identical to the single-process run.
 
     Examples
     --------
@@ -115,23 +133,36 @@ def run_sweep(
             memory_budget_bytes=memory_budget_bytes,
             max_combinations=max_combinations,
             progress=progress,
+            dask=dask,
+            dask_workers=dask_workers,
+            dask_worker_memory=dask_worker_memory,
         )
+    check_dask_options(dask, dask_workers, dask_worker_memory)
     cls = load_strategy(strategy)
     check_metric(metric)
     bars = check_bars(bars)
     costs = single_costs(costs)
     combos, skipped = expand_grid(cls, grid, fixed_params, max_combinations)
-    stats = evaluate_combos(
-        bars,
-        cls,
-        combos,
-        start=0,
-        end=len(bars),
-        costs=costs,
-        init_cash=init_cash,
-        memory_budget_bytes=memory_budget_bytes,
-        progress=progress,
-    )
+    if memory_budget_bytes <= 0:
+        raise ConfigError(f"memory budget must be positive, got {memory_budget_bytes!r}")
+    if dask is None:
+        stats = evaluate_combos(
+            bars,
+            cls,
+            combos,
+            start=0,
+            end=len(bars),
+            costs=costs,
+            init_cash=init_cash,
+            memory_budget_bytes=memory_budget_bytes,
+            progress=progress,
+        )
+    else:
+        (stats,) = windows_on_dask(
+            dask, combo_stats, bars, cls, combos, [(0, len(bars))], history=signal_history(cls, combos), costs=costs,
+            init_cash=init_cash, memory_budget_bytes=memory_budget_bytes, progress=progress, workers=dask_workers,
+            worker_memory=dask_worker_memory,
+        )
     return SweepResult(
         strategy=cls,
         table=rank(stats, metric),
@@ -163,9 +194,41 @@ def evaluate_combos(
     Signals see up to ``warmup_bars`` bars before ``start`` (history a live account would have had);
     the account starts flat with ``init_cash`` at the close of the bar before ``start``.
     """
+    columns = combo_stats(
+        bars, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress,
+    )
+    return stats_table(combos, columns)
+
+
+def signal_history(cls: type[Strategy], combos: Sequence[Mapping[str, Any]]) -> int:
+    """Bars of history before a window that the signals of ``combos`` see: the largest ``warmup_bars``."""
+    return max(cls(**combo).warmup_bars for combo in combos)
+
+
+def combo_stats(
+    bars: pd.DataFrame,
+    cls: type[Strategy],
+    combos: Sequence[Mapping[str, Any]],
+    *,
+    start: int,
+    end: int,
+    costs: Costs,
+    init_cash: float,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
+    progress: bool = False,
+    history: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Return :data:`RANKING_METRICS` per combination on bars ``[start, end)``, one array each, in ``combos`` order.
+
+    ``history`` (default: :func:`signal_history` of ``combos``) is how many bars before ``start``
+    the signals see; a part of a larger grid passes the whole grid's so that it computes exactly
+    what the whole would (the Dask tasks of :mod:`tradepulse.backtest.dask_backend` do).
+    """
     if memory_budget_bytes <= 0:
         raise ConfigError(f"memory budget must be positive, got {memory_budget_bytes!r}")
-    history = max(cls(**combo).warmup_bars for combo in combos)
+    if history is None:
+        history = signal_history(cls, combos)
     first_signal_row = max(0, start - history)
     sim_start = start - 1 if start > 0 else 0
     window = bars.iloc[first_signal_row:end]
@@ -196,11 +259,7 @@ def evaluate_combos(
         gc.collect(1)
         for name in RANKING_METRICS:
             columns.setdefault(name, []).append(stats[name])
-    table = pd.DataFrame(list(combos))
-    for name, parts in columns.items():
-        table[name] = np.concatenate(parts)
-    table["trades"] = table["trades"].astype(np.int64)
-    return table
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
 def single_costs(costs: CostsBySymbol | None) -> Costs:

@@ -10,12 +10,13 @@ make the out-of-sample equity curve.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from tradepulse.backtest.dask_backend import check_dask_options, windows_on_dask
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, bar_period, check_bars, check_targets, periods_per_year, simulate_fills
 from tradepulse.backtest.portfolio import CostsBySymbol
 from tradepulse.backtest.portfolio_walkforward import run_portfolio_walkforward
@@ -33,11 +34,14 @@ from tradepulse.backtest.search import (
     stitch,
     to_stitched_rows,
 )
-from tradepulse.backtest.sweep import evaluate_combos, single_costs
+from tradepulse.backtest.sweep import combo_stats, evaluate_combos, signal_history, single_costs
 from tradepulse.data.universe import Universe
 from tradepulse.model.costs import Costs
 from tradepulse.strategy.base import Strategy
 from tradepulse.strategy.loader import load_strategy
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["WalkForwardResult", "fold_bounds", "run_walkforward"]
 
@@ -56,13 +60,18 @@ def run_walkforward(
     init_cash: float = DEFAULT_INIT_CASH,
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
     max_combinations: int = DEFAULT_MAX_COMBINATIONS,
-    progress: bool = False,
+    progress: bool | None = None,
+    dask: str | Client | None = None,
+    dask_workers: int | None = None,
+    dask_worker_memory: int | str | None = None,
 ) -> WalkForwardResult:
     """Run walk-forward optimisation of ``strategy`` over ``grid``.
 
     ``bars`` may be a :class:`~tradepulse.data.universe.Universe`: then every run is a portfolio
     with one shared cash account (:func:`~tradepulse.backtest.portfolio_walkforward.run_portfolio_walkforward`)
-    and ``costs`` may be ``{symbol: Costs}``.
+    and ``costs`` may be ``{symbol: Costs}``. ``dask`` evaluates every fold's training window on a
+    Dask cluster at once, as :func:`~tradepulse.backtest.sweep.run_sweep` describes, with an
+    identical result.
 
     Examples
     --------
@@ -87,7 +96,11 @@ def run_walkforward(
             memory_budget_bytes=memory_budget_bytes,
             max_combinations=max_combinations,
             progress=progress,
+            dask=dask,
+            dask_workers=dask_workers,
+            dask_worker_memory=dask_worker_memory,
         )
+    check_dask_options(dask, dask_workers, dask_worker_memory)
     cls = load_strategy(strategy)
     check_metric(metric)
     bars = check_bars(bars)
@@ -101,21 +114,13 @@ def run_walkforward(
     fold_positions: list[np.ndarray] = []
     fees_paid = 0.0
     first_test_row = bounds[0][2]
-    for number, (train_start, train_end, test_start, test_end) in enumerate(bounds):
-        in_sample = rank(
-            evaluate_combos(
-                bars,
-                cls,
-                combos,
-                start=train_start,
-                end=train_end,
-                costs=costs,
-                init_cash=init_cash,
-                memory_budget_bytes=memory_budget_bytes,
-                progress=progress,
-            ),
-            metric,
-        )
+    in_samples = _in_sample_tables(
+        bars, cls, combos, [(train_start, train_end) for train_start, train_end, _, _ in bounds], costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress, dask=dask, dask_workers=dask_workers,
+        dask_worker_memory=dask_worker_memory,
+    )
+    for number, ((train_start, train_end, test_start, test_end), table) in enumerate(zip(bounds, in_samples, strict=True)):
+        in_sample = rank(table, metric)
         best = cls(**{name: plain(in_sample.iloc[0][name]) for name in cls._param_defs})
         value, positions, fees = _run_test_window(bars, best, test_start, test_end, costs, init_cash)
         out_of_sample = equity_stats(value, init_cash, bars_per_year)
@@ -152,6 +157,34 @@ def run_walkforward(
         init_cash=init_cash,
         skipped=skipped,
         param_names=list(cls._param_defs),
+    )
+
+
+def _in_sample_tables(
+    data: Any,
+    cls: type[Strategy],
+    combos: Sequence[Mapping[str, Any]],
+    windows: list[tuple[int, int]],
+    *,
+    costs: Any,
+    init_cash: float,
+    memory_budget_bytes: int,
+    progress: bool | None,
+    dask: str | Client | None,
+    dask_workers: int | None,
+    dask_worker_memory: int | str | None,
+) -> Iterator[pd.DataFrame]:
+    """Each training window's unranked table: fold by fold in this process, or every fold at once on Dask."""
+    if dask is None:
+        for start, end in windows:
+            yield evaluate_combos(
+                data, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
+                memory_budget_bytes=memory_budget_bytes, progress=progress,
+            )
+        return
+    yield from windows_on_dask(
+        dask, combo_stats, data, cls, combos, windows, history=signal_history(cls, combos), costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress, workers=dask_workers, worker_memory=dask_worker_memory,
     )
 
 

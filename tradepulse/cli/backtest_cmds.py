@@ -67,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  tradepulse sweep sample:binance:BTC/USDT:1h --strategy sma_cross -g fast=5:50:5 -g slow=60,120,240\n"
             "  tradepulse sweep sample:binance:BTC/USDT-PERP:5m --strategy mean_reversion \\\n"
             "      -g window=20,50 -g entry_z=1.5:3:0.5 --metric calmar --top 5 --json\n"
-            "  tradepulse sweep universe:bittrex-btc-5m --strategy momentum -g lookback=12:288:12 -g top=1,2,3"
+            "  tradepulse sweep universe:bittrex-btc-5m --strategy momentum -g lookback=12:288:12 -g top=1,2,3\n"
+            "  tradepulse sweep sample:binance:BTC/USDT-PERP:5m --strategy sma_cross -g fast=2:60:2 -g slow=80:400:20 --dask local\n"
+            "  tradepulse sweep bars.parquet --strategy sma_cross -g fast=2:60:2 -g slow=80:400:20 --dask tcp://scheduler.example:8786"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,6 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--memory-budget-mb", type=int, default=2048, metavar="MB",
         help="memory a chunk of combinations may use; sets the chunk size (default 2048)",
     )
+    _add_dask_options(sweep)
     add_json_flag(sweep)
     sweep.set_defaults(handler=_sweep)
 
@@ -93,7 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Examples:\n"
             "  tradepulse walkforward sample:binance:BTC/USDT-PERP:5m --strategy sma_cross \\\n"
             "      -g fast=5:20:5 -g slow=50,100 --train 3000 --test 1000 --json\n"
-            "  tradepulse walkforward universe:binance-usdt-4h --strategy momentum -g lookback=6:48:6 --train 200 --test 100"
+            "  tradepulse walkforward universe:binance-usdt-4h --strategy momentum -g lookback=6:48:6 --train 200 --test 100\n"
+            "  tradepulse walkforward sample:binance:BTC/USDT-PERP:5m --strategy sma_cross -g fast=5:40:5 -g slow=50:300:50 \\\n"
+            "      --train 3000 --test 1000 --dask local --dask-workers 2"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -102,6 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     walkforward.add_argument("--train", type=int, required=True, metavar="BARS", help="bars in each training window")
     walkforward.add_argument("--test", type=int, required=True, metavar="BARS", help="bars in each test window")
     walkforward.add_argument("--anchored", action="store_true", help="grow the training window from the first bar")
+    _add_dask_options(walkforward)
     add_json_flag(walkforward)
     walkforward.set_defaults(handler=_walkforward)
 
@@ -146,6 +152,29 @@ def _add_grid_options(parser: argparse.ArgumentParser) -> None:
         "--max-combinations", type=int, default=100_000, metavar="N",
         help="refuse grids larger than this (default 100000)",
     )
+
+
+def _add_dask_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dask", metavar="local|tcp://HOST:PORT",
+        help="run on Dask: 'local' starts worker processes on this machine, tcp://HOST:PORT uses a running "
+             "scheduler (`dask scheduler`, `dask worker`); results are identical to the default single-process run",
+    )
+    parser.add_argument("--dask-workers", type=int, metavar="N", help="--dask local: worker processes (default: one per core)")
+    parser.add_argument(
+        "--dask-worker-memory-mb", type=int, metavar="MB",
+        help="--dask local: memory limit of each worker (default 4096); a task's chunking budget is at most half of it",
+    )
+    parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr even when it is not a terminal")
+
+
+def _dask_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's Dask keywords, checked before any data is read."""
+    from tradepulse.backtest.dask_backend import check_dask_options
+
+    memory = args.dask_worker_memory_mb * 1024**2 if args.dask_worker_memory_mb is not None else None
+    check_dask_options(args.dask, args.dask_workers, memory)
+    return {"dask": args.dask, "dask_workers": args.dask_workers, "dask_worker_memory": memory}
 
 
 def _costs(args: argparse.Namespace) -> Any:
@@ -271,6 +300,7 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--memory-budget-mb must be at least 1")
     cls, grid, fixed = _grid_inputs(args)
     costs = _costs(args)
+    dask = _dask_options(args)
     universe = _load_universe(args, cls) if _is_universe(args, cls) else None
     result = run_sweep(
         universe if universe is not None else _load(args),
@@ -282,7 +312,8 @@ def _sweep(args: argparse.Namespace) -> int:
         metric=args.metric,
         memory_budget_bytes=args.memory_budget_mb * 1024**2,
         max_combinations=args.max_combinations,
-        progress=sys.stderr.isatty(),
+        progress=args.progress or sys.stderr.isatty(),
+        **dask,
     )
     if args.json:
         print_json({**_source_payload(args, universe), **result.to_dict(top=args.top)})
@@ -304,6 +335,7 @@ def _walkforward(args: argparse.Namespace) -> int:
 
     cls, grid, fixed = _grid_inputs(args)
     costs = _costs(args)
+    dask = _dask_options(args)
     universe = _load_universe(args, cls) if _is_universe(args, cls) else None
     result = run_walkforward(
         universe if universe is not None else _load(args),
@@ -317,7 +349,8 @@ def _walkforward(args: argparse.Namespace) -> int:
         costs=costs,
         init_cash=args.init_cash,
         max_combinations=args.max_combinations,
-        progress=sys.stderr.isatty(),
+        progress=args.progress or sys.stderr.isatty(),
+        **dask,
     )
     if args.json:
         print_json({**_source_payload(args, universe), **result.to_dict()})
