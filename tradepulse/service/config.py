@@ -99,6 +99,7 @@ class ServiceSection:
     watchdog_seconds: float = 60.0
     status_interval_seconds: float = 5.0
     log_level: str = "INFO"
+    store: str | None = None  # a postgresql:// URL: journals in PostgreSQL, one active service per name (a lease)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def parse_config(document: Mapping[str, Any], *, path: Path | None = None, envir
 
 def _service(table: Mapping[str, Any], name: str, base: Path) -> ServiceSection:
     where = f"{name}: [service]"
-    _only(table, {"name", "state_dir", "durability", "cancel_orders_on_stop", "watchdog_seconds", "status_interval_seconds", "log_level"}, where)
+    _only(table, {"name", "state_dir", "durability", "cancel_orders_on_stop", "watchdog_seconds", "status_interval_seconds", "log_level",
+                  "store"}, where)
     state_dir = Path(_str(table, "state_dir", where, "live-state")).expanduser()
     durability = _choice(table, "durability", where, ("full", "fast"), "full")
     level = _choice(table, "log_level", where, ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True)
@@ -260,7 +262,20 @@ def _service(table: Mapping[str, Any], name: str, base: Path) -> ServiceSection:
         watchdog_seconds=_number(table, "watchdog_seconds", where, 60.0, minimum=1.0),
         status_interval_seconds=_number(table, "status_interval_seconds", where, 5.0, minimum=0.1),
         log_level=level,
+        store=_store_url(table, where),
     )
+
+
+def _store_url(table: Mapping[str, Any], where: str) -> str | None:
+    from tradepulse.store.postgres import PgLocation
+
+    if "store" not in table:
+        return None
+    text = _str(table, "store", where, None)
+    try:
+        return PgLocation.parse(text, journal="check").url
+    except ConfigError as error:
+        raise ConfigError(f"{where} store: {error}") from None
 
 
 def _api(table: Mapping[str, Any], name: str) -> ApiConfig:

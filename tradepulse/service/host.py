@@ -40,7 +40,7 @@ from tradepulse.obs.metrics import TradingMetrics
 from tradepulse.service.config import ServiceConfig
 from tradepulse.service.events import EquityBook, EventBus, MetricsRecorder, event_message
 from tradepulse.service.governance import Governor
-from tradepulse.service.slots import EngineSlot, build_slot
+from tradepulse.service.slots import EngineSlot, build_slot, journal_location
 from tradepulse.service.views import ServiceViews
 from tradepulse.store import Journal
 from tradepulse.store.journal import JournalEvent
@@ -50,6 +50,9 @@ __all__ = ["ServiceHost"]
 logger = logging.getLogger("tradepulse.service")
 
 _SERVICE_ACTOR = "system:service"
+#: How often a standby tries to take the lease (and how quickly it takes over once it is free).
+_LEASE_POLL_SECONDS = 1.0
+_LEASE_CHECK_SECONDS = 5.0
 _STATE_RANK = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
 
@@ -95,6 +98,8 @@ class ServiceHost(ServiceViews):
         self.start_mode = "cold"
         self.service_journal: Journal | None = None
         self._lock_file: Any = None
+        self.lease: Any = None  # the PostgreSQL lease, with [service] store (one active service per name)
+        self.standby = False
         self._tasks: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
         self._stopping = False
@@ -117,7 +122,8 @@ class ServiceHost(ServiceViews):
         state_dir = self.config.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock(state_dir / "service.lock")
-        self.service_journal = Journal(state_dir / "service.sqlite", durability=self.config.service.durability)
+        await self._take_lease()
+        self.service_journal = Journal(journal_location(self.config, "service"), durability=self.config.service.durability)
         self.started_at = _utc_now()
         self._started_monotonic = time.monotonic()
         try:
@@ -145,6 +151,8 @@ class ServiceHost(ServiceViews):
         self._tasks = [asyncio.create_task(self._watchdog(), name="watchdog"),
                        asyncio.create_task(self._publish_status(), name="status"),
                        asyncio.create_task(self.governor.watch(), name="governance")]
+        if self.lease is not None:
+            self._tasks.append(asyncio.create_task(self._watch_lease(), name="lease"))
         logger.info("service started", extra={"mode": self.start_mode, "strategies": list(self.slots)})
 
     async def _start_slot(self, slot: EngineSlot) -> None:
@@ -281,6 +289,54 @@ class ServiceHost(ServiceViews):
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    async def _take_lease(self) -> None:
+        """With journals in PostgreSQL: wait (as a standby) until this service holds its name's lease.
+
+        Two services with the same store and name are an active one and a standby: the standby waits
+        here, before it opens a journal or talks to the venue, and takes over when the active one's
+        database session ends (it died or its host vanished), then warm-starts from the shared
+        journals and reconciles with the venue like any restart.
+        """
+        if not self.config.service.store:
+            return
+        from tradepulse.store.postgres import JournalLease, PgLocation
+
+        location = PgLocation.parse(self.config.service.store, journal="lease")
+        self.lease = JournalLease(location, self.config.service.name)
+        said = 0.0
+        try:
+            while not await asyncio.to_thread(self.lease.try_acquire):
+                if time.monotonic() - said > 30:
+                    logger.warning("standby: another service holds the lease; waiting to take over",
+                                   extra={"service": self.config.service.name, "store": location.url})
+                    said = time.monotonic()
+                self.standby = True
+                await asyncio.sleep(_LEASE_POLL_SECONDS)
+        except BaseException:
+            # Stopped while waiting (SIGTERM to a standby), or the database is unreachable.
+            self.lease.release()
+            self.lease = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+            raise
+        if self.standby:
+            logger.warning("took over the lease: this service is now the active one", extra={"service": self.config.service.name})
+        self.standby = False
+
+    async def _watch_lease(self) -> None:
+        """A lost lease (the database session ended) means a standby may take over: stop trading at once."""
+        while True:
+            await asyncio.sleep(_LEASE_CHECK_SECONDS)
+            if self.lease is not None and not await asyncio.to_thread(self.lease.still_held):
+                reason = "lost the journal lease (the database session ended): a standby may take over"
+                logger.error(reason, extra={"service": self.config.service.name})
+                await self.kill(actor=_SERVICE_ACTOR, reason=reason)
+                return
 
     def _take_lock(self, path: Path) -> None:
         handle = path.open("a+")

@@ -99,7 +99,18 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
     server_task: asyncio.Task | None = None
     advertising = False
     try:
-        await host.start()
+        # A standby waits inside start() for the lease; a stop signal must end that wait too.
+        starting = asyncio.ensure_future(host.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            logger.info("service stopped before it started (a standby that never took over)")
+            return 0
+        stopping.cancel()
+        starting.result()
         app = create_app(host, auth)
         server = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws_ping_interval=20))
         server_task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -30,12 +30,24 @@ from tradepulse.risk import RiskControls
 from tradepulse.service.config import ServiceConfig, StrategyConfig
 from tradepulse.store import Journal
 
-__all__ = ["EngineSlot", "WatchedFeed", "build_slot", "journal_path"]
+__all__ = ["EngineSlot", "WatchedFeed", "build_slot", "journal_location", "journal_path"]
 
 
 def journal_path(state_dir: Path, strategy_id: str) -> Path:
-    """Where a strategy's journal lives."""
+    """Where a strategy's journal lives (a SQLite file; see :func:`journal_location`)."""
     return state_dir / "journals" / f"{strategy_id}.sqlite"
+
+
+def journal_location(config: ServiceConfig, name: str) -> Any:
+    """Where the journal ``name`` (a strategy id, or ``service``) of this service lives: a file in the state
+    directory, or, with ``[service] store = "postgresql://..."``, the schema ``<service name>.<name>``."""
+    if config.service.store:
+        from tradepulse.store.postgres import PgLocation
+
+        return PgLocation.parse(config.service.store, journal=f"{config.service.name}.{name}")
+    if name == "service":
+        return config.state_dir / "service.sqlite"
+    return journal_path(config.state_dir, name)
 
 
 class WatchedFeed:
@@ -112,7 +124,7 @@ class EngineSlot:
     risk: RiskControls
     clock: Any
     start_mode: str
-    archived_journal: Path | None = None
+    archived_journal: Any = None
     task: asyncio.Task | None = None
     outcome: str = "starting"  # starting | running | completed | stopped | failed
     error: str | None = None
@@ -164,14 +176,23 @@ class EngineSlot:
         self.journal.close()
 
 
-def _has_started(path: Path) -> bool:
-    if not path.exists() or path.stat().st_size == 0:
+def _has_started(path: Any) -> bool:
+    from tradepulse.store.postgres import PgLocation, journal_exists
+
+    if isinstance(path, PgLocation):
+        if not journal_exists(path):
+            return False
+    elif not path.exists() or path.stat().st_size == 0:
         return False
     with Journal(path, read_only=True) as journal:
         return bool(journal.events(kinds=[EngineKind.STARTED], limit=1))
 
 
-def _archive(path: Path) -> Path:
+def _archive(path: Any) -> Any:
+    from tradepulse.store.postgres import PgLocation, archive_journal
+
+    if isinstance(path, PgLocation):
+        return archive_journal(path)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.stem}.{stamp}.sqlite")
     for suffix in ("", "-wal", "-shm"):
@@ -186,7 +207,7 @@ def build_slot(config: ServiceConfig, entry: StrategyConfig, environ: Mapping[st
     market = MarketRequest(symbol=entry.symbol, feed=entry.feed, bar=entry.bar, speed=entry.speed,
                            cash_reserve_fraction=entry.cash_reserve_fraction, symbols=entry.symbols, feeds=entry.feeds)
     kit = build_venue_kit(config.venue, market, environ)
-    path = journal_path(config.state_dir, entry.id)
+    path = journal_location(config, entry.id)
     archived = None
     if kit.persistent:
         start_mode = "warm" if _has_started(path) else "cold"

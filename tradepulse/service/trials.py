@@ -93,11 +93,12 @@ class CrashTrialReport:
                 "problems": self.problems}
 
 
-def _config_text(state_dir: Path, symbols: tuple[str, ...] = (SYMBOL,)) -> str:
+def _config_text(state_dir: Path, symbols: tuple[str, ...] = (SYMBOL,), store: str | None = None) -> str:
     market = f'symbol = "{symbols[0]}"' if len(symbols) == 1 else "symbols = [" + ", ".join(f'"{s}"' for s in symbols) + "]"
+    shared = f'name = "crash-trial"\nstore = "{store}"\n' if store else ""
     return f"""
 [service]
-state_dir = "{state_dir.as_posix()}"
+{shared}state_dir = "{state_dir.as_posix()}"
 cancel_orders_on_stop = true
 watchdog_seconds = 30
 
@@ -341,7 +342,18 @@ def _decimal_or_none(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-async def _audit(state_dir: Path, env: dict[str, str], symbols: tuple[str, ...] = (SYMBOL,)) -> dict[str, Any]:
+def audit_account(journal: Any, env: dict[str, str], symbols: tuple[str, ...] = (SYMBOL,)) -> dict[str, Any]:
+    """Hold the venue account (read through ccxt) against ``journal`` (a file or a PostgreSQL location):
+    every venue trade journaled once, every venue order journaled and placed once, none left open,
+    and each position equal to the venue balance less the journaled baseline. ``problems`` lists
+    what does not hold."""
+    import asyncio
+
+    return asyncio.run(_audit(Path("."), env, symbols, journal_file=journal))
+
+
+async def _audit(state_dir: Path, env: dict[str, str], symbols: tuple[str, ...] = (SYMBOL,), *,
+                 journal_file: Any = None) -> dict[str, Any]:
     from tradepulse.adapters.ccxt.exchange import create_exchange
     from tradepulse.adapters.credentials import load_credentials
     from tradepulse.store import Journal
@@ -355,7 +367,7 @@ async def _audit(state_dir: Path, env: dict[str, str], symbols: tuple[str, ...] 
         balance = await exchange.fetch_balance()
     finally:
         await exchange.close()
-    journal_file = state_dir / "journals" / "crash.sqlite"
+    journal_file = journal_file if journal_file is not None else state_dir / "journals" / "crash.sqlite"
     with Journal(journal_file, read_only=True) as journal:
         filled = [event.payload for event in journal.iter_events(kinds=[OmsEventKind.ORDER_FILLED])]
         submitted = [event.payload["client_order_id"] for event in journal.iter_events(kinds=[OmsEventKind.ORDER_SUBMITTED])]
@@ -434,7 +446,7 @@ async def all_venue_orders(exchange: Any, symbol: str, page: int = 1000) -> list
             return orders
 
 
-def _journal_position(journal_file: Path, symbol: str = SYMBOL) -> Decimal:
+def _journal_position(journal_file: Any, symbol: str = SYMBOL) -> Decimal:
     """The position in ``symbol`` the OMS rebuilds from the journal (a replay, as a warm start does)."""
     from tradepulse.store import Journal
 
