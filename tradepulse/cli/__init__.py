@@ -21,7 +21,7 @@ EXIT_FAILED_CHECK = 1
 EXIT_BAD_INPUT = 2
 
 # Command families, in the order `tradepulse --help` lists them; each module has register(subparsers).
-COMMAND_MODULES = ("data_cmds", "indicator_cmds", "backtest_cmds", "strategies_cmd", "check_cmd", "demo_cmd", "jobs_cmds", "dashboard_cmd", "live_cmds", "venue_cmds", "serve_cmd", "trials_cmd")
+COMMAND_MODULES = ("data_cmds", "indicator_cmds", "backtest_cmds", "strategies_cmd", "check_cmd", "demo_cmd", "jobs_cmds", "dashboard_cmd", "live_cmds", "venue_cmds", "serve_cmd", "store_cmds", "trials_cmd")
 
 
 class _Parser(argparse.ArgumentParser):
