@@ -147,7 +147,10 @@ def dask_client(
             threads_per_worker=1,
             processes=True,
             memory_limit=_memory_bytes(worker_memory) if worker_memory is not None else DEFAULT_WORKER_MEMORY,
+            host="127.0.0.1",
             dashboard_address=None,
+            # No dashboard; the scheduler's small HTTP server (health checks) on any free loopback port.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
         try:
@@ -275,9 +278,11 @@ def evaluate_windows(
         _show_progress(client, futures, [len(part) for _ in windows for part in parts], progress)
         results = client.gather(futures)
     except KilledWorker as exc:
+        last = getattr(getattr(exc, "last_worker", None), "address", "unknown")
         raise DaskError(
-            f"a Dask worker died running a part of the grid ({exc}); most often it ran past its memory limit: "
-            "give workers more memory or lower the memory budget"
+            f"a Dask worker died running a part of the grid (the last one tried was {last}); most often it ran past "
+            "its memory limit: give workers more memory (--dask-worker-memory-mb, `dask worker --memory-limit`) "
+            "or lower the memory budget"
         ) from None
     except (OSError, TimeoutError) as exc:
         raise DaskError(f"lost the Dask scheduler during the run ({type(exc).__name__}: {exc})") from None
