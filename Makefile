@@ -62,6 +62,7 @@ test: setup browser promtool alertmanager postgresql
 	$(PY) -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks runbooks
 	$(PY) -m pytest tests/browser
+	$(PY) bench/gate.py
 
 test-unit: setup promtool postgresql
 	$(PY) -m pytest -n 2 tests/unit
@@ -92,6 +93,7 @@ BENCH_ARGS ?=
 bench: setup bench-nautilus
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/gate.py
 
 # Regenerate the pins from a throwaway environment (needs the registries).
 lock:

@@ -28,6 +28,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--window", type=int, default=WINDOW)
+    parser.add_argument("--reference-scale", type=float, default=1.0,
+                        help="time the reference on this share of its usual prefix (the CI gate's quick run: 0.1)")
     args = parser.parse_args()
 
     from tradepulse import indicators as fast
@@ -40,7 +42,7 @@ def main() -> None:
         slow_fn = getattr(slow, name)
         fast_fn(close.iloc[:500], window=args.window)  # compile (or load the numba cache) before timing
         fast_seconds = best_of(lambda: fast_fn(close, window=args.window), repeat=3)
-        prefix = close.iloc[: min(ref_bars, len(close))]
+        prefix = close.iloc[: min(max(int(ref_bars * args.reference_scale), args.window * 2), len(close))]
         started = time.perf_counter()
         expected = slow_fn(prefix, window=args.window)
         slow_seconds = time.perf_counter() - started

@@ -1,18 +1,34 @@
 """Run every benchmark and print figures and ratios side by side (`make bench`).
 
 Nothing here asserts a time: the numbers are for people, and docs/benchmarks.md records a run.
+Every figure printed is also written, with the machine and the time, to ``artifacts/bench/bench.json``
+(``--json-out`` elsewhere); ``bench/gate.py`` is the quick subset CI holds against baselines.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_isolated, run_isolated_at  # noqa: E402
+import _common  # noqa: E402
+from _common import run_isolated_at  # noqa: E402
+
+#: Every isolated benchmark's result of this run, for the JSON file: {script: [{"args", "result"}]}.
+RESULTS: dict[str, list[dict]] = {}
+
+
+def run_isolated(script: str, *args: str) -> dict:
+    """Run one benchmark script in a fresh interpreter (see _common) and keep its result for the JSON file."""
+    result = _common.run_isolated(script, *args)
+    RESULTS.setdefault(script, []).append({"args": list(args), "result": result})
+    return result
 
 
 def indicators(bars: int) -> None:
@@ -113,6 +129,7 @@ def engine_vs_nautilus(bars: str | None, ticks: int | None, quick: bool, revisio
     bars = bars if bars is not None else ("100000" if quick else "100000,1000000")
     ticks = ticks if ticks is not None else (100_000 if quick else 1_000_000)
     result = bench_nautilus.run_comparison(bench_nautilus.parse_counts(bars), ticks, revision)
+    RESULTS.setdefault("bench_nautilus.py", []).append({"args": [bars, ticks], "result": result})
     bench_nautilus.print_report(result)
 
 
@@ -215,7 +232,20 @@ def main() -> None:
                         help="trades in its tick case, 0 to skip (default 1000000; 100000 with --quick)")
     parser.add_argument("--tradepulse-revision", metavar="REV",
                         help="in the NautilusTrader comparison, measure TradePulse at REV (a temporary git worktree), not this checkout")
+    parser.add_argument("--json-out", type=Path, default=Path(__file__).resolve().parents[1] / "artifacts" / "bench" / "bench.json",
+                        help="where the run's figures are written as JSON")
     args = parser.parse_args()
+    try:
+        _run(args)
+    finally:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps({"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                             "machine": platform.platform(), "arguments": sys.argv[1:], "results": RESULTS},
+                                            indent=2, default=str) + "\n")
+        print(f"\nfigures written to {args.json_out}")
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.engine_vs_nautilus:
         engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick, args.tradepulse_revision)
         return
