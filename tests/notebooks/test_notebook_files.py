@@ -25,6 +25,10 @@ EXPECTED_NOTEBOOKS = {
     "backtest_explorer.ipynb",
     "indicators_dashboard.ipynb",
     "live_dashboard.ipynb",
+    "overview_dashboard.ipynb",
+    "history_dashboard.ipynb",
+    "research_reports.ipynb",
+    "from_notebook_to_paper.ipynb",
     "sweeps_and_walkforward.ipynb",
     "portfolio.ipynb",
     "reports/backtest_report.ipynb",
@@ -60,7 +64,8 @@ def test_notebook_is_stored_without_outputs_except_checked_text_references(path)
 
 def test_every_runbook_is_there_and_takes_papermill_parameters():
     runbooks = {path.name: path for path in notebook_paths(RUNBOOKS_DIR)}
-    assert {"service_health_check.ipynb", "kill_switch.ipynb", "venue_outage_drill.ipynb"} <= set(runbooks)
+    assert {"service_health_check.ipynb", "kill_switch.ipynb", "venue_outage_drill.ipynb", "cold_start.ipynb",
+            "warm_start_review.ipynb", "key_rotation.ipynb", "incident_response.ipynb", "abnormal_market.ipynb"} <= set(runbooks)
     for path in runbooks.values():
         assert papermill.inspect_notebook(str(path)), f"{path.name} has no parameters cell"
 
