@@ -97,6 +97,7 @@ class ServiceKind(enum.StrEnum):
     FEED_RECOVERED = "service.feed_recovered"
     LOOP_STALLED = "service.loop_stalled"
     LOOP_RECOVERED = "service.loop_recovered"
+    TOKENS_RELOADED = "service.tokens_reloaded"  # SIGHUP re-read the API tokens: how many per scope (never the tokens)
     PROMOTION = "service.promotion"  # an approval, rejection or rollback made through the API, with who made it
 
 

@@ -13,7 +13,8 @@ flag, and they never reach a log, an API response or an error message.
 ==================================  ===========================================================
 
 A variable may hold several tokens separated by commas, so a token can be rotated without a
-window in which no token works. An operate token also reads; so does an approve token. Approving
+window in which no token works; the service re-reads the variables (and their files) on SIGHUP,
+so a rotation needs no restart (:meth:`ApiAuth.replace_with`). An operate token also reads; so does an approve token. Approving
 is a separate duty: a token may not be both an operate and an approve token (a reviewer signs
 off on a version, an operator runs the service; the same key doing both defeats the review).
 Any token may carry a name (``alice:token``); the journal then says who acted, not only with
@@ -207,6 +208,16 @@ class ApiAuth:
             )
         return cls(read_tokens=found[READ_TOKEN_VARIABLE], operate_tokens=found[OPERATE_TOKEN_VARIABLE],
                    approve_tokens=found[APPROVE_TOKEN_VARIABLE])
+
+    def replace_with(self, other: ApiAuth) -> None:
+        """Take ``other``'s tokens in one step (a token reload): requests checked after this see only them."""
+        if not other.configured:
+            raise ConfigError("a token reload must leave at least one token configured")
+        self._tokens = list(other._tokens)
+
+    def counts(self) -> dict[str, int]:
+        """How many tokens each scope has (never the tokens)."""
+        return {scope: sum(1 for _, grant in self._tokens if grant.scope == scope) for scope in (READ, OPERATE, APPROVE)}
 
     def grant_of(self, token: str | None) -> Grant | None:
         """What ``token`` grants, or ``None`` (no token, or one that is not configured).

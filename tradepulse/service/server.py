@@ -94,6 +94,7 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
     if handle_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: reload_tokens(auth, env, host))
     advertised = service_file(config.state_dir)
     server: Any = None
     server_task: asyncio.Task | None = None
@@ -146,7 +147,7 @@ async def serve(config: ServiceConfig, *, environ: Mapping[str, str] | None = No
             with contextlib.suppress(FileNotFoundError):
                 advertised.unlink()
         if handle_signals:
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
 
 
@@ -162,6 +163,27 @@ class _QuietServer:
                 yield
 
         return Server(config)
+
+
+def reload_tokens(auth: Any, env: Mapping[str, str], host: Any = None) -> bool:
+    """Re-read the API tokens (SIGHUP): a rotation without a restart. A bad new set is refused, the old one kept.
+
+    The variables are the process's own (they cannot change); what changes is the content of the
+    files their ``_FILE`` twins name, which is how secrets are mounted (docs/api.md, "Rotation").
+    """
+    from tradepulse.model.kinds import ServiceKind
+    from tradepulse.service.auth import ApiAuth
+
+    try:
+        fresh = ApiAuth.from_environ(env)
+        auth.replace_with(fresh)
+    except ConfigError as error:
+        logger.error("API token reload refused; the tokens in use stay", extra={"error": str(error)})
+        return False
+    logger.warning("API tokens reloaded", extra={"tokens": auth.counts()})
+    if host is not None:
+        host.journal_service_event(ServiceKind.TOKENS_RELOADED, {"tokens": auth.counts()})
+    return True
 
 
 def run_service(config: ServiceConfig, *, on_ready: Callable[[dict[str, Any]], None] | None = None) -> int:
