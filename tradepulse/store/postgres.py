@@ -39,7 +39,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from tradepulse.errors import ConfigError
 
-__all__ = ["PASSWORD_VARIABLE", "PgConnection", "PgLocation", "is_postgres", "translate"]
+__all__ = ["PASSWORD_VARIABLE", "JournalLease", "PgConnection", "PgLocation", "archive_journal", "copy_journal",
+           "is_postgres", "journal_exists", "translate"]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 PASSWORD_VARIABLE = "TRADEPULSE_STORE_PASSWORD"
@@ -328,3 +329,99 @@ def journal_exists(location: PgLocation) -> bool:
         return bool(connection.execute(f"SELECT EXISTS (SELECT 1 FROM {location.schema}.events)").fetchone()[0])
     finally:
         connection.close()
+
+
+def archive_journal(location: PgLocation) -> PgLocation:
+    """Rename the journal's schema aside (``<name>.<UTC stamp>``), as a file journal is renamed; return where it went."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = location.with_journal(f"{location.journal}.{stamp}")
+    connection = connect(location)
+    try:
+        connection.execute(f"ALTER SCHEMA {location.schema} RENAME TO {target.schema}")
+    finally:
+        connection.close()
+    return target
+
+
+def copy_journal(events: Any, target: PgLocation) -> int:
+    """Copy ``events`` (a source journal's, oldest first) into the new, empty journal ``target``, exactly:
+    the same sequence numbers, times, kinds, correlation ids and payload text. Returns how many.
+
+    One transaction: the target has every event or none. A target that holds events is refused.
+    """
+    import json as _json
+
+    PgConnection(target, read_only=False, durability="full").close()  # creates the schema at the current version
+    connection = connect(target)
+    copied = 0
+    try:
+        with connection.transaction():
+            connection.execute(f"LOCK TABLE {target.schema}.events IN EXCLUSIVE MODE")
+            if connection.execute(f"SELECT EXISTS (SELECT 1 FROM {target.schema}.events)").fetchone()[0]:
+                raise ConfigError(f"journal {target} already holds events; copy into a new journal")
+            expected = 1
+            with connection.cursor() as cursor:
+                for event in events:
+                    if event.seq != expected:
+                        raise ConfigError(f"the source journal has a hole before seq {event.seq}; it is not a journal this tool copies")
+                    symbol = _json.loads(event.payload_text).get("symbol")
+                    cursor.execute(
+                        f"INSERT INTO {target.schema}.events (seq, ts, kind, correlation_id, payload, symbol) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        [event.seq, event.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), event.kind,
+                         event.correlation_id, event.payload_text, symbol if isinstance(symbol, str) else None])
+                    expected += 1
+                    copied += 1
+    finally:
+        connection.close()
+    return copied
+
+
+class JournalLease:
+    """One active writer per account: a PostgreSQL advisory lock held for the life of a session.
+
+    The service that holds it trades; another service started with the same store and name waits
+    (a standby) and takes the lease the moment the holder's session ends, which PostgreSQL notices
+    when the holding process dies (its connection closes, ``kill -9`` included) or its host stops
+    answering (TCP keepalives, set here to notice within about 30 s).
+    """
+
+    def __init__(self, location: PgLocation, key: str) -> None:
+        self.location = location
+        self.key = f"tradepulse-lease:{key}"
+        self._connection: Any = None
+
+    def try_acquire(self) -> bool:
+        """Take the lease if nobody holds it; ``True`` when this process now holds it."""
+        if self._connection is None:
+            import psycopg
+
+            password = _password()
+            extra = {"password": password} if password else {}
+            try:
+                self._connection = psycopg.connect(self.location.url, autocommit=True, connect_timeout=10,
+                                                   application_name="tradepulse-lease", keepalives=1, keepalives_idle=10,
+                                                   keepalives_interval=5, keepalives_count=4, **extra)
+            except psycopg.OperationalError as error:
+                message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise ConfigError(f"cannot reach the journal database {self.location.url} for the lease: {message}") from None
+        held = self._connection.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [self.key]).fetchone()[0]
+        return bool(held)
+
+    def still_held(self) -> bool:
+        """Whether the session holding the lease is alive (a lost connection is a lost lease)."""
+        if self._connection is None:
+            return False
+        try:
+            return bool(self._connection.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted)"
+            ).fetchone()[0])
+        except Exception:  # noqa: BLE001 - any failure to ask means the lease can no longer be trusted
+            return False
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
