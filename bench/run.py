@@ -80,6 +80,28 @@ def portfolio(combinations: int) -> None:
           f"vectorbt's by at most {row['max_rel_diff_final_equity']:.1e} (relative); process peak RSS {row['process_peak_rss_mib']:,.0f} MiB")
 
 
+def dask_sweep(bars: int, combinations: int) -> None:
+    """The sweep on a 2-worker LocalCluster beside one process, and what one task costs (bench/bench_dask.py)."""
+    row = run_isolated("bench_dask.py", "--bars", str(bars), "--combinations", str(combinations))
+    workers = row["workers"]
+    print(f"\n## Sweep on Dask: one process vs a {workers}-worker LocalCluster, sma_cross, "
+          f"{row['combinations']:,} combinations x {row['bars']:,} bars (best of {row['rounds']})")
+    print(f"{'single process':<34}{row['single_seconds']:>9.2f} s")
+    print(f"{'LocalCluster start-up':<34}{row['cluster_startup_seconds']:>9.2f} s  ({workers} worker processes, "
+          f"{row['worker_memory_limit_mib']:,.0f} MiB limit each)")
+    print(f"{'first sweep on it':<34}{row['first_run_seconds']:>9.2f} s  (workers import TradePulse and load numba's kernels)")
+    print(f"{'same sweep, warm workers':<34}{row['warm_seconds']:>9.2f} s  speed-up {row['speedup_warm']:.2f}x over one process "
+          f"(identical table: {row['identical']}); with start-up and first run {row['speedup_with_startup']:.2f}x")
+    print(f"{'bars sent once (scatter)':<34}{row['scatter_seconds']:>9.3f} s")
+    print(f"{'per-task overhead':<34}{row['overhead_ms_per_task']:>9.2f} ms beyond the task's work ({row['tiny_tasks']} tasks of one "
+          f"combination x {row['tiny_bars']:,} bars, {row['tiny_local_ms_per_task']:.2f} ms each in process); "
+          f"a no-op task's round trip {row['noop_ms_per_task']:.2f} ms")
+    peaks = ", ".join(f"{value:,}" for value in row["worker_peak_rss_mib"])
+    print(f"{'worker peak RSS':<34}{peaks} MiB (client {row['client_peak_rss_mib']:,} MiB)")
+    print(f"predict W workers: start-up + single / W + tasks x {row['overhead_ms_per_task']:.1f} ms / W "
+          f"(a run makes about 4 tasks per worker thread per window)")
+
+
 def engine() -> None:
     result = run_isolated("bench_engine.py")
     print("\n## Live engine on real data (feed -> bars -> strategy -> risk -> OMS -> paper venue, journaled)")
@@ -220,6 +242,8 @@ def main() -> None:
     parser.add_argument("--service-only", action="store_true", help="run only the live service benchmark")
     parser.add_argument("--portfolio-only", action="store_true", help="run only the portfolio sweep benchmark")
     parser.add_argument("--startup-only", action="store_true", help="run only the start-up benchmark")
+    parser.add_argument("--dask-only", action="store_true", help="run only the sweep on Dask (one process vs a 2-worker LocalCluster)")
+    parser.add_argument("--dask-combinations", type=int, default=400, help="combinations in the Dask sweep (default 400)")
     parser.add_argument("--portfolio-combinations", type=int, default=150, help="combinations in the portfolio sweep (default 150)")
     parser.add_argument("--engine-compare", metavar="REVISION",
                         help="run only the engine benchmark, at REVISION (a git worktree) and now, alternating")
@@ -264,12 +288,16 @@ def _run(args: argparse.Namespace) -> None:
     if args.startup_only:
         startup()
         return
+    if args.dask_only:
+        dask_sweep(args.bars, args.dask_combinations)
+        return
     startup()
     indicators(args.bars)
     sweep(args.bars, 1_000, repeats=3)
     if not args.quick:
         big_sweep(args.bars, 10_000)
     portfolio(args.portfolio_combinations)
+    dask_sweep(args.bars, args.dask_combinations)
     engine()
     service(args.quick)
     engine_vs_nautilus(args.nautilus_bars, args.nautilus_ticks, args.quick, args.tradepulse_revision)

@@ -307,8 +307,13 @@ def _show_progress(client: Client, futures: list[Any], sizes: list[int], progres
         return
     if _in_notebook():
         from distributed import progress as widget
+        from IPython.display import display
 
-        widget(futures, notebook=True, scheduler=client.scheduler.address)
+        bar = widget(futures, notebook=True, scheduler=client.scheduler.address)
+        # Displayed now and fed from the client's event loop (a thread of its own): the kernel's loop,
+        # which the widget would use by itself, is blocked until the run returns.
+        client.loop.add_callback(bar.listen)
+        display(bar.widget)
         return
     if not progress:
         return

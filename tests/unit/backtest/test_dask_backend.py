@@ -228,12 +228,27 @@ def test_progress_is_a_bar_on_stderr_when_asked_and_silent_otherwise(client, hou
     assert capsys.readouterr().err == ""
 
 
-def test_a_notebook_gets_distributed_s_progress_widget(client, hourly_bars, monkeypatch):
-    shown = []
+def test_a_notebook_gets_distributed_s_progress_widget_fed_while_the_run_blocks(client, hourly_bars, monkeypatch):
+    import IPython.display
+
+    made, displayed, listened = [], [], []
+
+    class Bar:
+        widget = "the widget"
+
+        async def listen(self):
+            listened.append(True)
+
+    def progress(futures, **kwargs):
+        made.append((len(futures), kwargs))
+        return Bar()
+
     monkeypatch.setattr(dask_backend, "_in_notebook", lambda: True)
-    monkeypatch.setattr(distributed, "progress", lambda futures, **kwargs: shown.append((len(futures), kwargs)))
+    monkeypatch.setattr(distributed, "progress", progress)
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
     run_sweep(hourly_bars, "sma_cross", {"fast": [5, 10, 15]}, dask=client)
-    assert shown and shown[0][1]["notebook"] is True and shown[0][1]["scheduler"] == client.scheduler.address
-    shown.clear()
+    assert made and made[0][1] == {"notebook": True, "scheduler": client.scheduler.address}
+    assert displayed == ["the widget"] and listened == [True]  # listening on the client's loop, not the kernel's
+    made.clear()
     run_sweep(hourly_bars, "sma_cross", {"fast": [5, 10, 15]}, dask=client, progress=False)
-    assert shown == []
+    assert made == []
