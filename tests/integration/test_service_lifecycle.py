@@ -266,6 +266,8 @@ def test_the_service_lifecycle_from_cold_start_to_warm_restarts(tmp_path, venue,
     (reconciliation,) = status["reconciliation"]
     assert reconciliation["ok"] is True, reconciliation["unexplained"]
     assert status["trading_state"] == "ACTIVE"
+    with service.api(READ_TOKEN) as api:  # a new process: this start's reconciliation only
+        assert metric(api.get("/metrics").text, 'tradepulse_reconciliations_total{outcome="ok"}') == 1.0
     events = service.get("/events", limit=1000)
     assert service.stop() == 0
     # Every journal the service wrote, its own and the engine's, holds only kinds declared in tradepulse.model.kinds.

@@ -55,6 +55,9 @@ class TradingMetrics:
         )
         self._rejects = Counter("rejects", "Orders the venue rejected.", ["symbol"], **common)
         self._denials = Counter("risk_denials", "Orders the pre-trade risk gate denied, by check.", ["check"], **common)
+        self._reconciliations = Counter(
+            "reconciliations", "Warm-start reconciliations with the venue, by outcome (ok, or unexplained: the engine halted).",
+            ["outcome"], **common)
         self._reconnects = Counter(
             "reconnects", "Reconnections of a venue or market-data stream.", ["stream"], **common
         )
@@ -101,6 +104,10 @@ class TradingMetrics:
     def denied(self, check: str) -> None:
         """Count one risk-gate denial by the check that said no (``max_position``, ...)."""
         self._denials.labels(check=check).inc()
+
+    def reconciled(self, ok: bool) -> None:
+        """Count one warm-start reconciliation: ``ok``, or ``unexplained`` (the engine was halted)."""
+        self._reconciliations.labels(outcome="ok" if ok else "unexplained").inc()
 
     def reconnected(self, stream: str = "market_data") -> None:
         """Count one reconnection of ``stream`` (``market_data``, ``user``, ``venue``)."""

@@ -204,6 +204,7 @@ class ServiceHost(ServiceViews):
         slot.reconciliation = payloads[0] if len(payloads) == 1 else {
             "ok": not unexplained, "members": payloads, "unexplained": unexplained,
         }
+        self.metrics_registry.reconciled(not unexplained)
         if unexplained:
             reason = "reconciliation with the venue left differences unexplained: " + "; ".join(unexplained)
             await engine.halt(reason[:1000], _SERVICE_ACTOR)
