@@ -3,10 +3,10 @@
 The workload is bench_sweep.py's: an SMA-cross grid over 100,000 real-derived bars, 10 bps fees.
 Measured in one run, so the ratios compare like with like:
 
-- the single-process ``run_sweep`` (best of ``--rounds``);
 - a LocalCluster of ``--workers`` worker processes (one thread each): its start-up, the first
-  sweep on it (workers import TradePulse and load numba's cached kernels), then the same sweep
-  warm (best of ``--rounds``), and each worker's peak RSS against its memory limit;
+  sweep on it (workers import TradePulse and load numba's cached kernels);
+- then, alternately, the single-process ``run_sweep`` and the same sweep on the warm cluster
+  (best of ``--rounds`` each), and each worker's peak RSS against its memory limit;
 - per-task overhead: ``--tiny-tasks`` tasks of one combination on ``--tiny-bars`` bars each, timed on
   the warm cluster and, one after the other, in this process; the difference per task, with the
   workers' parallelism taken out, is what a task costs beyond its own work; and the round trip of
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--combinations", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tiny-tasks", type=int, default=200)
     parser.add_argument("--tiny-bars", type=int, default=2_000)
     parser.add_argument("--noop-tasks", type=int, default=1_000)
@@ -69,12 +69,6 @@ def main() -> None:
     grid = grid_for(args.combinations)
     run_sweep(bars.iloc[:2_000], "sma_cross", {"fast": [5], "slow": [20]}, costs=costs)  # compile once
 
-    single_times = []
-    for _ in range(args.rounds):
-        started = time.perf_counter()
-        single = run_sweep(bars, "sma_cross", grid, costs=costs)
-        single_times.append(time.perf_counter() - started)
-
     started = time.perf_counter()
     cluster = LocalCluster(
         n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", memory_limit=DEFAULT_WORKER_MEMORY,
@@ -87,8 +81,12 @@ def main() -> None:
         started = time.perf_counter()
         first = run_sweep(bars, "sma_cross", grid, costs=costs, dask=client)
         first_seconds = time.perf_counter() - started
-        warm_times = []
+        # Alternating, so that load from elsewhere on a shared machine falls on both sides alike.
+        single_times, warm_times = [], []
         for _ in range(args.rounds):
+            started = time.perf_counter()
+            single = run_sweep(bars, "sma_cross", grid, costs=costs)
+            single_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             warm = run_sweep(bars, "sma_cross", grid, costs=costs, dask=client)
             warm_times.append(time.perf_counter() - started)

@@ -284,6 +284,11 @@ def evaluate_windows(
             "its memory limit: give workers more memory (--dask-worker-memory-mb, `dask worker --memory-limit`) "
             "or lower the memory budget"
         ) from None
+    except ImportError as exc:
+        raise DaskError(
+            f"a Dask worker cannot import {exc.name or str(exc)!r}: install it on the workers, with TradePulse at this "
+            "version; a strategy's own file or notebook class is sent with the run, the modules it imports are not"
+        ) from None
     except (OSError, TimeoutError) as exc:
         raise DaskError(f"lost the Dask scheduler during the run ({type(exc).__name__}: {exc})") from None
     finally:

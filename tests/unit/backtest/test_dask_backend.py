@@ -220,6 +220,15 @@ def test_a_lost_worker_is_a_dask_error_naming_the_memory_limit(client, hourly_ba
         run_sweep(hourly_bars, "sma_cross", {"fast": [5, 10]}, dask=client)
 
 
+def test_a_module_a_worker_cannot_import_is_named(client, hourly_bars, monkeypatch):
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'my_helpers'", name="my_helpers")
+
+    monkeypatch.setattr(client, "gather", missing)
+    with pytest.raises(DaskError, match="a Dask worker cannot import 'my_helpers': install it on the workers"):
+        run_sweep(hourly_bars, "sma_cross", {"fast": [5, 10]}, dask=client)
+
+
 def test_progress_is_a_bar_on_stderr_when_asked_and_silent_otherwise(client, hourly_bars, capsys):
     run_sweep(hourly_bars, "sma_cross", {"fast": [5, 10, 15]}, dask=client, progress=True)
     captured = capsys.readouterr()
