@@ -15,9 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradepulse.backtest import Costs, RangeSlippage, run_portfolio_sweep, run_sweep, run_walkforward
-from tradepulse.backtest import dask_backend
-from tradepulse.backtest.dask_backend import DaskError, backtest_part, check_dask_options, combos_per_task, dask_client, evaluate_windows
+from tradepulse.backtest import Costs, RangeSlippage, dask_backend, run_portfolio_sweep, run_sweep, run_walkforward
+from tradepulse.backtest.dask_backend import (
+    DaskError,
+    backtest_part,
+    check_dask_options,
+    combos_per_task,
+    dask_client,
+    evaluate_windows,
+)
 from tradepulse.backtest.search import RANKING_METRICS, expand_grid
 from tradepulse.backtest.sweep import combo_stats, signal_history
 from tradepulse.data.universe import load_universe
