@@ -47,12 +47,15 @@ def scheduler_address(tmp_path_factory):
     processes = [scheduler]
     try:
         deadline = time.monotonic() + 60
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+        address = None
+        while address is None:
             assert scheduler.poll() is None, (folder / "scheduler.log").read_text()
             assert time.monotonic() < deadline, "the scheduler did not start within 60 s"
             time.sleep(0.2)
-        time.sleep(0.2)  # the file is written in one go; a short pause covers a reader racing the writer
-        address = json.loads(scheduler_file.read_text())["address"]
+            try:
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (FileNotFoundError, ValueError, KeyError):
+                continue  # not written yet, or being written
         assert address.startswith("tcp://127.0.0.1:")
         workers = subprocess.Popen(
             [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--memory-limit", "2GiB", "--no-dashboard",
