@@ -350,6 +350,8 @@ def windows_on_dask(
     worker_memory: int | str | None = None,
 ) -> list[pd.DataFrame]:
     """Connect (:func:`dask_client`), evaluate every window (:func:`evaluate_windows`), return the unranked tables."""
+    if memory_budget_bytes <= 0:
+        raise ConfigError(f"memory budget must be positive, got {memory_budget_bytes!r}")
     with dask_client(dask, workers=workers, worker_memory=worker_memory) as client:
         columns = evaluate_windows(
             client, evaluate, data, cls, combos, windows, history=history, costs=costs, init_cash=init_cash,

@@ -180,6 +180,8 @@ def test_settings_that_cannot_work_are_refused_before_any_work():
 def test_a_client_with_worker_settings_is_refused(client, five_minute_bars):
     with pytest.raises(ConfigError, match="apply to dask='local' only"):
         run_sweep(five_minute_bars, "sma_cross", {"fast": [5]}, dask=client, dask_workers=2)
+    with pytest.raises(ConfigError, match="memory budget must be positive"):
+        run_walkforward(five_minute_bars, "sma_cross", {"fast": [5]}, train_bars=3_000, test_bars=1_000, memory_budget_bytes=0, dask=client)
 
 
 def test_an_unreachable_scheduler_is_one_clear_error_within_the_timeout():
