@@ -124,6 +124,10 @@ RECONCILE_COMPLETED = ReconcileKind.COMPLETED
 """Written once per warm-start reconciliation (:func:`tradepulse.execution.reconcile.reconcile`)."""
 RISK_KIND_PREFIX = "risk."
 """Risk decisions, trading-state changes and breaker trips: ``risk.<what>`` (written by the engine)."""
+SERVICE_KIND_PREFIX = "service."
+"""Every kind the service host writes to its own journal: ``service.<what>``."""
+PROMOTION_KIND_PREFIX = "promotion."
+"""Every kind the strategy store writes to its promotion record: ``promotion.<what>``."""
 
 
 class EngineStartedPayload(TypedDict):

@@ -36,7 +36,7 @@ import pandas as pd
 
 from tradepulse.checks import check
 from tradepulse.errors import ConfigError, StrategyError, TradePulseError
-from tradepulse.model.kinds import PromotionKind
+from tradepulse.model.kinds import PROMOTION_KIND_PREFIX, PromotionKind
 from tradepulse.promotion.capture import CapturedSource, capture_source, load_captured, verify_elsewhere
 from tradepulse.store import Journal
 from tradepulse.strategy.base import Strategy
@@ -228,7 +228,7 @@ class StrategyStore:
         """Every recorded version's stage, in one pass over the record (versions never decided on are at research)."""
         stages: dict[str, str] = {}
         live: dict[str, str] = {}  # strategy name -> its live version
-        for event in self.journal.iter_events(kind_prefix="promotion."):
+        for event in self.journal.iter_events(kind_prefix=PROMOTION_KIND_PREFIX):
             payload = event.payload
             version_id = payload.get("version")
             if event.kind == PromotionKind.PROMOTED:

@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tradepulse.errors import ConfigError
+from tradepulse.model.kinds import EngineKind
 from tradepulse.store import Journal
 from tradepulse.store import queries as q
 from tradepulse.store.history import Anomaly, anomaly_frame, find_anomalies
@@ -242,7 +243,7 @@ class HistoryExplorer(Explorer):
         series, anomalies = find_anomalies(inputs.journal, since=since, until=until, symbol=inputs.symbol,
                                            threshold=inputs.threshold)
         with Journal(inputs.journal, read_only=True) as journal:
-            started = journal.events(kinds=["engine.started"], limit=1)
+            started = journal.events(kinds=[EngineKind.STARTED], limit=1)
         capital = Decimal(str(started[0].payload["capital"])) if started else None
         pnl = q.pnl_series(inputs.journal, since=since, until=until, initial_equity=capital) if capital else pd.DataFrame()
         fills = pd.DataFrame(q.fills(inputs.journal, symbol=inputs.symbol, since=since, until=until, limit=1000))

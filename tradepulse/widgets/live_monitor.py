@@ -35,6 +35,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tradepulse.errors import ConfigError, TradePulseError
+from tradepulse.model.kinds import ORDER_KIND_PREFIX, SERVICE_KIND_PREFIX, OmsEventKind, RiskKind
 
 __all__ = ["LiveMonitor"]
 
@@ -64,7 +65,8 @@ _CONSEQUENCES = {"kill": "Every engine halts and its open orders are cancelled."
                  "cancel_all": "Every open order is cancelled; trading continues.",
                  "flatten": "Every engine halts and every position is closed at market."}
 #: Journal events that change what the page shows: the stream wakes a refresh for these at once.
-_WAKING_KINDS = ("order.", "portfolio.marked", "risk.state_change", "risk.breaker_trip", "service.")
+_WAKING_KINDS = (ORDER_KIND_PREFIX, str(OmsEventKind.PORTFOLIO_MARKED), str(RiskKind.STATE_CHANGE), str(RiskKind.BREAKER_TRIP),
+                 SERVICE_KIND_PREFIX)
 #: How long a woken refresh waits for the rest of a burst of events.
 _COALESCE_SECONDS = 0.15
 
