@@ -136,7 +136,14 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"{document['id']}  {document['stage']}  by {document['author']} at {document['created_at']}")
     print(f"  {document['class']} {document['params']}  ({document['origin']}, source {document['source']})")
-    print(f"  checks: {'passed' if document['checks']['passed'] else 'FAILED'}; backtest: {document['backtest']}")
+    backtest = {key: value for key, value in document["backtest"].items() if key != "walkforward"}
+    print(f"  checks: {'passed' if document['checks']['passed'] else 'FAILED'}; backtest: {backtest}")
+    walkforward = document["backtest"].get("walkforward")
+    if walkforward and "folds" in walkforward:
+        print(f"  walk-forward: {walkforward['positive_folds']} of {walkforward['folds']} out-of-sample folds positive "
+              f"({walkforward['test_bars']} bars each), returns {walkforward['fold_returns']}")
+    elif walkforward:
+        print(f"  walk-forward: skipped ({walkforward['skipped']})")
     for entry in document["record"]:
         who = entry.get("actor") or entry.get("approver") or entry.get("author") or ""
         print(f"  {entry['at']}  {entry['kind']:<28} {who:<12} {entry.get('comment', '')}")

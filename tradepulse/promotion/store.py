@@ -84,6 +84,7 @@ class StrategyVersion:
     checks: dict[str, Any]
     backtest: dict[str, Any]
     path: Path
+    walkforward: dict[str, Any] | None = None  # out-of-sample folds at the version's own parameters
 
     @property
     def source_path(self) -> Path:
@@ -104,8 +105,34 @@ def _canonical(params: Mapping[str, Any]) -> str:
     return json.dumps(dict(params), sort_keys=True, default=str, separators=(",", ":"))
 
 
+def _figures(stats: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: (int(value) if isinstance(value, (int, np.integer)) else float(value)
+                  if isinstance(value, (float, np.floating)) else str(value))
+            for key, value in stats.items() if key in ("total_return", "sharpe", "max_drawdown", "trades", "bars", "start", "end")}
+
+
+def _walkforward(strategy: Strategy, data: Any) -> dict[str, Any]:
+    """The version's out-of-sample record: rolling folds at its own (fixed) parameters.
+
+    Each fold tests on bars it was not shown before (train twice the test's length; with one
+    parameter set there is nothing to fit, so the folds measure how stable the result is over time).
+    """
+    from tradepulse.backtest.walkforward import run_walkforward
+
+    bars = data.bars if hasattr(data, "bars") and hasattr(data, "symbols") else data
+    test = max(len(bars.index) // 6, 24)
+    train = 2 * test
+    if len(bars.index) < train + test:
+        return {"skipped": f"{len(bars.index)} bars are too few for a walk-forward (it needs {train + test})"}
+    result = run_walkforward(data, type(strategy), {name: [value] for name, value in strategy.params.items()},
+                             train_bars=train, test_bars=test)
+    returns = [round(float(value), 6) for value in result.folds["total_return"]]
+    return {"train_bars": train, "test_bars": test, "folds": len(returns), "fold_returns": returns,
+            "positive_folds": sum(value > 0 for value in returns), "out_of_sample": _figures(result.stats)}
+
+
 def _evidence(strategy: Strategy, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The checks' report and the backtest's headline figures on ``data``."""
+    """The checks' report and the backtest's headline figures on ``data`` (with its walk-forward under ``walkforward``)."""
     report = check(strategy, data)
     if hasattr(data, "bars") and hasattr(data, "symbols"):
         from tradepulse.backtest.portfolio import run_portfolio_backtest
@@ -115,9 +142,9 @@ def _evidence(strategy: Strategy, data: Any) -> tuple[dict[str, Any], dict[str, 
         from tradepulse.backtest import run_backtest
 
         stats = run_backtest(data, strategy).stats
-    figures = {key: (int(value) if isinstance(value, (int, np.integer)) else float(value)
-                     if isinstance(value, (float, np.floating)) else str(value))
-               for key, value in stats.items() if key in ("total_return", "sharpe", "max_drawdown", "trades", "bars", "start", "end")}
+    figures = _figures(stats)
+    if report.passed:  # a failed check stops the promotion: its walk-forward would only say less
+        figures["walkforward"] = _walkforward(strategy, data)
     return report.to_dict(), figures
 
 
@@ -198,7 +225,7 @@ class StrategyStore:
             id=manifest["id"], name=manifest["name"], class_name=manifest["class"], params=manifest["params"],
             source_sha256=manifest["source_sha256"], origin=manifest["origin"], author=manifest["author"],
             created_at=manifest["created_at"], data_fingerprint=manifest["data_fingerprint"], checks=manifest["checks"],
-            backtest=manifest["backtest"], path=path,
+            backtest=manifest["backtest"], path=path, walkforward=manifest["backtest"].get("walkforward"),
         )
 
     def version(self, version_id: str) -> StrategyVersion:

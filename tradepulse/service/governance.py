@@ -169,7 +169,8 @@ class Governor:
             except ConfigError:
                 raise UnknownVersion(version_id) from None
             detail = _summary(version, store.stage(version_id), self._running(version_id))
-            detail.update(checks=version.checks, backtest=version.backtest, data_fingerprint=version.data_fingerprint,
+            detail.update(checks=version.checks, backtest=version.backtest, walkforward=version.walkforward,
+                          data_fingerprint=version.data_fingerprint,
                           source_sha256=version.source_sha256, origin=version.origin, history=store.history(version_id))
             return detail
 

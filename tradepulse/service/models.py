@@ -383,6 +383,9 @@ class VersionSummary(_Response):
 class VersionDetail(VersionSummary):
     checks: dict[str, Any] = Field(description="The strategy checks' report when the version was stored.")
     backtest: dict[str, Any] = Field(description="Key figures of its backtest on the data it was checked on.")
+    walkforward: dict[str, Any] | None = Field(
+        default=None, description="Out-of-sample folds at the version's own parameters: train/test bars, each fold's return, "
+                                  "the out-of-sample figures (or why it was skipped).")
     data_fingerprint: str
     source_sha256: str
     origin: str

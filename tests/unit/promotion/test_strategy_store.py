@@ -187,3 +187,20 @@ def test_the_service_runs_a_version_only_at_the_stage_its_venue_needs(tmp_path):
     with StrategyStore(store_root) as store:
         store.approve(version.id, approver="risk-bob", comment="reviewed")
     assert config("ccxt", capital=1000).strategies[0].strategy.name == "sma_cross"
+
+
+def test_a_version_carries_its_walk_forward_at_its_own_parameters(tmp_path):
+    from tradepulse.backtest.walkforward import run_walkforward
+
+    with StrategyStore(tmp_path) as store:
+        version = store.create_version(load_strategy("sma_cross")(fast=7, slow=30), BARS, author="ana")
+        reread = store.version(version.id)
+    record = reread.walkforward
+    assert record == json.loads((version.path / "manifest.json").read_text())["backtest"]["walkforward"]
+    # Independently: the same folds from the walk-forward itself.
+    expected = run_walkforward(BARS, "sma_cross", {"fast": [7], "slow": [30], "allow_short": [False]},
+                               train_bars=record["train_bars"], test_bars=record["test_bars"])
+    assert record["folds"] == len(expected.folds) >= 3
+    assert record["fold_returns"] == [round(float(value), 6) for value in expected.folds["total_return"]]
+    assert record["out_of_sample"]["trades"] == expected.stats["trades"]
+    assert record["test_bars"] == len(BARS) // 6 and record["train_bars"] == 2 * record["test_bars"]
