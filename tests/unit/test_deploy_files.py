@@ -148,6 +148,7 @@ def _exported() -> tuple[set[str], dict[str, set[str]]]:
     metrics.rejected("BTC/USDT")
     metrics.denied("max_order_notional")
     metrics.reconnected("market_data")
+    metrics.reconciled(True)
     metrics.set_position("BTC/USDT", 1)
     labels: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(metrics.render().decode()):
