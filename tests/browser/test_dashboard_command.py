@@ -104,7 +104,9 @@ def test_dashboard_serves_the_pages_and_stops_with_its_kernels_on_a_signal(stop_
     try:
         announced = read_json_announcement(process)
         assert announced["url"] == f"http://127.0.0.1:{port}/"
-        assert set(announced["pages"]) == {"backtest_explorer.ipynb", "indicators_dashboard.ipynb", "live_dashboard.ipynb"}
+        assert set(announced["pages"]) == {"backtest_explorer.ipynb", "indicators_dashboard.ipynb", "live_dashboard.ipynb",
+                                           "overview_dashboard.ipynb", "history_dashboard.ipynb", "research_reports.ipynb"}
+        assert announced["state_dir"] is None and announced["jobs_history"].endswith("jobs.sqlite")
         assert announced["preheat"] is True
         with urllib.request.urlopen(announced["url"], timeout=10) as response:
             assert response.status == 200
