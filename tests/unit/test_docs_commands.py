@@ -76,3 +76,27 @@ def test_each_documented_command_parses(where, argv):
     except SystemExit as error:
         if error.code not in (0, None):  # --help and --version exit 0
             pytest.fail(f"{where}: `tradepulse {' '.join(argv)}` is refused by the command line")
+
+
+def _shell_lines() -> list[tuple[str, str]]:
+    lines = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for block in _BLOCK.finditer(text):
+            for offset, line in enumerate(block.group(1).split("\n")):
+                number = text[: block.start()].count("\n") + 2 + offset
+                lines.append((f"{path.relative_to(ROOT)}:{number}", line.strip().removeprefix("$ ")))
+    return lines
+
+
+def test_every_make_target_and_script_the_docs_show_exists():
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    checked = 0
+    for where, line in _shell_lines():
+        for target in re.findall(r"(?:^|&& )make ([a-z][a-z-]*)", line):
+            assert target in targets, f"{where}: `make {target}` is not a Makefile target"
+            checked += 1
+        for script in re.findall(r"(?:python3?|\.venv/bin/python) ((?:tools|bench|deploy|extensions)/[\w/.-]+\.py)", line):
+            assert (ROOT / script).is_file(), f"{where}: {script} does not exist"
+            checked += 1
+    assert checked >= 5
