@@ -358,3 +358,34 @@ def windows_on_dask(
             memory_budget_bytes=memory_budget_bytes, progress=progress,
         )
     return [stats_table(combos, window) for window in columns]
+
+
+def training_tables(
+    evaluate_here: Callable[..., pd.DataFrame],
+    evaluate_on_dask: Evaluate,
+    history: Callable[[type[Strategy], Sequence[Mapping[str, Any]]], int],
+    data: Any,
+    cls: type[Strategy],
+    combos: Sequence[Mapping[str, Any]],
+    windows: list[tuple[int, int]],
+    *,
+    costs: Any,
+    init_cash: float,
+    memory_budget_bytes: int,
+    progress: bool | None,
+    dask: str | Client | None,
+    dask_workers: int | None,
+    dask_worker_memory: int | str | None,
+) -> Iterator[pd.DataFrame]:
+    """Each walk-forward training window's unranked table: fold by fold in this process
+    (``evaluate_here``), or every fold at once on Dask (``evaluate_on_dask`` per chunk) with an
+    identical result. One function for the single-symbol and the portfolio walk-forward."""
+    if dask is None:
+        for start, end in windows:
+            yield evaluate_here(data, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
+                                memory_budget_bytes=memory_budget_bytes, progress=progress)
+        return
+    yield from windows_on_dask(
+        dask, evaluate_on_dask, data, cls, combos, windows, history=history(cls, combos), costs=costs, init_cash=init_cash,
+        memory_budget_bytes=memory_budget_bytes, progress=progress, workers=dask_workers, worker_memory=dask_worker_memory,
+    )

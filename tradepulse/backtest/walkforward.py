@@ -10,13 +10,13 @@ make the out-of-sample equity curve.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from tradepulse.backtest.dask_backend import check_dask_options, windows_on_dask
+from tradepulse.backtest.dask_backend import check_dask_options, training_tables
 from tradepulse.backtest.engine import DEFAULT_INIT_CASH, bar_period, check_bars, check_targets, periods_per_year, simulate_fills
 from tradepulse.backtest.portfolio import CostsBySymbol
 from tradepulse.backtest.portfolio_walkforward import run_portfolio_walkforward
@@ -114,7 +114,8 @@ def run_walkforward(
     fold_positions: list[np.ndarray] = []
     fees_paid = 0.0
     first_test_row = bounds[0][2]
-    in_samples = _in_sample_tables(
+    in_samples = training_tables(
+        evaluate_combos, combo_stats, signal_history,
         bars, cls, combos, [(train_start, train_end) for train_start, train_end, _, _ in bounds], costs=costs, init_cash=init_cash,
         memory_budget_bytes=memory_budget_bytes, progress=progress, dask=dask, dask_workers=dask_workers,
         dask_worker_memory=dask_worker_memory,
@@ -157,34 +158,6 @@ def run_walkforward(
         init_cash=init_cash,
         skipped=skipped,
         param_names=list(cls._param_defs),
-    )
-
-
-def _in_sample_tables(
-    data: Any,
-    cls: type[Strategy],
-    combos: Sequence[Mapping[str, Any]],
-    windows: list[tuple[int, int]],
-    *,
-    costs: Any,
-    init_cash: float,
-    memory_budget_bytes: int,
-    progress: bool | None,
-    dask: str | Client | None,
-    dask_workers: int | None,
-    dask_worker_memory: int | str | None,
-) -> Iterator[pd.DataFrame]:
-    """Each training window's unranked table: fold by fold in this process, or every fold at once on Dask."""
-    if dask is None:
-        for start, end in windows:
-            yield evaluate_combos(
-                data, cls, combos, start=start, end=end, costs=costs, init_cash=init_cash,
-                memory_budget_bytes=memory_budget_bytes, progress=progress,
-            )
-        return
-    yield from windows_on_dask(
-        dask, combo_stats, data, cls, combos, windows, history=signal_history(cls, combos), costs=costs, init_cash=init_cash,
-        memory_budget_bytes=memory_budget_bytes, progress=progress, workers=dask_workers, worker_memory=dask_worker_memory,
     )
 
 
