@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 
 def _dask_command() -> str:
     found = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
-    if found is None:
-        pytest.skip("the dask command (distributed) is not installed")
+    # distributed is pinned in requirements.lock: a missing command is a broken set-up, not a reason to skip.
+    assert found is not None, "the dask command (from distributed, pinned in requirements.lock) is not installed: run make setup"
     return found
 
 
@@ -140,16 +140,14 @@ def test_a_walkforward_on_a_local_cluster_equals_one_process(capsys):
     assert json.loads(on_dask) == json.loads(single)
 
 
+@pytest.mark.timeout(180)  # a hang guard: the 10 s connect timeout must end the command
 def test_an_unreachable_scheduler_is_one_line_and_exit_2_within_the_timeout(cli):
-    started = time.monotonic()
     result = cli("sweep", FIVE_MINUTE, "--strategy", "sma_cross", "-g", "fast=5,10", "--dask", "tcp://nowhere:1")
-    elapsed = time.monotonic() - started
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
         "tradepulse: error: cannot reach a Dask scheduler at tcp://nowhere:1 within 10 s; start one with "
         "`dask scheduler` and `dask worker ADDRESS`, or use --dask local"
     ]
-    assert elapsed < 60  # the 10 s connect timeout plus the interpreter's start-up
 
 
 def test_dask_settings_that_cannot_work_are_one_line_before_any_data_is_read(capsys, tmp_path):

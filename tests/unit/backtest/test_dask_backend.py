@@ -8,9 +8,9 @@ scheduler and workers started as separate processes is in tests/integration/test
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
+import distributed  # pinned in requirements.lock: a missing one fails, it does not skip
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,8 +29,6 @@ from tradepulse.backtest.sweep import combo_stats, signal_history
 from tradepulse.data.universe import load_universe
 from tradepulse.errors import ConfigError, StrategyError
 from tradepulse.strategy import IntParam, Strategy
-
-distributed = pytest.importorskip("distributed")
 
 SMA_GRID = {"fast": [3, 5, 8, 13, 21], "slow": [30, 55, 89], "allow_short": [False, True]}
 
@@ -184,12 +182,11 @@ def test_a_client_with_worker_settings_is_refused(client, five_minute_bars):
         run_walkforward(five_minute_bars, "sma_cross", {"fast": [5]}, train_bars=3_000, test_bars=1_000, memory_budget_bytes=0, dask=client)
 
 
+@pytest.mark.timeout(60)  # a hang guard: the connect timeout must end the wait, not the suite's limit
 def test_an_unreachable_scheduler_is_one_clear_error_within_the_timeout():
-    started = time.monotonic()
     with pytest.raises(DaskError, match=r"cannot reach a Dask scheduler at tcp://127.0.0.1:1 within 1 s; start one with `dask scheduler`"):
         with dask_client("tcp://127.0.0.1:1", timeout=1):
             pass
-    assert time.monotonic() - started < 15
 
 
 def test_a_scheduler_without_workers_says_so():
