@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from tradepulse.backtest import Costs, run_backtest
@@ -47,6 +49,8 @@ def test_versions_at_paper_or_live_are_offered_with_their_stage_and_their_own_pa
     assert explorer.params["fast"] == 7 and explorer.params["slow"] == 30
 
 
+# An explorer whose construction failed used to raise again when collected (its close() had no worker).
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_a_version_can_be_the_starting_strategy_and_an_unknown_one_is_one_line(store):
     root, paper, _ = store
     explorer = BacktestExplorer(strategy=f"version:{paper}", debounce_s=0.05, store=root)
@@ -54,4 +58,5 @@ def test_a_version_can_be_the_starting_strategy_and_an_unknown_one_is_one_line(s
     assert explorer.params["slow"] == 30 and explorer.result is not None
     with pytest.raises(ConfigError, match="is not a version at paper or live"):
         BacktestExplorer(strategy="version:sma_cross-000000000000", store=root)
+    gc.collect()  # the half-built explorer is closed now, and must close cleanly
     assert f"version:{paper}" not in BacktestExplorer(debounce_s=0.05, store=False).strategy_picker.offered
