@@ -122,7 +122,11 @@ class ExecutionEngine:
         """Capital plus net P&L with the position valued at ``price`` (the whole shared account's, if any)."""
         if self.account is not None:
             return self.account.equity({self.symbol: price})
-        return self.capital + self.oms.portfolio.valued(self.symbol, price).net_pnl
+        position = self.oms.position(self.symbol)
+        if position.mark_price != price or position.quantity == 0:
+            # A bar's mark has just valued the position at this very price; only a different one needs valuing.
+            position = self.oms.portfolio.valued(self.symbol, price)
+        return self.capital + position.net_pnl
 
     def cash(self) -> Decimal:
         """Quote currency not in the position: capital plus realised P&L minus cost basis and fees."""

@@ -423,10 +423,14 @@ class OMS:
             self.instrument(symbol)
         # Written straight in the form it reads back (exact decimal text, ISO time), which is what a
         # JSON round trip would give: a mark is made on every bar, and the round trip was its cost.
-        canonical = {"prices": {symbol: format(price, "f") for symbol, price in prices.items()},
-                     "at": (at or self._clock()).isoformat()}
-        change, _ = self._record(K.PORTFOLIO_MARKED, canonical, None, along=journal_first, canonical=True)
-        return {position.symbol: position for position in change.positions}
+        texts = {symbol: format(price, "f") for symbol, price in prices.items()}
+        # Valued at the prices as they read back from the journal (what a restart's replay computes).
+        positions = tuple(self._portfolio.valued(symbol, Decimal(text)) for symbol, text in texts.items())
+        change = _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))
+        payload = {"prices": texts, "at": (at or self._clock()).isoformat(), **change.snapshot()}
+        event = self.journal.append_many([*journal_first, NewEvent(K.PORTFOLIO_MARKED, payload)])[-1]
+        self._commit(change, event)
+        return {position.symbol: position for position in positions}
 
     # -- venue answers -------------------------------------------------------------------------
 

@@ -494,6 +494,8 @@ class CircuitBreakers:
         if "daily_loss" in self._tripped or start is None or equity is None:
             return []
         loss = start - equity
+        if loss <= 0:
+            return []  # no loss today (most bars): no limit can be reached, and no text needs formatting
         currency_note = f"(day started at {self._money(start)}, equity now {self._money(equity)})"
         maximum = self.limits.max_daily_loss
         if maximum is not None and loss >= maximum:
@@ -518,6 +520,8 @@ class CircuitBreakers:
         if "drawdown" in self._tripped or peak is None or equity is None:
             return []
         drawdown = peak - equity
+        if drawdown <= 0:
+            return []  # at the peak: no limit can be reached, and no text needs formatting
         note = f"(peak {self._money(peak)}, equity now {self._money(equity)})"
         maximum = self.limits.max_drawdown
         if maximum is not None and drawdown >= maximum:
