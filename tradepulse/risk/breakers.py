@@ -494,31 +494,49 @@ class CircuitBreakers:
         if "daily_loss" in self._tripped or start is None or equity is None:
             return []
         loss = start - equity
-        if loss <= 0:
-            return []  # no loss today (most bars): no limit can be reached, and no text needs formatting
+        maximum, fraction = self.limits.max_daily_loss, self.limits.max_daily_loss_fraction
+        by_amount = maximum is not None and loss >= maximum
+        if not by_amount and not (fraction is not None and start > 0 and loss / start >= fraction):
+            return []  # every bar of a quiet day: nothing trips, so no text is formatted
         currency_note = f"(day started at {self._money(start)}, equity now {self._money(equity)})"
-        maximum = self.limits.max_daily_loss
-        if maximum is not None and loss >= maximum:
+        if by_amount:
             return self._trip(
                 "daily_loss", now, f"daily loss {self._money(loss)} reached max_daily_loss {fmt_amount(maximum)} {currency_note}",
                 "max_daily_loss", loss, maximum, self.currency or "quote",
                 day_start_equity=start, equity=equity, trading_day=self._trading_day,
             )
-        fraction = self.limits.max_daily_loss_fraction
-        if fraction is not None and start > 0 and loss / start >= fraction:
-            return self._trip(
-                "daily_loss", now,
-                f"daily loss {self._money(loss)} is {loss / start:.2%} of the day's starting equity, reaching "
-                f"max_daily_loss_fraction {fraction.normalize():f} {currency_note}",
-                "max_daily_loss_fraction", loss / start, fraction, "fraction",
-                loss=loss, day_start_equity=start, equity=equity, trading_day=self._trading_day,
-            )
-        return []
+        assert fraction is not None
+        return self._trip(
+            "daily_loss", now,
+            f"daily loss {self._money(loss)} is {loss / start:.2%} of the day's starting equity, reaching "
+            f"max_daily_loss_fraction {fraction.normalize():f} {currency_note}",
+            "max_daily_loss_fraction", loss / start, fraction, "fraction",
+            loss=loss, day_start_equity=start, equity=equity, trading_day=self._trading_day,
+        )
 
     def _check_drawdown(self, now: datetime) -> list[RiskEvent]:
         peak, equity = self._peak_equity, self._equity
         if "drawdown" in self._tripped or peak is None or equity is None:
             return []
+        drawdown = peak - equity
+        maximum, fraction = self.limits.max_drawdown, self.limits.max_drawdown_fraction
+        by_amount = maximum is not None and drawdown >= maximum
+        if not by_amount and not (fraction is not None and peak > 0 and drawdown / peak >= fraction):
+            return []
+        note = f"(peak {self._money(peak)}, equity now {self._money(equity)})"
+        if by_amount:
+            return self._trip(
+                "drawdown", now, f"drawdown {self._money(drawdown)} reached max_drawdown {fmt_amount(maximum)} {note}",
+                "max_drawdown", drawdown, maximum, self.currency or "quote", peak_equity=peak, equity=equity,
+            )
+        assert fraction is not None
+        return self._trip(
+            "drawdown", now,
+            f"drawdown {self._money(drawdown)} is {drawdown / peak:.2%} of peak equity, reaching "
+            f"max_drawdown_fraction {fraction.normalize():f} {note}",
+            "max_drawdown_fraction", drawdown / peak, fraction, "fraction",
+            drawdown=drawdown, peak_equity=peak, equity=equity,
+        )
         drawdown = peak - equity
         if drawdown <= 0:
             return []  # at the peak: no limit can be reached, and no text needs formatting
