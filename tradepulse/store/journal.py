@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import functools
 import json
 import logging
 import sqlite3
@@ -28,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -64,7 +64,7 @@ class JournalEvent:
     correlation_id: str | None
     payload_text: str = field(repr=False)
 
-    @functools.cached_property
+    @cached_property
     def payload(self) -> dict[str, Any]:
         return json.loads(self.payload_text)
 
@@ -211,7 +211,6 @@ class Journal:
         self._deferring = False
         self._defer_limit = 0
         self._uncommitted: list[JournalEvent] = []
-        self._background: _BackgroundInserts | None = None
         self._connection = self._connect()
 
     def _connect(self) -> Any:
@@ -288,61 +287,32 @@ class Journal:
         with self._lock:
             connection = self._connection
             try:
-                if self._background is not None:
-                    appended = self._background.append(rows)
-                else:
-                    if not connection.in_transaction:
-                        connection.execute("BEGIN IMMEDIATE")
-                    appended = []
-                    for ts_text, kind, correlation_id, text, symbol in rows:
-                        cursor = connection.execute(
-                            "INSERT INTO events (ts, kind, correlation_id, payload, symbol) VALUES (?, ?, ?, ?, ?)",
-                            (ts_text, kind, correlation_id, text, symbol),
-                        )
-                        appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, text))
+                if not connection.in_transaction:
+                    connection.execute("BEGIN IMMEDIATE")
+                appended = []
+                for ts_text, kind, correlation_id, text, symbol in rows:
+                    cursor = connection.execute(
+                        "INSERT INTO events (ts, kind, correlation_id, payload, symbol) VALUES (?, ?, ?, ?, ?)",
+                        (ts_text, kind, correlation_id, text, symbol),
+                    )
+                    appended.append(JournalEvent(cursor.lastrowid, parse_ts(ts_text), kind, correlation_id, text))
                 if self._deferring and len(self._uncommitted) + len(appended) < self._defer_limit:
                     self._uncommitted += appended
                     return appended
-                if self._background is not None:
-                    self._background.flush()
                 connection.execute("COMMIT")
             except BaseException as error:
                 lost = len(self._uncommitted)
                 self._uncommitted = []
-                self._roll_back()
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 if isinstance(error, _database_errors()):
                     # Disk full, file locked too long, file removed: nothing was recorded, so nothing may act.
                     also = f" (nor the {lost} event(s) appended since the last commit)" if lost else ""
                     raise JournalError(f"journal {self.path} could not be written ({error}); nothing was recorded{also}") from error
                 raise
-            self._transaction_ended()
             committed, self._uncommitted = self._uncommitted + appended, []
         self._notify(committed)
         return appended
-
-    def _roll_back(self) -> None:
-        if self._background is not None:
-            self._background.abandon()
-        if self._connection.in_transaction:
-            self._connection.execute("ROLLBACK")
-        self._transaction_ended()
-
-    def _transaction_ended(self) -> None:
-        if self._background is not None:
-            self._background.transaction_ended()
-
-    def _settled(self) -> Any:
-        """The connection, once every queued insert has run (reads must see the open transaction whole)."""
-        if self._background is not None:
-            try:
-                self._background.flush()
-            except _database_errors() as error:
-                lost = len(self._uncommitted)
-                self._uncommitted = []
-                self._roll_back()
-                raise JournalError(f"journal {self.path} could not be written ({error}); the {lost} event(s) appended "
-                                   "since the last commit are not recorded") from error
-        return self._connection
 
     @contextlib.contextmanager
     def deferred_commits(self, max_events: int = 5000) -> Iterator[None]:
@@ -352,45 +322,36 @@ class Journal:
         targets): they become durable together at the next :meth:`sync` (the OMS syncs before every
         venue call, so an order intent is still durable before the venue hears of it), once
         ``max_events`` wait, or when the block ends. Readers on other connections see them from then
-        on; listeners hear of them then. On SQLite the inserts themselves run on a thread of the
-        journal's own while the block lasts (:class:`_BackgroundInserts`), overlapping the writer's work.
+        on; listeners hear of them then.
         """
         if max_events < 1:
             raise ConfigError(f"max_events must be at least 1, got {max_events}")
         with self._lock:
             self._deferring, self._defer_limit = True, max_events
-            if not self.postgres and not self.read_only and self._background is None:
-                self._background = _BackgroundInserts(self._connection)
         try:
             yield
         finally:
             with self._lock:
                 self._deferring = False
-                try:
-                    self.sync()
-                finally:
-                    background, self._background = self._background, None
-                    if background is not None:
-                        background.close()
+            self.sync()
 
     def sync(self) -> None:
         """Commit the events waiting under :meth:`deferred_commits` (nothing to do otherwise)."""
         with self._lock:
             try:
-                connection = self._settled()
-                waiting = connection.in_transaction
+                waiting = self._connection.in_transaction
             except sqlite3.ProgrammingError:
                 return  # closed already: close() committed what waited
             if not waiting:
                 return
             try:
-                connection.execute("COMMIT")
+                self._connection.execute("COMMIT")
             except _database_errors() as error:
                 lost = len(self._uncommitted)
                 self._uncommitted = []
-                self._roll_back()
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
                 raise JournalError(f"journal {self.path} could not commit {lost} event(s) ({error}); they are not recorded") from error
-            self._transaction_ended()
             committed, self._uncommitted = self._uncommitted, []
         self._notify(committed)
 
@@ -503,28 +464,25 @@ class Journal:
         with self._lock:
             if self.postgres:
                 return int(self._connection.schema_version())
-            return schema_version(self._settled())
+            return schema_version(self._connection)
 
     def select(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
         """Run one read-only SQL query over the journal's tables (for :mod:`tradepulse.store.queries`)."""
         if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             raise JournalError("Journal.select runs SELECT queries only; append events with Journal.append")
         with self._lock:
-            return self._settled().execute(sql, parameters).fetchall()
+            return self._connection.execute(sql, parameters).fetchall()
 
     def integrity_check(self) -> str:
         """Run SQLite's integrity check; ``"ok"`` when the file is sound."""
         with self._lock:
-            return str(self._settled().execute("PRAGMA integrity_check").fetchone()[0])
+            return str(self._connection.execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
         """Commit what waits (see :meth:`deferred_commits`), then close the connection (further calls fail)."""
         with self._lock:
             if not self.read_only:
                 self.sync()
-            if self._background is not None:
-                self._background.close()
-                self._background = None
             self._connection.close()
 
     def __enter__(self) -> Journal:
@@ -549,98 +507,3 @@ def _database_errors() -> tuple[type[BaseException], ...]:
 def _event(row: tuple) -> JournalEvent:
     seq, ts, kind, correlation_id, payload = row
     return JournalEvent(int(seq), parse_ts(ts), kind, correlation_id, payload)
-
-
-_ROWS_PER_STATEMENT = 500  # 3,000 parameters, well under SQLite's limit of 32,766
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_numbered(rows: int) -> str:
-    return "INSERT INTO events (seq, ts, kind, correlation_id, payload, symbol) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
-
-# The number AUTOINCREMENT would give next: past the highest ever used, even if that row's insert rolled back.
-_NEXT_SEQ = ("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
-             "COALESCE((SELECT MAX(seq) FROM events), 0)) + 1")
-
-
-class _BackgroundInserts:
-    """The inserts of a deferred transaction (SQLite), run by a thread of their own.
-
-    SQLite releases the GIL while it inserts, so on a second core the B-tree work of a replay's
-    bars and marks overlaps the engine's own work instead of adding to it; the engine thread only
-    encodes rows and numbers them. Numbers are assigned here, in order, inside the open write
-    transaction: ``BEGIN IMMEDIATE`` holds SQLite's write lock from the first deferred event to the
-    commit, so nobody else can take a number in between, and each row is inserted with its number
-    (a clash would fail the insert loudly, never renumber an event). The journal waits for the
-    queued inserts before it commits or reads, so the durability point and read-your-writes are
-    unchanged: an order intent is still committed, whole, before the venue hears of it.
-    """
-
-    _BATCH_ROWS = 256
-    _MIN_HAND_OFF = 16
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._connection = connection
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-inserts")
-        self._next_seq: int | None = None
-        self._rows: list[tuple[int, str, str, str | None, str, str | None]] = []
-        self._running: Any = None
-
-    def append(self, rows: list[tuple[str, str, str | None, str, str | None]]) -> list[JournalEvent]:
-        if self._next_seq is None:
-            if not self._connection.in_transaction:
-                self._connection.execute("BEGIN IMMEDIATE")
-            self._next_seq = int(self._connection.execute(_NEXT_SEQ).fetchone()[0])
-        seq = self._next_seq
-        appended = []
-        for ts_text, kind, correlation_id, text, symbol in rows:
-            self._rows.append((seq, ts_text, kind, correlation_id, text, symbol))
-            appended.append(JournalEvent(seq, parse_ts(ts_text), kind, correlation_id, text))
-            seq += 1
-        self._next_seq = seq
-        # Hand rows over as soon as the thread is free (a replay commits every few dozen rows, at its
-        # next order, so waiting for a full batch would leave nothing to overlap), but not one by one.
-        idle = self._running is None or self._running.done()
-        if len(self._rows) >= self._BATCH_ROWS or (idle and len(self._rows) >= self._MIN_HAND_OFF):
-            self._hand_off()
-        return appended
-
-    def flush(self) -> None:
-        """Return once every queued row is inserted; an insert's error is raised here."""
-        if self._rows:
-            self._hand_off()
-        self._wait()
-
-    def transaction_ended(self) -> None:
-        self._next_seq = None
-
-    def abandon(self) -> None:
-        """Drop what is queued (the transaction is being rolled back)."""
-        self._rows = []
-        with contextlib.suppress(Exception):
-            self._wait()
-        self._next_seq = None
-
-    def close(self) -> None:
-        self.abandon()
-        self._executor.shutdown(wait=True)
-
-    def _hand_off(self) -> None:
-        self._wait()
-        batch, self._rows = self._rows, []
-        self._running = self._executor.submit(self._insert, batch)
-
-    def _insert(self, batch: list[tuple[int, str, str, str | None, str, str | None]]) -> None:
-        # One multi-row statement per chunk, not executemany: SQLite then runs the whole chunk in one
-        # step with the GIL released, so the engine thread is not stopped at every row to let this one
-        # take the GIL back (which costs up to the interpreter's switch interval each time).
-        for start in range(0, len(batch), _ROWS_PER_STATEMENT):
-            chunk = batch[start:start + _ROWS_PER_STATEMENT]
-            self._connection.execute(_insert_numbered(len(chunk)), [value for row in chunk for value in row])
-
-    def _wait(self) -> None:
-        running, self._running = self._running, None
-        if running is not None:
-            running.result()
