@@ -253,7 +253,12 @@ def parse_time(value: Any) -> datetime | None:
 
 def payload_of(instance: Any) -> dict[str, Any]:
     """Return a dataclass as a JSON-ready dict: Decimals as exact strings, times ISO-8601, enums by value."""
-    return {item.name: _jsonable(getattr(instance, item.name)) for item in fields(instance)}
+    return {name: _jsonable(getattr(instance, name)) for name in _field_names(type(instance))}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(cls))
 
 
 def from_payload(cls: type[T], payload: dict[str, Any]) -> T:

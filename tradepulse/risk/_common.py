@@ -90,6 +90,13 @@ def jsonable(value: Any) -> Any:
 
     Dataclasses with a ``to_payload`` method use it; other dataclasses become dicts of their fields.
     """
+    kind = type(value)  # exact types first: every order's decision and baselines come through here
+    if kind is str or kind is float or kind is int or value is None:
+        return value
+    if kind is Decimal:
+        return format(value, "f")
+    if kind is dict:
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
     if value is None or isinstance(value, (bool, int, float, str)):
