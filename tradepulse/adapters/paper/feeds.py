@@ -20,13 +20,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tradepulse.errors import DataError
 from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
 from tradepulse.model.instruments import Instrument
+
+if TYPE_CHECKING:
+    from tradepulse.data.streaming import BarStream
 
 __all__ = [
     "RECORDINGS",
@@ -125,12 +128,15 @@ def is_recording_source(source: str | Path) -> bool:
 
 
 class BarReplayFeed:
-    """Replay a bar frame as :class:`BarOpen` / :class:`BarClose` events.
+    """Replay bars as :class:`BarOpen` / :class:`BarClose` events.
 
     Parameters
     ----------
     bars
-        A frame as :func:`tradepulse.data.load_bars` returns it (open times, OHLCV).
+        A frame as :func:`tradepulse.data.load_bars` returns it (open times, OHLCV), or a
+        :class:`~tradepulse.data.streaming.BarStream` of a Parquet file (what :meth:`from_source`
+        opens for one): its bars are read a batch at a time while they are replayed, so a
+        replay of a million bars does not hold them all.
     symbol
         The symbol the bars are of.
     instrument
@@ -141,16 +147,21 @@ class BarReplayFeed:
 
     kind = "bars"
 
-    def __init__(self, bars: pd.DataFrame, symbol: str, *, instrument: Instrument | None = None, period: timedelta | None = None) -> None:
+    def __init__(self, bars: pd.DataFrame | BarStream, symbol: str, *, instrument: Instrument | None = None, period: timedelta | None = None) -> None:
         if len(bars) < 2 and period is None:
             raise DataError(f"{symbol}: a bar replay needs at least 2 bars to know the bar length")
-        self.bars = bars
+        self._frame = bars if isinstance(bars, pd.DataFrame) else None
+        self._stream = None if isinstance(bars, pd.DataFrame) else bars
+        self._count = len(bars)
         self.symbol = symbol
         self.instrument = instrument or fine_instrument(symbol)
         if period is None:
-            from tradepulse.data import infer_timeframe
+            if self._stream is not None:
+                inferred = self._stream.step
+            else:
+                from tradepulse.data import infer_timeframe
 
-            inferred = infer_timeframe(bars.index)
+                inferred = infer_timeframe(bars.index)  # type: ignore[union-attr]
             period = pd.Timedelta(inferred).to_pytimedelta()
         self.period = period
 
@@ -158,18 +169,38 @@ class BarReplayFeed:
     def from_source(
         cls, source: str | Path, *, symbol: str | None = None, start: str | None = None, end: str | None = None
     ) -> BarReplayFeed:
-        """Load ``source`` with :func:`tradepulse.data.load_bars` (a sample or a file) and replay it."""
+        """Open ``source`` (a sample or a file, as :func:`tradepulse.data.load_bars` reads them) for a replay.
+
+        A Parquet file is streamed (:func:`~tradepulse.data.streaming.open_bar_stream`); other
+        sources are loaded whole with ``load_bars``.
+        """
         from tradepulse.data import get_sample, load_bars
         from tradepulse.data.samples import SAMPLE_PREFIX
+        from tradepulse.data.streaming import open_bar_stream
 
-        bars = load_bars(source, start=start, end=end)
+        bars: pd.DataFrame | BarStream | None = open_bar_stream(source, start=start, end=end)
+        if bars is None:
+            bars = load_bars(source, start=start, end=end)
         if symbol is None:
             symbol = get_sample(str(source)).symbol if str(source).startswith(SAMPLE_PREFIX) else "ASSET/QUOTE"
         return cls(bars, symbol)
 
+    @property
+    def bars(self) -> pd.DataFrame:
+        """The bars as one frame (a streamed file is read whole for it, once)."""
+        if self._frame is None:
+            assert self._stream is not None
+            self._frame = self._stream.frame()
+        return self._frame
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the replay reads its bars from the file a batch at a time."""
+        return self._stream is not None
+
     def __len__(self) -> int:
         """Number of events the replay yields (two per bar)."""
-        return 2 * len(self.bars)
+        return 2 * self._count
 
     def events(self, chunk: int = 10_000) -> Iterator[MarketEvent]:
         """Yield the events in order (synchronously; ``async for`` over the feed does the same).
@@ -177,8 +208,12 @@ class BarReplayFeed:
         Bars are converted ``chunk`` at a time: a million bars as Python datetimes and floats at
         once would hold a hundred-odd MB for the whole replay.
         """
-        for first in range(0, len(self.bars), chunk):
-            part = self.bars.iloc[first:first + chunk]
+        if self._stream is not None:
+            parts: Iterable[pd.DataFrame] = self._stream.frames(chunk)
+        else:
+            frame = self.bars
+            parts = (frame.iloc[first:first + chunk] for first in range(0, len(frame), chunk))
+        for part in parts:
             starts = part.index.to_pydatetime()
             values = part[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float).tolist()
             for start, (open_, high, low, close, volume) in zip(starts, values, strict=True):
