@@ -165,7 +165,10 @@ def _replay(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.json:
-        print_json(_iso_times({"source": source, **report.to_dict()}))
+        # The fills and trades are written one at a time: a long replay has tens of thousands.
+        summary, lists = report.to_json_parts()
+        print_json(_iso_times({"source": source, **summary}),
+                   streamed={key: map(_iso_times, items) for key, items in lists.items()})
         return 0
     print(f"{strategy!r} on {source} through the live engine (paper venue, {args.fees_bps:g} bps fees)")
     print("\n".join(report.summary_lines()))
