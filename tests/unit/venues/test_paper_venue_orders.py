@@ -10,7 +10,7 @@ import pytest
 from venue_helpers import BTC, START, D, ManualClock, bar_events, make_order, paper_venue
 
 from tradepulse.model.costs import FixedSlippage, RangeSlippage
-from tradepulse.errors import InsufficientFunds, OrderNotFound, OrderRejected
+from tradepulse.errors import ConfigError, InsufficientFunds, OrderNotFound, OrderRejected
 from tradepulse.adapters.paper import FeeSchedule, LatencyModel, OrderUpdate, Venue, VenueFill, VenueOrderStatus
 from tradepulse.model.events import Trade
 
@@ -221,3 +221,56 @@ def test_orders_off_the_instrument_grid_are_rejected():
     with pytest.raises(OrderRejected, match="lot size"):
         run(scenario())
     assert BTC.lot_size == D("0.00000001")
+
+
+def test_the_venue_remembers_open_orders_and_only_the_latest_finished_orders_and_trades_as_an_exchange_does():
+    async def scenario():
+        clock = ManualClock()
+        venue = paper_venue(clock, quote="100000", keep_finished_orders=3, keep_trades=4)
+        await venue.connect()
+        venue.on_market(bar_events(100.0, 101.0, 99.0, 100.0)[0])
+        resting = await venue.submit_order(make_order("tp-rest", "buy", "1", limit="50"))  # open the whole time
+        for number in range(1, 7):
+            clock.advance(60)
+            await venue.submit_order(make_order(f"tp-{number}", "buy" if number % 2 else "sell", "1"))
+        await venue.submit_order(make_order("tp-cancel", "buy", "1", limit="60"))
+        await venue.cancel_order("BTC/USDT", "tp-cancel")
+        found = {cid: (await venue.fetch_order("BTC/USDT", cid)).status for cid in ("tp-rest", "tp-5", "tp-6", "tp-cancel")}
+        forgotten = []
+        for cid in ("tp-1", "tp-4"):
+            with pytest.raises(OrderNotFound):
+                await venue.fetch_order("BTC/USDT", cid)
+            forgotten.append(cid)
+        with pytest.raises(OrderNotFound):
+            await venue.cancel_order("BTC/USDT", "tp-2")
+        trades = await venue.my_trades("BTC/USDT")
+        since = await venue.my_trades("BTC/USDT", START + timedelta(minutes=5))
+        opened = await venue.open_orders("BTC/USDT")
+        return resting, found, forgotten, trades, since, opened
+
+    resting, found, forgotten, trades, since, opened = run(scenario())
+    assert resting.status is VenueOrderStatus.NEW and [o.client_order_id for o in opened] == ["tp-rest"]
+    S = VenueOrderStatus
+    assert found == {"tp-rest": S.NEW, "tp-5": S.FILLED, "tp-6": S.FILLED, "tp-cancel": S.CANCELED}
+    assert forgotten == ["tp-1", "tp-4"]
+    assert [t.client_order_id for t in trades] == ["tp-3", "tp-4", "tp-5", "tp-6"]  # the latest 4, oldest first
+    assert [t.client_order_id for t in since] == ["tp-5", "tp-6"]
+
+
+def test_by_default_the_venue_keeps_a_thousand_finished_orders_and_trades_and_refuses_to_keep_none():
+    async def scenario():
+        clock = ManualClock()
+        venue = paper_venue(clock, quote="10000000")
+        await venue.connect()
+        venue.on_market(bar_events(100.0, 101.0, 99.0, 100.0)[0])
+        for number in range(1, 1_006):
+            await venue.submit_order(make_order(f"tp-{number}", "buy" if number % 2 else "sell", "0.01"))
+        with pytest.raises(OrderNotFound):
+            await venue.fetch_order("BTC/USDT", "tp-5")
+        return await venue.fetch_order("BTC/USDT", "tp-6"), await venue.my_trades("BTC/USDT")
+
+    oldest_kept, trades = run(scenario())
+    assert oldest_kept.status is VenueOrderStatus.FILLED
+    assert len(trades) == 1_000 and trades[0].client_order_id == "tp-6" and trades[-1].client_order_id == "tp-1005"
+    with pytest.raises(ConfigError, match="at least one"):
+        paper_venue(ManualClock(), keep_trades=0)

@@ -19,12 +19,19 @@ sees the event) and fills orders against them:
 * **Balances** in base and quote move with every fill; resting orders lock what they may spend.
   With ``allow_short`` the account is a margin account: the base balance may go negative (a short
   position), as in the backtest. Buys never spend more quote than is free.
+* **History**: like an exchange, which answers order and trade queries for a limited lookback,
+  the venue remembers every open order but only the latest ``keep_finished_orders`` finished
+  ones and the latest ``keep_trades`` trades per symbol (1,000 each by default, the most one
+  Binance ``allOrders`` or ``myTrades`` request returns), so a long replay or paper session holds
+  the same amount however many orders it makes. Asking after an order it has forgotten is
+  ``OrderNotFound``; the journal keeps every order and fill.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,6 +111,10 @@ class PaperVenue:
         Where simulated venues differ on purpose (:mod:`tradepulse.sim.rules`): the fee asset and
         its rounding, and when a recorded trade fills a resting limit. The paper venue's own by
         default; ``LOCAL_VENUE_RULES`` makes it fill as the local venue does.
+    keep_finished_orders, keep_trades
+        How many finished orders (filled, canceled, expired) and how many trades per symbol the
+        venue remembers for :meth:`fetch_order` and :meth:`my_trades`, the latest first kept.
+        Open orders are always remembered.
 
     Examples
     --------
@@ -127,7 +138,11 @@ class PaperVenue:
         allow_short: bool = False,
         name: str = "paper",
         rules: VenueRules = PAPER_RULES,
+        keep_finished_orders: int = 1_000,
+        keep_trades: int = 1_000,
     ) -> None:
+        if keep_finished_orders < 1 or keep_trades < 1:
+            raise ConfigError(f"a paper venue keeps at least one finished order and trade, got {keep_finished_orders} and {keep_trades}")
         self.name = name
         self.rules = rules
         self._instruments = {instrument.symbol: instrument for instrument in instruments}
@@ -143,9 +158,11 @@ class PaperVenue:
         self._delay = self.latency.sampler()
         self.allow_short = allow_short
         self._markets = {symbol: MarketState(symbol) for symbol in self._instruments}
-        self._orders: dict[str, _PaperOrder] = {}
+        self._orders: dict[str, _PaperOrder] = {}  # open orders and the latest finished ones
+        self._finished: deque[str] = deque()  # the finished orders still in ``_orders``, oldest first
+        self._keep_finished = keep_finished_orders
         self._resting: dict[str, _PaperOrder] = {}  # live limit orders, the only ones events can fill
-        self._trades: list[VenueFill] = []
+        self._trades: dict[str, deque[VenueFill]] = {symbol: deque(maxlen=keep_trades) for symbol in self._instruments}
         self._inflight: list[tuple[datetime, int, str, object]] = []
         self._inflight_ids: dict[str, datetime] = {}
         self._sequence = itertools.count(1)
@@ -257,9 +274,9 @@ class PaperVenue:
         return [self._update(r) for r in self._orders.values() if r.status in _LIVE and (symbol is None or r.symbol == symbol)]
 
     async def my_trades(self, symbol: str, since: datetime | None = None) -> list[VenueFill]:
-        """Our fills in ``symbol`` from ``since`` (inclusive), oldest first."""
+        """Our fills in ``symbol`` from ``since`` (inclusive), oldest first (of the latest ``keep_trades``)."""
         self._require_connected()
-        return [t for t in self._trades if t.symbol == symbol and (since is None or t.at >= since)]
+        return [t for t in self._trades.get(symbol, ()) if since is None or t.at >= since]
 
     async def balances(self) -> dict[str, Balance]:
         """Balances by currency: free and locked in resting orders."""
@@ -391,11 +408,12 @@ class PaperVenue:
         record.updated_at = at
         if record.status is S.FILLED:
             self._resting.pop(record.client_order_id, None)
+            self._retire(record)
         fill = VenueFill(
             f"{self.name}-{next(self._sequence)}", record.client_order_id, record.symbol, record.side, quantity, price, at,
             fee, instrument.base if fee_in_base else instrument.quote, record.venue_order_id, is_maker,
         )
-        self._trades.append(fill)
+        self._trades[record.symbol].append(fill)
         self._stream.publish(fill)
         self._stream.publish(self._update(record))
 
@@ -414,7 +432,14 @@ class PaperVenue:
     def _finish(self, record: _PaperOrder, status: VenueOrderStatus, at: datetime, reason: str) -> None:
         record.status, record.reason, record.updated_at = status, reason, at
         self._resting.pop(record.client_order_id, None)
+        self._retire(record)
         self._stream.publish(self._update(record))
+
+    def _retire(self, record: _PaperOrder) -> None:
+        """``record`` has finished: remember it among the latest finished orders, forgetting the oldest."""
+        self._finished.append(record.client_order_id)
+        if len(self._finished) > self._keep_finished:
+            self._orders.pop(self._finished.popleft(), None)
 
     # -- balances ---------------------------------------------------------------------------------
 
