@@ -34,11 +34,12 @@ from tradepulse.errors import DataError
 __all__ = ["BarStream", "open_bar_stream"]
 
 #: Rows read per batch while checking the time column (8 bytes each).
-_CHECK_ROWS = 262_144
+_CHECK_ROWS = 65_536
 #: Rows read and converted per batch while replaying (48 bytes each).
 _READ_ROWS = 65_536
-#: Bytes read from the file at a time, rather than a whole column chunk (one row group can be the whole file).
-_READ_BUFFER = 1 << 20
+#: Bytes read from the file at a time per column: without it (and with pre-buffering, pyarrow's
+#: default) the reader holds whole column chunks, and one row group can be the whole file.
+_READ_BUFFER = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class BarStream:
         lower = self.start.value if self.start is not None else None
         upper = self.end.value if self.end is not None else None
         columns = self.layout.columns
-        parquet = pq.ParquetFile(self.path, buffer_size=_READ_BUFFER)
+        parquet = pq.ParquetFile(self.path, buffer_size=_READ_BUFFER, pre_buffer=False)
         try:
             # Read and convert larger batches (the conversion costs per call), handing out ``rows`` at a time.
             for batch in parquet.iter_batches(batch_size=max(rows, _READ_ROWS), columns=columns, use_threads=False):
@@ -123,7 +124,7 @@ def open_bar_stream(source: str | Path, start: str | pd.Timestamp | None = None,
     if any(bound is not None and pd.isna(bound) for bound in (lower, upper)):
         return None  # an empty bound (NaT) selects no bars there
     try:
-        parquet = pq.ParquetFile(path, buffer_size=_READ_BUFFER)
+        parquet = pq.ParquetFile(path, buffer_size=_READ_BUFFER, pre_buffer=False)
     except (OSError, pa.ArrowException):
         return None
     try:
