@@ -319,6 +319,10 @@ class ExecutionEngine:
             self._journal_risk(self.risk.on_trade(fill.symbol))  # one trade for the order-to-trade ratio
             if self._on_fill is not None:
                 self._on_fill(fill, self._targets.get(fill.client_order_id))
+            if result.order is not None and result.order.status is OrderStatus.FILLED:
+                # No fill can follow a complete one (a repeat is a duplicate, caught above): a long run
+                # keeps the targets of working orders only.
+                self._targets.pop(fill.client_order_id, None)
 
     async def _apply_order_update(self, update: OrderUpdate) -> None:
         order = self.oms.find(update.client_order_id)
