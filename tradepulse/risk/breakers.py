@@ -537,26 +537,6 @@ class CircuitBreakers:
             "max_drawdown_fraction", drawdown / peak, fraction, "fraction",
             drawdown=drawdown, peak_equity=peak, equity=equity,
         )
-        drawdown = peak - equity
-        if drawdown <= 0:
-            return []  # at the peak: no limit can be reached, and no text needs formatting
-        note = f"(peak {self._money(peak)}, equity now {self._money(equity)})"
-        maximum = self.limits.max_drawdown
-        if maximum is not None and drawdown >= maximum:
-            return self._trip(
-                "drawdown", now, f"drawdown {self._money(drawdown)} reached max_drawdown {fmt_amount(maximum)} {note}",
-                "max_drawdown", drawdown, maximum, self.currency or "quote", peak_equity=peak, equity=equity,
-            )
-        fraction = self.limits.max_drawdown_fraction
-        if fraction is not None and peak > 0 and drawdown / peak >= fraction:
-            return self._trip(
-                "drawdown", now,
-                f"drawdown {self._money(drawdown)} is {drawdown / peak:.2%} of peak equity, reaching "
-                f"max_drawdown_fraction {fraction.normalize():f} {note}",
-                "max_drawdown_fraction", drawdown / peak, fraction, "fraction",
-                drawdown=drawdown, peak_equity=peak, equity=equity,
-            )
-        return []
 
     def _check_stale(self, now: datetime) -> list[RiskEvent]:
         limit = self.limits.stale_after_seconds
