@@ -283,6 +283,16 @@ def test_decision_payload_is_journal_ready(clock):
     assert len(payload["decision_id"]) == 32
 
 
+def test_decision_ids_are_unique_within_a_gate_and_across_gates(clock):
+    # Ids come from a random half per gate and a counter: a restarted gate (a new instance) must not
+    # reuse the ids of the one before it, and no two decisions of one gate may share one.
+    first, second = gate_with(clock), gate_with(clock)
+    ids = [gate.check(intent(quantity="0.1"), context(clock)).to_payload()["decision_id"]
+           for gate in (first, first, first, second, second)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in ids)
+    assert ids[0][:16] == ids[1][:16] != ids[3][:16]
+
 def test_approval_payload_records_what_was_approved(clock):
     decision = gate_with(clock).check(intent(quantity="0.1"), context(clock, positions={"BTC/USDT": "0.2"}))
     payload = decision.to_payload()
