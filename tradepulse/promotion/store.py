@@ -186,7 +186,7 @@ class StrategyStore:
         manifest = {
             "id": version_id, "name": instance.name, "class": captured.class_name, "params": instance.params,
             "source_sha256": captured.sha256, "origin": captured.origin, "author": author,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "data_fingerprint": data_fingerprint(data),
+            "created_at": datetime.now(UTC).isoformat(timespec="microseconds"), "data_fingerprint": data_fingerprint(data),
             "checks": checks, "backtest": backtest,
         }
         self._write(version_id, captured, manifest)

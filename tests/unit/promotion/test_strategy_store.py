@@ -204,3 +204,27 @@ def test_a_version_carries_its_walk_forward_at_its_own_parameters(tmp_path):
     assert record["fold_returns"] == [round(float(value), 6) for value in expected.folds["total_return"]]
     assert record["out_of_sample"]["trades"] == expected.stats["trades"]
     assert record["test_bars"] == len(BARS) // 6 and record["train_bars"] == 2 * record["test_bars"]
+
+
+def test_versions_made_within_one_second_list_in_the_order_they_were_made(tmp_path, monkeypatch):
+    # `strategies list` and the JupyterLab panel promise oldest first. With creation times kept to
+    # the second, versions made in the same second fell back to id order (a hash): a frozen second,
+    # moving only by microseconds, makes that deterministic.
+    import datetime as real
+    import itertools
+
+    import tradepulse.promotion.store as store_module
+
+    ticks = itertools.count()
+
+    class SteppingClock(real.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real.datetime(2026, 1, 5, 9, 30, tzinfo=real.UTC) + real.timedelta(microseconds=next(ticks))
+
+    monkeypatch.setattr(store_module, "datetime", SteppingClock)
+    sma = load_strategy("sma_cross")
+    with StrategyStore(tmp_path / "store") as store:
+        made = [store.create_version(sma(fast=fast, slow=30), BARS, author="ana").id for fast in (10, 8, 5, 12)]
+        assert sorted(made) != made, "the ids must not already be in creation order, or the test proves nothing"
+        assert [version.id for version in store.versions()] == made
