@@ -141,7 +141,7 @@ async def recorded_mix(folder: Path, days: str = "2023-01-04") -> list[tuple[str
     await run_replay_async(SOURCE, EveryBar(), costs=Costs(fees_bps=0), journal_path=path, end=days, symbol="BTC/USDT")
     with Journal(path, read_only=True) as journal:
         events = [event for event in journal.iter_events() if event.kind.split(".")[0] in ("market", "portfolio", "strategy", "risk", "order")]
-    first_bar = next(index for index, event in enumerate(events) if event.kind == "market.bar")
+    first_bar = next(index for index, event in enumerate(events) if event.kind in ("market.bars", "market.bar"))
     return [(event.kind, event.payload, event.correlation_id) for event in events[first_bar:]]
 
 
@@ -258,7 +258,7 @@ async def api_part(folder: Path, requests: int, pnl_requests: int, bars: int | N
     window = min(1_000, len(submitted) // 2)
     fill = {
         "seconds": round(fill_seconds, 1), "orders": orders, "events": journal.count(),
-        "fills": journal.count("order.filled"), "marks": journal.count("portfolio.marked"),
+        "fills": journal.count("order.filled"), "marks": journal.count("portfolio.marks"),
         "first_orders_per_second": round((window - 1) / (submitted[window - 1] - submitted[0])),
         "last_orders_per_second": round((window - 1) / (submitted[-1] - submitted[-window])),
         "journal_mib": round(sum(Path(f"{journal.path}{suffix}").stat().st_size for suffix in ("", "-wal")

@@ -20,6 +20,7 @@ from tradepulse.live.engine import EngineConfig, LiveEngine
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.service.config import parse_config
 from tradepulse.store import Journal
+from tradepulse.store.journal import segment_rows
 from tradepulse.strategy import load_strategy
 
 BTC = "BTC/USDT"
@@ -56,7 +57,7 @@ async def paper_on_live(venue_url: str, journal_path) -> dict:
                             clock=kit.clock, config=config)
         asyncio.get_running_loop().call_later(RUN_SECONDS, kit.feed.stop)
         report = await engine.run()
-        books = [event for event in journal.iter_events(kinds=["market.bar"])]
+        books = [row for event in journal.iter_events(kinds=["market.bars"]) for row in segment_rows(event.payload)]
         instrument = (await kit.venue.instruments())[BTC]
     return {"report": report, "bars": books, "instrument": instrument, "venue": kit.venue, "state": risk.state.mode}
 
@@ -70,8 +71,8 @@ def test_the_paper_venue_trades_on_the_exchanges_live_book_without_keys(venue_ur
     # priced inside the range of the live bars around it.
     instrument = outcome["instrument"]
     assert instrument.tick_size == D("0.01") and instrument.lot_size == D("0.00001")
-    low = min(bar.payload["low"] for bar in outcome["bars"])
-    high = max(bar.payload["high"] for bar in outcome["bars"])
+    low = min(bar["low"] for bar in outcome["bars"])
+    high = max(bar["high"] for bar in outcome["bars"])
     for fill in report.fills:
         assert fill.quantity % instrument.lot_size == 0
         assert D(repr(low)) * D("0.99") <= fill.price <= D(repr(high)) * D("1.01")

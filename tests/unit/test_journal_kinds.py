@@ -41,5 +41,5 @@ def test_a_replay_journals_only_declared_kinds(tmp_path):
     run_replay("sample:binance:BTC/USDT:1h", "sma_cross", params={"fast": 5, "slow": 20}, journal_path=path, end="2019-10-20")
     with Journal(path, read_only=True) as journal:
         written = {event.kind for event in journal.iter_events()}
-    assert {"engine.started", "strategy.target", "order.filled", "risk.decision", "market.bar"} <= written
+    assert {"engine.started", "strategy.target", "order.filled", "risk.decision", "market.bars", "portfolio.marks"} <= written
     assert written <= ALL_KINDS, sorted(written - ALL_KINDS)

@@ -45,6 +45,7 @@ from tradepulse.model.orders import (
     require_decimal,
 )
 from tradepulse.store.journal import Journal, JournalError, JournalEvent, NewEvent, canonical_payload
+from tradepulse.store.kinds import MARK_FIELDS
 from tradepulse.store.kinds import OmsEventKind as K
 
 T = TypeVar("T")
@@ -250,7 +251,11 @@ class OMS:
 
     @property
     def last_applied_seq(self) -> int:
-        """Sequence number of the last journal event this OMS has applied."""
+        """Sequence number of the last journal event this OMS has applied.
+
+        A mark still gathering in a segment (a replay deferring commits) counts once it is written
+        and another OMS event follows, or at once in a live journal.
+        """
         return self._last_applied_seq
 
     def seen_trade(self, symbol: str, trade_id: str) -> bool:
@@ -410,13 +415,13 @@ class OMS:
         }
         return self._record(K.ORDER_ADOPTED, payload, client_order_id)[0].order
 
-    def mark_to_market(
-        self, prices: Mapping[str, Decimal], *, at: datetime | None = None, journal_first: Sequence[NewEvent] = ()
-    ) -> dict[str, Position]:
-        """Value positions at ``prices`` (symbol -> price) and journal ``portfolio.marked``; call it on each bar close.
+    def mark_to_market(self, prices: Mapping[str, Decimal], *, at: datetime | None = None) -> dict[str, Position]:
+        """Value positions at ``prices`` (symbol -> price) and journal the mark; call it on each bar close.
 
-        ``journal_first`` are events to journal in the same transaction, before the mark (the engine
-        passes the closed bar): nothing external happens between them, so one commit serves both.
+        The mark is a row (:data:`~tradepulse.model.kinds.MARK_FIELDS`) of a ``portfolio.marks``
+        segment: a bar's row the engine added just before it is written with it, in one
+        transaction, and both are written at once unless the journal is deferring commits (a
+        replay), where they wait for the next commit.
         """
         for symbol, price in prices.items():
             require_decimal(f"price of {symbol}", price)
@@ -427,9 +432,12 @@ class OMS:
         # Valued at the prices as they read back from the journal (what a restart's replay computes).
         positions = tuple(self._portfolio.valued(symbol, Decimal(text)) for symbol, text in texts.items())
         change = _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))
-        payload = {"prices": texts, "at": (at or self._clock()).isoformat(), **change.snapshot()}
-        event = self.journal.append_many([*journal_first, NewEvent(K.PORTFOLIO_MARKED, payload)])[-1]
-        self._commit(change, event)
+        snapshot = change.snapshot()
+        when = at or self._clock()
+        self.journal.append_row(K.PORTFOLIO_MARKS, MARK_FIELDS,
+                                (when.isoformat(), texts, snapshot.get("positions", {}), snapshot.get("totals", {})), ts=when)
+        written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
+        self._commit(change, written[-1] if written else None)
         return {position.symbol: position for position in positions}
 
     # -- venue answers -------------------------------------------------------------------------
@@ -544,7 +552,7 @@ class OMS:
             raise JournalError(f"journal event {event.seq} ({event.kind}) cannot be replayed: {error}") from error
         self._commit(change, event)
 
-    def _commit(self, change: _Change, event: JournalEvent) -> None:
+    def _commit(self, change: _Change, event: JournalEvent | None) -> None:
         if change.order is not None:
             order = change.order
             client_order_id = order.client_order_id
@@ -566,13 +574,17 @@ class OMS:
             self._ids.observe(change.sequence)
         if change.trade_key is not None:
             self._seen_trades.add(change.trade_key)
-        self._last_applied_seq = event.seq
+        if event is not None:  # a mark still gathering in a segment has no seq yet (it only revalues)
+            self._last_applied_seq = event.seq
 
     def _change_for(self, kind: K, payload: Mapping[str, Any]) -> _Change:
         """The pure heart of the OMS: the change one journaled payload makes to the current state."""
         if kind in (K.ORDER_SUBMITTED, K.ORDER_DENIED, K.ORDER_ADOPTED):
             return self._opened(kind, payload)
-        if kind is K.PORTFOLIO_MARKED:
+        if kind is K.PORTFOLIO_MARKS:
+            # Each mark only revalues the positions: the segment's newest one is where they stand.
+            payload = dict(zip(payload["fields"], payload["rows"][-1], strict=True))
+        if kind is K.PORTFOLIO_MARKS or kind is K.PORTFOLIO_MARKED:
             prices = {symbol: parse_decimal(price) for symbol, price in payload["prices"].items()}
             positions = tuple(self._portfolio.valued(symbol, price) for symbol, price in prices.items())
             return _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))

@@ -21,6 +21,7 @@ from tradepulse.errors import ConfigError
 from tradepulse.model.events import Bar, Trade
 from tradepulse.model.kinds import MarketKind
 from tradepulse.store import Journal
+from tradepulse.store.journal import segment_rows
 
 __all__ = ["BarWindow", "TimeBarBuilder", "parse_period"]
 
@@ -182,11 +183,20 @@ def journaled_bars(journal: Journal, symbol: str, limit: int | None = None) -> l
     """
     if limit is not None and limit <= 0:
         return []
-    events = journal.events(kinds=[MarketKind.BAR], symbol=symbol, newest_first=True, limit=limit)
-    bars = []
-    for event in reversed(events):
-        payload = event.payload
-        bars.append(Bar(symbol, datetime.fromisoformat(payload["start"]), datetime.fromisoformat(payload["end"]),
-                        float(payload["open"]), float(payload["high"]), float(payload["low"]), float(payload["close"]),
-                        float(payload["volume"])))
-    return bars
+    rows: list[dict] = []  # newest first
+    # Newest events first until there are enough rows: a segment (market.bars) holds many bars, an
+    # event of a journal written before segments (market.bar) one.
+    before: int | None = None
+    while limit is None or len(rows) < limit:
+        events = journal.events(kinds=[MarketKind.BARS, MarketKind.BAR], symbol=symbol, newest_first=True, limit=64,
+                                before_seq=before)
+        for event in events:
+            payloads = segment_rows(event.payload) if event.kind == MarketKind.BARS else [event.payload]
+            rows.extend(reversed(payloads))
+        if len(events) < 64:
+            break
+        before = events[-1].seq
+    if limit is not None:
+        rows = rows[:limit]
+    return [Bar(symbol, datetime.fromisoformat(row["start"]), datetime.fromisoformat(row["end"]), float(row["open"]),
+                float(row["high"]), float(row["low"]), float(row["close"]), float(row["volume"])) for row in reversed(rows)]

@@ -43,10 +43,10 @@ from tradepulse.model.clock import EngineClock
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
 from tradepulse.model.kinds import (
+    BAR_FIELDS,
     RISK_KIND_PREFIX,
     EngineKind,
     EngineStartedPayload,
-    MarketBarPayload,
     MarketKind,
     RiskKind,
     StrategyKind,
@@ -56,7 +56,6 @@ from tradepulse.model.venue import SimulatedVenue, Venue
 from tradepulse.risk import RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
-from tradepulse.store.journal import NewEvent
 from tradepulse.strategy.base import Strategy, live_window_bars
 
 __all__ = ["EngineConfig", "LiveEngine"]
@@ -416,14 +415,13 @@ class LiveEngine(EngineLifecycle):
         if self._history_until is not None:
             self._drop_history_if_behind(bar)
         self.window.append(bar)
-        bar_event = NewEvent(MarketKind.BAR, MarketBarPayload(
-            symbol=self.symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,
-            low=bar.low, close=bar.close, volume=bar.volume,
-        ))
+        # A row of the bars segment: written with the mark it causes (nothing external happens
+        # between them), at once when live, at the next commit in a replay.
+        self.journal.append_row(MarketKind.BARS, BAR_FIELDS, (bar.start, bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume),
+                                symbol=self.symbol, ts=bar.end)
         close = Decimal(repr(bar.close))
         self._last_price = close
-        # The bar and the mark it causes share one commit (nothing external happens between them).
-        oms.mark_to_market({self.symbol: close}, at=bar.end, journal_first=[bar_event])
+        oms.mark_to_market({self.symbol: close}, at=bar.end)
         equity = execution.equity(close)
         report.record_bar(bar, equity, oms.position(self.symbol).quantity)
         await execution.carry_out(self.risk.on_equity(equity, bar.end) + self.risk.poll(bar.end))

@@ -50,10 +50,10 @@ from tradepulse.model.clock import EngineClock
 from tradepulse.model.costs import Costs
 from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, MarketEvent, Trade
 from tradepulse.model.kinds import (
+    BAR_FIELDS,
     RISK_KIND_PREFIX,
     EngineKind,
     EngineStartedPayload,
-    MarketBarPayload,
     MarketKind,
     RiskKind,
     StrategyKind,
@@ -64,7 +64,6 @@ from tradepulse.model.venue import SimulatedVenue, Venue
 from tradepulse.risk import FlattenPositions, RiskControls, StateChange
 from tradepulse.risk.breakers import RiskEvent
 from tradepulse.store import Journal
-from tradepulse.store.journal import NewEvent
 from tradepulse.strategy.base import Strategy, live_window_bars
 from tradepulse.strategy.portfolio import PortfolioStrategy, as_portfolio
 
@@ -394,7 +393,6 @@ class PortfolioEngine(EngineLifecycle):
                 "symbol": symbol, "bar_start": start, "late": False,
                 "reason": f"no bar {self.config.member_timeout_seconds:g} s after the period's end; carried at its previous close",
             })
-        events = []
         closes: dict[str, Decimal] = {}
         for symbol, bar in complete.items():
             last = self.windows[symbol].last
@@ -407,14 +405,12 @@ class PortfolioEngine(EngineLifecycle):
                     "reason": "the first period after the restart is not after the journaled history; the windows start empty",
                 })
             self.windows[symbol].append(bar)
-            events.append(NewEvent(MarketKind.BAR, MarketBarPayload(
-                symbol=symbol, start=bar.start, end=bar.end, open=bar.open, high=bar.high,
-                low=bar.low, close=bar.close, volume=bar.volume,
-            )))
+            # Rows of each member's bars segment, written with the mark they cause (nothing external between them).
+            self.journal.append_row(MarketKind.BARS, BAR_FIELDS, (bar.start, bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume),
+                                    symbol=symbol, ts=bar.end)
             closes[symbol] = Decimal(repr(bar.close))
-        # The members' bars and the mark they cause share one commit (nothing external between them).
         self._refilled = False
-        oms.mark_to_market(closes, at=any_bar.end, journal_first=events)
+        oms.mark_to_market(closes, at=any_bar.end)
         for symbol, close in closes.items():
             self._account().mark(symbol, close, any_bar.end)
         self._fresh = {}

@@ -35,7 +35,8 @@ class OmsEventKind(enum.StrEnum):
     FILL_UNKNOWN_ORDER = "fill.unknown_order"  # no such client order id; changes nothing
     VENUE_UNKNOWN_ORDER = "venue.unknown_order"  # an ack/reject/cancel/expiry for an unknown id; changes nothing
     VENUE_ANSWER_REFUSED = "venue.answer_refused"  # the state table (or a check) refused the answer; changes nothing, raised
-    PORTFOLIO_MARKED = "portfolio.marked"  # positions valued at market prices
+    PORTFOLIO_MARKS = "portfolio.marks"  # a segment (store.journal.segment_rows) of marks: MARK_FIELDS
+    PORTFOLIO_MARKED = "portfolio.marked"  # one mark per event: what journals written before segments hold (read, not written)
 
 
 class EngineKind(enum.StrEnum):
@@ -62,7 +63,8 @@ class StrategyKind(enum.StrEnum):
 class MarketKind(enum.StrEnum):
     """Market data the engine keeps."""
 
-    BAR = "market.bar"  # MarketBarPayload
+    BARS = "market.bars"  # a segment (store.journal.segment_rows) of closed bars, by symbol: BAR_FIELDS
+    BAR = "market.bar"  # one bar per event (MarketBarPayload): journals written before segments (read, not written)
 
 
 class RiskKind(enum.StrEnum):
@@ -170,8 +172,15 @@ class StrategyTargetPayload(TypedDict):
     bar_end: Any
 
 
+# The fields of a ``market.bars`` row; with the segment's symbol, a row reads back as a MarketBarPayload.
+BAR_FIELDS = ("start", "end", "open", "high", "low", "close", "volume")
+# The fields of a ``portfolio.marks`` row: the time, symbol -> price (exact text), and the OMS's
+# snapshot of the positions (symbol -> position) and totals (quote currency -> sums) at that price.
+MARK_FIELDS = ("at", "prices", "positions", "totals")
+
+
 class MarketBarPayload(TypedDict):
-    """``market.bar``: one closed bar, as the strategy saw it."""
+    """A ``market.bars`` row (and a ``market.bar`` event's payload): one closed bar, as the strategy saw it."""
 
     symbol: str
     start: Any

@@ -17,7 +17,7 @@ from typing import Any
 
 from tradepulse.model.kinds import OmsEventKind, RiskKind
 from tradepulse.obs.metrics import TradingMetrics
-from tradepulse.store.journal import JournalEvent, format_ts
+from tradepulse.store.journal import JournalEvent, format_ts, segment_rows
 
 __all__ = ["EquityBook", "EventBus", "MetricsRecorder", "event_message"]
 
@@ -166,6 +166,9 @@ class MetricsRecorder:
         elif kind == OmsEventKind.ORDER_DENIED:
             decision = payload.get("decision") or {}
             metrics.denied(str(decision.get("check") or "unknown"))
+        elif kind == OmsEventKind.PORTFOLIO_MARKS:
+            for row in segment_rows(payload):  # one row per event when live; many in a replay
+                self._record_equity(row)
         elif kind == OmsEventKind.PORTFOLIO_MARKED:
             self._record_equity(payload)
         elif kind == RiskKind.STATE_CHANGE:

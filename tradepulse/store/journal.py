@@ -13,6 +13,13 @@ replayed through the live engine and for tests, never for real money.
 
 Readers (dashboards, the API) may open the same file at the same time, also from other processes:
 WAL lets them read while the engine writes.
+
+Segments: what comes on every bar (the bar itself, the mark it causes) is journaled as *rows* of
+a segment event (:meth:`Journal.append_row`, :func:`segment_rows`): one event holds the rows that
+arrived between two writes of anything else, so a replay through the live engine writes one event
+per run of bars between two orders instead of two per bar. Rows are written, in order and in the
+same transaction, before the next event, at :meth:`Journal.sync` and on :meth:`Journal.write_rows`;
+they are never held back past a commit, so they are exactly as durable as the events around them.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ Durability = Literal["full", "fast"]
 _SYNCHRONOUS = {"full": "FULL", "fast": "NORMAL"}
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _BATCH = 1000
+# A segment event holds at most this many rows (a million-bar replay that never trades still
+# writes events of a bounded size, and a reader's newest-N query reads few of them).
+SEGMENT_ROWS = 1000
 
 
 class JournalError(TradePulseError):
@@ -89,6 +99,39 @@ class NewEvent:
     ts: datetime | None = None
 
 
+def segment_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a segment event's payload (:meth:`Journal.append_row`), oldest first, as dicts.
+
+    Each row is ``dict(zip(fields, values))``, plus the segment's ``symbol`` when it has one: the
+    same mapping the row's own event would have had as its payload.
+    """
+    fields = payload["fields"]
+    symbol = payload.get("symbol")
+    if symbol is None:
+        return [dict(zip(fields, values, strict=True)) for values in payload["rows"]]
+    return [{"symbol": symbol, **dict(zip(fields, values, strict=True))} for values in payload["rows"]]
+
+
+@dataclass
+class _Segment:
+    """Rows of one kind (and symbol, and fields) waiting to be written as one segment event.
+
+    Each row is encoded when it arrives, so a value the journal cannot hold fails where it was
+    given, not at some later write; writing the segment joins the texts.
+    """
+
+    kind: str
+    symbol: str | None
+    fields: tuple[str, ...]
+    texts: list[str]
+    ts: datetime
+
+    def row(self) -> tuple[str, str, str | None, str, str | None]:
+        head = "{" + (f'"symbol":{encode_value(self.symbol)},' if self.symbol is not None else "")
+        text = f'{head}"fields":{encode_value(list(self.fields))},"rows":[{",".join(self.texts)}]}}'
+        return format_ts(self.ts), self.kind, None, text, self.symbol
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
@@ -130,6 +173,16 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
         return _ENCODER.encode(payload)
     except (TypeError, ValueError, RecursionError) as error:
         raise JournalError(f"payload cannot be journaled: {error}") from None
+
+
+def encode_value(value: Any) -> str:
+    """Encode any JSON-able value as :func:`encode_payload` encodes a payload's values."""
+    try:
+        if _encode_chunks is not None:
+            return "".join(_encode_chunks(value, 0))
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise JournalError(f"value cannot be journaled: {error}") from None
 
 
 def canonical_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,6 +264,8 @@ class Journal:
         self._deferring = False
         self._defer_limit = 0
         self._uncommitted: list[JournalEvent] = []
+        # Segment rows not yet written (see append_row), by (kind, symbol, fields), oldest first.
+        self._segments: dict[tuple[str, str | None, tuple[str, ...]], _Segment] = {}
         self._connection = self._connect()
 
     def _connect(self) -> Any:
@@ -273,17 +328,74 @@ class Journal:
         """
         return self.append_many([NewEvent(kind, payload, correlation_id, ts)])[0]
 
+    def append_row(
+        self, kind: str, fields: tuple[str, ...], values: Sequence[Any], *, symbol: str | None = None,
+        ts: datetime | None = None,
+    ) -> None:
+        """Add one row to the segment event of ``kind`` (and ``symbol``) being gathered; see the module docstring.
+
+        The row is written (with the rows gathered before it, as one event whose payload is
+        ``{"symbol": ..., "fields": [...], "rows": [[...], ...]}``; read it with
+        :func:`segment_rows`) before the next other event, at :meth:`sync`, at :meth:`write_rows`,
+        or once :data:`SEGMENT_ROWS` rows wait. The event's ``ts`` is its newest row's.
+        """
+        if self.read_only:
+            raise JournalError(f"journal {self.path} is open read-only")
+        at = ts or self._clock()
+        if at.tzinfo is None:
+            raise JournalError(f"journal timestamps must be timezone-aware (got naive {at.isoformat()})")
+        with self._lock:
+            if len(values) != len(fields):
+                raise JournalError(f"a {kind} row has {len(values)} values for {len(fields)} fields")
+            text = encode_value(values)
+            key = (kind, symbol, fields)
+            segment = self._segments.get(key)
+            if segment is None:
+                if not (isinstance(kind, str) and KIND_PATTERN.match(kind)):
+                    raise JournalError(f"event kind {kind!r} must look like 'area.what' (lowercase, digits, underscores)")
+                if symbol is not None and not isinstance(symbol, str):
+                    raise JournalError(f"a segment's symbol must be a string (got {type(symbol).__name__})")
+                self._segments[key] = _Segment(kind, symbol, fields, [text], at)
+            else:
+                segment.texts.append(text)
+                segment.ts = at
+                if len(segment.texts) >= SEGMENT_ROWS:
+                    self.append_many(())
+
+    def write_rows(self) -> list[JournalEvent]:
+        """Write the gathered segment rows now, as events in one committed transaction; return those events.
+
+        A writer calls it once what it gathered for one step is complete (the engine: a bar and
+        its mark), so a live journal has them at once. Under :meth:`deferred_commits` (a replay)
+        it does nothing and returns ``[]``: the rows wait for the next commit.
+        """
+        with self._lock:
+            if not self._segments or self._deferring:
+                return []
+            written = [segment.row() for segment in self._segments.values()]
+            self._segments = {}
+            return self._insert(written)
+
     def append_many(self, events: Iterable[NewEvent]) -> list[JournalEvent]:
         """Append several events in one transaction: all of them are journaled, or none.
 
+        Segment rows gathered by :meth:`append_row` are written first, in the same transaction.
         While commits are deferred (:meth:`deferred_commits`) the events join the open transaction
-        and become durable at the next :meth:`sync`.
+        and become durable at the next :meth:`sync`. Returns the events of ``events`` as they read back.
         """
-        rows = [self._row(event) for event in events]
-        if not rows:
-            return []
         if self.read_only:
             raise JournalError(f"journal {self.path} is open read-only")
+        with self._lock:
+            rows = [self._row(event) for event in events]
+            if self._segments:
+                rows[:0] = [segment.row() for segment in self._segments.values()]
+                skip, self._segments = len(self._segments), {}
+            else:
+                skip = 0
+            return self._insert(rows)[skip:] if rows else []
+
+    def _insert(self, rows: list[tuple[str, str, str | None, str, str | None]]) -> list[JournalEvent]:
+        """Insert encoded rows in one transaction (the open one while deferring) and return them as events."""
         with self._lock:
             connection = self._connection
             try:
@@ -336,8 +448,13 @@ class Journal:
             self.sync()
 
     def sync(self) -> None:
-        """Commit the events waiting under :meth:`deferred_commits` (nothing to do otherwise)."""
+        """Commit the events waiting under :meth:`deferred_commits` (nothing to do otherwise).
+
+        Segment rows still gathering are written first: they are never held back past a commit.
+        """
         with self._lock:
+            if self._segments:
+                self.append_many(())
             try:
                 waiting = self._connection.in_transaction
             except sqlite3.ProgrammingError:
@@ -403,13 +520,18 @@ class Journal:
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> list[JournalEvent]:
         """Return events matching every given filter, by sequence (oldest first unless ``newest_first``).
 
         ``since`` is inclusive and ``until`` exclusive; ``after_seq`` returns events with a larger
-        ``seq`` (resume reading where you left off).
+        ``seq`` (resume reading where you left off), ``before_seq`` ones with a smaller one (page
+        back from the newest).
         """
         clauses, parameters = ["seq > ?"], [after_seq]
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            parameters.append(before_seq)
         if kinds is not None:
             kinds = list(kinds)
             if not kinds:
@@ -471,6 +593,9 @@ class Journal:
         if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             raise JournalError("Journal.select runs SELECT queries only; append events with Journal.append")
         with self._lock:
+            if self._segments and self._deferring:
+                # The writer's own reads see what it gathered, as they see its uncommitted events.
+                self.append_many(())
             return self._connection.execute(sql, parameters).fetchall()
 
     def integrity_check(self) -> str:

@@ -6,7 +6,8 @@ plain JSON-ready dicts (Decimals as exact strings, as journaled); time series co
 DataFrames whose money columns hold ``Decimal`` objects (``df.astype(float)`` for plotting).
 
 Times: ``since`` is inclusive, ``until`` exclusive, both timezone-aware; they filter on the
-journal timestamp (when the event was recorded). Paging: ``limit`` and ``offset``, newest first
+journal timestamp (when the event was recorded), or for a row of a segment (a mark) on its own
+time. Paging: ``limit`` and ``offset``, newest first
 unless said otherwise.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from tradepulse.errors import ConfigError
-from tradepulse.store.journal import Journal, format_ts, parse_ts
+from tradepulse.store.journal import Journal, format_ts, parse_ts, segment_rows
 from tradepulse.store.kinds import ORDER_KIND_PREFIX, RISK_KIND_PREFIX
 from tradepulse.store.kinds import OmsEventKind as K
 
@@ -171,14 +172,10 @@ def positions_over_time(
     ``"mark"``), then ``quantity, cost_basis, average_cost, realized_pnl, fees_quote, mark_price,
     unrealized_pnl, net_pnl`` as ``Decimal`` (``None`` where unknown).
     """
-    clauses, parameters = ["kind IN (?, ?)"], [str(K.ORDER_FILLED), str(K.PORTFOLIO_MARKED)]
-    time_clauses, time_parameters = _time_clauses("ts", since, until)
-    sql = f"SELECT seq, ts, kind, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq"
     with _opened(source) as journal:
-        rows = journal.select(sql, [*parameters, *time_parameters])
+        found = _with_marks(journal, [str(K.ORDER_FILLED)], since, until)
     records = []
-    for seq, ts, kind, text in rows:
-        payload = json.loads(text)
+    for seq, ts, kind, payload in found:
         if kind == K.ORDER_FILLED:
             snapshots, origin = [payload["position"]], "fill"
         else:
@@ -186,7 +183,7 @@ def positions_over_time(
         for snapshot in snapshots:
             if symbol is None or snapshot["symbol"] == symbol:
                 money = {name: None if snapshot.get(name) is None else Decimal(snapshot[name]) for name in _MONEY}
-                records.append({"ts": parse_ts(ts), "seq": seq, "symbol": snapshot["symbol"], "source": origin, **money})
+                records.append({"ts": ts, "seq": seq, "symbol": snapshot["symbol"], "source": origin, **money})
     columns = ["ts", "seq", "symbol", "source", *_MONEY]
     return pd.DataFrame.from_records(records, columns=columns)
 
@@ -208,17 +205,8 @@ def pnl_series(
     ``initial_equity`` is given. ``quote`` may be omitted when the journal has one quote currency.
     ``last`` keeps only the newest marks, read as such (a dashboard's window on a long journal).
     """
-    clauses, parameters = ["kind = ?"], [str(K.PORTFOLIO_MARKED)]
-    time_clauses, time_parameters = _time_clauses("ts", since, until)
-    sql = f"SELECT ts, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq"
-    arguments: list[Any] = [*parameters, *time_parameters]
-    if last is not None:
-        newest = f"SELECT seq, ts, payload FROM events WHERE {_where(clauses + time_clauses)} ORDER BY seq DESC LIMIT ?"
-        sql = f"SELECT ts, payload FROM ({newest}) AS newest ORDER BY seq"
-        arguments.append(int(last))
     with _opened(source) as journal:
-        rows = journal.select(sql, arguments)
-    payloads = [(parse_ts(ts), json.loads(text)) for ts, text in rows]
+        payloads = [(ts, payload) for _, ts, _, payload in _with_marks(journal, [], since, until, last=last)]
     quotes = sorted({currency for _, payload in payloads for currency in payload.get("totals", {})})
     if quote is None and len(quotes) > 1:
         raise ConfigError(f"the journal has P&L in {quotes}; pass quote= to pick one")
@@ -231,6 +219,45 @@ def pnl_series(
     if initial_equity is not None:
         frame["equity"] = [initial_equity + value for value in frame["net_pnl"]]
     return frame
+
+
+_MARK_KINDS = (str(K.PORTFOLIO_MARKS), str(K.PORTFOLIO_MARKED))
+
+
+def _with_marks(
+    journal: Journal, kinds: list[str], since: datetime | None, until: datetime | None, *, last: int | None = None
+) -> list[tuple[int, datetime, str, dict[str, Any]]]:
+    """Events of ``kinds`` and every mark in ``[since, until)``, oldest first, as ``(seq, ts, kind, payload)``.
+
+    A ``portfolio.marks`` segment gives one item per row, with the segment's ``seq`` and the row's
+    own time (``at``); a ``portfolio.marked`` event (journals written before segments) one, at its
+    journal time. ``last`` keeps the newest ``last`` items (marks only: ``kinds`` must be empty).
+    """
+    selected = [*kinds, *_MARK_KINDS]
+    clauses, parameters = [f"kind IN ({', '.join('?' * len(selected))})"], list(selected)
+    if since is not None:
+        clauses.append("ts >= ?")  # a segment's ts is its newest row's: older segments have no row this late
+        parameters.append(format_ts(since))
+    if until is not None:
+        # ... and the first segment recorded at or after `until` may still hold rows before it.
+        clauses.append("(ts < ? OR seq = (SELECT MIN(seq) FROM events WHERE kind = ? AND ts >= ?))")
+        parameters += [format_ts(until), str(K.PORTFOLIO_MARKS), format_ts(until)]
+    sql = f"SELECT seq, ts, kind, payload FROM events WHERE {_where(clauses)} ORDER BY seq"
+    if last is not None:
+        # Each event holds at least one mark, so the newest `last` events hold the newest `last` marks.
+        sql = f"SELECT seq, ts, kind, payload FROM ({sql} DESC LIMIT ?) AS newest ORDER BY seq"
+        parameters.append(int(last))
+    found: list[tuple[int, datetime, str, dict[str, Any]]] = []
+    for seq, ts, kind, text in journal.select(sql, parameters):
+        payload = json.loads(text)
+        if kind != K.PORTFOLIO_MARKS:
+            found.append((seq, parse_ts(ts), kind, payload))
+            continue
+        for row in segment_rows(payload):
+            at = datetime.fromisoformat(row["at"]).astimezone(UTC)
+            if (since is None or at >= since) and (until is None or at < until):
+                found.append((seq, at, kind, row))
+    return found if last is None else found[-int(last):] if last > 0 else []
 
 
 def _gross_exposure(positions: Any, quote: str | None) -> Decimal:

@@ -65,7 +65,7 @@ _CONSEQUENCES = {"kill": "Every engine halts and its open orders are cancelled."
                  "cancel_all": "Every open order is cancelled; trading continues.",
                  "flatten": "Every engine halts and every position is closed at market."}
 #: Journal events that change what the page shows: the stream wakes a refresh for these at once.
-_WAKING_KINDS = (ORDER_KIND_PREFIX, str(OmsEventKind.PORTFOLIO_MARKED), str(RiskKind.STATE_CHANGE), str(RiskKind.BREAKER_TRIP),
+_WAKING_KINDS = (ORDER_KIND_PREFIX, str(OmsEventKind.PORTFOLIO_MARKS), str(OmsEventKind.PORTFOLIO_MARKED), str(RiskKind.STATE_CHANGE), str(RiskKind.BREAKER_TRIP),
                  SERVICE_KIND_PREFIX)
 #: How long a woken refresh waits for the rest of a burst of events.
 _COALESCE_SECONDS = 0.15

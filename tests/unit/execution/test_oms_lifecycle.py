@@ -22,6 +22,7 @@ from tradepulse.execution import (
 )
 from tradepulse.execution.sizer import intent_for_quantity
 from tradepulse.store import Journal, OmsEventKind
+from tradepulse.store.journal import segment_rows
 
 D = Decimal
 K = OmsEventKind
@@ -261,8 +262,10 @@ def test_mark_to_market_journals_positions_and_totals(oms, journal):
     oms.apply_fill(make_fill(order.client_order_id, "1", "0.5", "40000.00", fee="2", fee_currency="USDT"))
     positions = oms.mark_to_market({"BTC/USDT": D("41000.00")})
     assert positions["BTC/USDT"].unrealized_pnl == D("500")
-    payload = journal.events(kinds=[K.PORTFOLIO_MARKED])[0].payload
+    [event] = journal.events(kinds=[K.PORTFOLIO_MARKS])  # written at once: the journal is not deferring commits
+    [payload] = segment_rows(event.payload)
     assert payload["totals"]["USDT"]["net_pnl"] == "498.0000000"
+    assert payload["prices"] == {"BTC/USDT": "41000.00"} and payload["positions"]["BTC/USDT"]["quantity"] == "0.5"
     assert oms.portfolio.total("USDT").net_pnl == D("498")
 
 

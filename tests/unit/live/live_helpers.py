@@ -16,6 +16,7 @@ from tradepulse.adapters.paper.feeds import BarReplayFeed
 from tradepulse.live.replay import REPLAY_RISK_LIMITS
 from tradepulse.risk import RiskControls, RiskLimits
 from tradepulse.store import Journal
+from tradepulse.store.journal import segment_rows
 from tradepulse.strategy import Strategy, load_strategy
 
 HOURLY = "sample:binance:BTC/USDT:1h"
@@ -59,6 +60,11 @@ def bar_engine(
 
 def kinds(journal: Journal) -> list[str]:
     return [event.kind for event in journal.iter_events()]
+
+
+def rows(journal: Journal, kind: str) -> int:
+    """How many rows the journal's segment events of ``kind`` (``market.bars``, ``portfolio.marks``) hold."""
+    return sum(len(segment_rows(event.payload)) for event in journal.iter_events(kinds=[kind]))
 
 
 def at(text: str) -> datetime:

@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
-from live_helpers import bar_engine, kinds
+from live_helpers import bar_engine, kinds, rows
 
 from tradepulse.adapters.paper.feeds import fine_instrument
 from tradepulse.execution import OMS
 from tradepulse.store import Journal
+from tradepulse.store.journal import segment_rows
 
 
 def test_each_order_is_gated_and_journaled_before_the_venue_fills_it(tmp_path):
@@ -38,10 +39,30 @@ def test_every_bar_is_journaled_with_a_mark_and_every_target_change_once(tmp_pat
     recorded = kinds(journal)
     bars = len(events) // 2
     assert recorded[0] == "engine.started" and recorded[-1] == "engine.stopped"
-    assert recorded.count("market.bar") == recorded.count("portfolio.marked") == report.bars == bars
+    assert "market.bar" not in recorded and "portfolio.marked" not in recorded  # the one-event-per-bar kinds are read, not written
+    assert rows(journal, "market.bars") == rows(journal, "portfolio.marks") == report.bars == bars
     targets = [e.payload for e in journal.iter_events(kinds=["strategy.target"])]
     assert all(t["target"] != t["previous"] for t in targets)
     assert len(targets) == recorded.count("order.submitted") == len(report.fills)  # one order per change here
+    journal.close()
+
+
+def test_a_replay_journals_the_bars_between_two_orders_as_one_segment_written_before_the_order(tmp_path):
+    engine, _, journal, _ = bar_engine(tmp_path / "journal.sqlite")  # a replay: commits are deferred
+    report = asyncio.run(engine.run())
+    events = list(journal.iter_events())
+    segments = [e for e in events if e.kind == "market.bars"]
+    assert rows(journal, "market.bars") == report.bars and len(segments) < report.bars / 3
+    # Every bar a target was decided on is in the journal before the target and before the order it causes.
+    bar_seq = {row["end"]: e.seq for e in segments for row in segment_rows(e.payload)}
+    orders = [e for e in events if e.kind == "order.submitted"]
+    targets = [e for e in events if e.kind == "strategy.target"]
+    assert len(targets) == len(orders) > 3
+    for target, order in zip(targets, orders, strict=True):
+        assert bar_seq[target.payload["bar_end"]] < target.seq < order.seq
+    # ... and so is the bar's mark: the position revalued at that bar's close.
+    mark_times = {row["at"] for e in events if e.kind == "portfolio.marks" for row in segment_rows(e.payload)}
+    assert {target.payload["bar_end"] for target in targets} <= mark_times
     journal.close()
 
 

@@ -22,6 +22,7 @@ from tradepulse.model.costs import Costs
 from tradepulse.model.events import Bar, BarClose, BarOpen
 from tradepulse.risk import RiskControls, TradingMode
 from tradepulse.store import Journal
+from tradepulse.store.journal import segment_rows
 from tradepulse.strategy.portfolio import PortfolioStrategy
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
@@ -79,7 +80,11 @@ def opens(start: datetime, factor: float = 1.0, symbols=(BTC, ETH)) -> list[BarO
 
 
 def payloads(journal: Journal, kind: str) -> list[dict]:
-    return [event.payload for event in journal.iter_events(kinds=[kind])]
+    """The payloads of ``kind``'s events, or of its rows for a segment kind."""
+    events = journal.iter_events(kinds=[kind])
+    if kind in ("market.bars", "portfolio.marks"):
+        return [row for event in events for row in segment_rows(event.payload)]
+    return [event.payload for event in events]
 
 
 def test_orders_wait_for_every_members_bar_then_for_every_members_next_price(tmp_path):
@@ -125,7 +130,7 @@ def test_a_member_late_past_the_timeout_is_carried_at_its_last_close_and_not_tra
     filled_before = asyncio.run(scenario())
     stale = payloads(journal, "strategy.member_stale")
     assert [(p["symbol"], p["late"]) for p in stale] == [(ETH, False), (ETH, True)]
-    bars = [p for p in payloads(journal, "market.bar") if p["symbol"] == ETH]
+    bars = [p for p in payloads(journal, "market.bars") if p["symbol"] == ETH]
     # The period closed with ETH carried flat at its previous close, zero volume: never filled from the late bar.
     assert len(bars) == 2 and bars[-1]["close"] == PRICES[ETH] and bars[-1]["volume"] == 0.0
     assert filled_before == 2
