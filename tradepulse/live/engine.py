@@ -417,8 +417,8 @@ class LiveEngine(EngineLifecycle):
         self.window.append(bar)
         # A row of the bars segment: written with the mark it causes (nothing external happens
         # between them), at once when live, at the next commit in a replay.
-        self.journal.append_row(MarketKind.BARS, BAR_FIELDS, (bar.start, bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume),
-                                symbol=self.symbol, ts=bar.end)
+        self.journal.append_row(MarketKind.BARS, BAR_FIELDS, (bar.start.isoformat(), bar.end.isoformat(), bar.open, bar.high, bar.low,
+                                                             bar.close, bar.volume), symbol=self.symbol, ts=bar.end)
         close = Decimal(repr(bar.close))
         self._last_price = close
         oms.mark_to_market({self.symbol: close}, at=bar.end)

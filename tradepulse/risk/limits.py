@@ -292,13 +292,21 @@ class RiskLimits:
 
     def for_symbol(self, symbol: str) -> SymbolLimits:
         """Return the effective per-instrument limits: the override where set, else the global value."""
-        override = self.symbols.get(symbol, SymbolLimits())
-        return SymbolLimits(
-            **{
-                f.name: getattr(override, f.name) if getattr(override, f.name) is not None else getattr(self, f.name)
-                for f in fields(SymbolLimits)
-            }
-        )
+        # Limits are immutable, and the gate asks on every order: keep each symbol's answer.
+        effective = self.__dict__.get("_effective")
+        if effective is None:
+            effective = {}
+            object.__setattr__(self, "_effective", effective)
+        limits = effective.get(symbol)
+        if limits is None:
+            override = self.symbols.get(symbol, SymbolLimits())
+            limits = effective[symbol] = SymbolLimits(
+                **{
+                    f.name: getattr(override, f.name) if getattr(override, f.name) is not None else getattr(self, f.name)
+                    for f in fields(SymbolLimits)
+                }
+            )
+        return limits
 
     def to_payload(self) -> dict[str, Any]:
         """Return the limits as JSON-safe data (journal them at start-up: what was in force)."""
