@@ -349,6 +349,8 @@ class OMS:
             if isinstance(error, asyncio.CancelledError):
                 raise
             return Submission(self._orders[order.client_order_id], unknown=error)
+        # The venue has answered and nothing waits on the journal: the moment for its housekeeping.
+        self.journal.maintain()
         return Submission(self._orders[order.client_order_id], answer=answer)
 
     def request_cancel(self, client_order_id: str, *, at: datetime | None = None) -> Order:
@@ -438,6 +440,8 @@ class OMS:
                                 (when.isoformat(), texts, snapshot.get("positions", {}), snapshot.get("totals", {})), ts=when)
         written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
         self._commit(change, written[-1] if written else None)
+        if written:
+            self.journal.maintain()  # a live bar is written and nothing waits on the journal
         return {position.symbol: position for position in positions}
 
     # -- venue answers -------------------------------------------------------------------------
