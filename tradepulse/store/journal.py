@@ -177,22 +177,21 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
         if not isinstance(payload, Mapping):
             raise JournalError(f"a journal payload must be a mapping (got {type(payload).__name__})")
         payload = dict(payload)
-    try:
-        if _encode_chunks is not None:
-            return "".join(_encode_chunks(payload, 0))
-        return _ENCODER.encode(payload)
-    except (TypeError, ValueError, RecursionError) as error:
-        raise JournalError(f"payload cannot be journaled: {error}") from None
+    return _encoded(payload, "payload")
 
 
 def encode_value(value: Any) -> str:
     """Encode any JSON-able value as :func:`encode_payload` encodes a payload's values."""
+    return _encoded(value, "value")
+
+
+def _encoded(value: Any, what: str) -> str:
     try:
         if _encode_chunks is not None:
             return "".join(_encode_chunks(value, 0))
         return _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as error:
-        raise JournalError(f"value cannot be journaled: {error}") from None
+        raise JournalError(f"{what} cannot be journaled: {error}") from None
 
 
 def canonical_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
