@@ -168,7 +168,8 @@ def positions_over_time(
 ) -> pd.DataFrame:
     """Every recorded state of each position, oldest first: after each fill and at each mark.
 
-    Columns: ``ts`` (journal time, UTC), ``seq``, ``symbol``, ``source`` (``"fill"`` or
+    Columns: ``ts`` (journal time, UTC; a mark's own time for a mark journaled in a segment),
+    ``seq`` (the marks of one segment share its ``seq``), ``symbol``, ``source`` (``"fill"`` or
     ``"mark"``), then ``quantity, cost_basis, average_cost, realized_pnl, fees_quote, mark_price,
     unrealized_pnl, net_pnl`` as ``Decimal`` (``None`` where unknown).
     """
@@ -199,7 +200,7 @@ def pnl_series(
 ) -> pd.DataFrame:
     """Total P&L in one quote currency at each mark (``OMS.mark_to_market``), oldest first.
 
-    Indexed by ``ts`` (journal time, UTC) with ``Decimal`` columns ``realized_pnl,
+    Indexed by ``ts`` (journal time, UTC; a mark's own time for a mark journaled in a segment) with ``Decimal`` columns ``realized_pnl,
     unrealized_pnl, fees_quote, net_pnl``, ``gross_exposure`` (the sum of the ``|quantity| x mark``
     of every position quoted in ``quote``), plus ``equity = initial_equity + net_pnl`` when
     ``initial_equity`` is given. ``quote`` may be omitted when the journal has one quote currency.
