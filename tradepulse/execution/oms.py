@@ -431,18 +431,18 @@ class OMS:
         # Written straight in the form it reads back (exact decimal text, ISO time), which is what a
         # JSON round trip would give: a mark is made on every bar, and the round trip was its cost.
         texts = {symbol: format(price, "f") for symbol, price in prices.items()}
-        # Valued at the prices as they read back from the journal (what a restart's replay computes).
-        positions = tuple(self._portfolio.valued(symbol, Decimal(text)) for symbol, text in texts.items())
-        change = _Change(positions=positions, totals=tuple(self._portfolio.totals(positions).values()))
-        snapshot = change.snapshot()
+        # Valued at the prices as they read back from the journal (what a restart's replay computes);
+        # the payloads are what _Change.snapshot() would give, made along with the values.
+        marked = self._portfolio.marked({symbol: Decimal(text) for symbol, text in texts.items()})
+        change = _Change(positions=marked.positions, totals=marked.totals)
         when = at or self._clock()
         self.journal.append_row(K.PORTFOLIO_MARKS, MARK_FIELDS,
-                                (when.isoformat(), texts, snapshot.get("positions", {}), snapshot.get("totals", {})), ts=when)
+                                (when.isoformat(), texts, marked.positions_payload, marked.totals_payload), ts=when)
         written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
         self._commit(change, written[-1] if written else None)
         if written:
             self.journal.maintain()  # a live bar is written and nothing waits on the journal
-        return {position.symbol: position for position in positions}
+        return {position.symbol: position for position in marked.positions}
 
     # -- venue answers -------------------------------------------------------------------------
 

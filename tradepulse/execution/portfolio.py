@@ -33,14 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import Any, NamedTuple
 
 from tradepulse.errors import ConfigError
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Fill, InvalidOrder, Side, decimal_text, parse_decimal
 
 _PRECISION = 60
+# The arithmetic of ``_valued_exactly`` without entering a local context (a mark runs on every bar).
+_EXACT = Context(prec=_PRECISION)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,23 @@ def _valued_exactly(position: Position, instrument: Instrument, mark_price: Deci
                     position.fees_quote, mark_price, unrealized)
 
 
+class Marked(NamedTuple):
+    """Positions valued at a mark, their totals, and both as journal payloads (see :meth:`Portfolio.marked`)."""
+
+    positions: tuple[Position, ...]
+    totals: tuple[PnlSummary, ...]
+    positions_payload: dict[str, dict[str, Any]]
+    totals_payload: dict[str, dict[str, Any]]
+
+
+class _MarkBasis(NamedTuple):
+    """What a mark of one position reuses while no fill changes it."""
+
+    position: Position  # the position this basis last produced (stored unless a fill replaced it)
+    instrument: Instrument
+    payload_head: dict[str, Any]  # to_payload()'s fields up to fees_quote, which only a fill changes
+
+
 class Portfolio:
     """Positions of every instrument the OMS trades, updated by fills and marks.
 
@@ -222,6 +241,7 @@ class Portfolio:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self._instruments = instruments
         self._positions: dict[str, Position] = {}
+        self._mark_basis: dict[str, _MarkBasis] = {}
 
     def position(self, symbol: str) -> Position:
         """Return the position in ``symbol`` (flat if never traded)."""
@@ -259,6 +279,44 @@ class Portfolio:
         updated = self.valued(symbol, mark_price)
         self._positions[symbol] = updated
         return updated
+
+    def marked(self, prices: Mapping[str, Decimal]) -> Marked:
+        """Value the positions in ``prices``' symbols at those prices, with totals, without storing them.
+
+        Equal, field for field and digit for digit, to :meth:`valued` per symbol and :meth:`totals`
+        of the result. One symbol held alone (the engine's every bar) reuses what the last mark
+        computed from the same booked position, so only the unrealised P&L is new.
+        """
+        if len(prices) == 1:
+            (symbol, price), = prices.items()
+            if len(self._positions) == 0 or (len(self._positions) == 1 and symbol in self._positions):
+                return self._marked_alone(symbol, price)
+        positions = tuple(self.valued(symbol, price) for symbol, price in prices.items())
+        totals = tuple(self.totals(positions).values())
+        return Marked(positions, totals, {position.symbol: position.to_payload() for position in positions},
+                      {summary.quote: summary.to_payload() for summary in totals})
+
+    def _marked_alone(self, symbol: str, price: Decimal) -> Marked:
+        stored = self._positions.get(symbol)
+        basis = self._mark_basis.get(symbol)
+        if basis is None or stored is None or basis.position is not stored:
+            position = self.valued(symbol, price)  # a fill (or the first mark) since the last one: the full valuation
+            payload = position.to_payload()
+            head = {key: payload[key] for key in ("symbol", "quantity", "cost_basis", "average_cost", "realized_pnl", "fees_quote")}
+            instrument = self._instrument(symbol)
+        else:
+            booked, instrument, head = basis
+            quantity = booked.quantity
+            unrealized = ZERO if quantity == 0 else instrument.quantize_quote(
+                _EXACT.subtract(_EXACT.multiply(quantity, price), booked.cost_basis))
+            position = Position(symbol, quantity, booked.cost_basis, booked.average_cost, booked.realized_pnl, booked.fees_quote,
+                                price, unrealized)
+            payload = {**head, "mark_price": decimal_text(price), "unrealized_pnl": decimal_text(unrealized),
+                       "net_pnl": decimal_text(position.net_pnl)}
+        self._mark_basis[symbol] = _MarkBasis(position, instrument, head)
+        # What totals() sums for one position: each amount added to zero, in the ambient context.
+        total = PnlSummary(instrument.quote, ZERO + position.realized_pnl, ZERO + position.unrealized_pnl, ZERO + position.fees_quote)
+        return Marked((position,), (total,), {symbol: payload}, {total.quote: total.to_payload()})
 
     def totals(self, changed: Iterable[Position] = ()) -> dict[str, PnlSummary]:
         """P&L summed per quote currency (amounts in different currencies are never added).
