@@ -24,12 +24,22 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
 from tradepulse.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
+
+
+def _xcals():  # noqa: ANN202 - the exchange_calendars module
+    # Imported on first use: it costs a tenth of a second, and most bars (crypto) never need a calendar.
+    import exchange_calendars
+
+    return exchange_calendars
 
 __all__ = [
     "AUTO",
@@ -69,10 +79,10 @@ class CalendarGrid:
 def resolve_calendar_name(name: str) -> str:
     """Return the canonical exchange_calendars name for ``name`` (an MIC such as XNYS or an alias such as NYSE)."""
     cleaned = name.strip()
-    known = set(xcals.get_calendar_names(include_aliases=True))
+    known = set(_xcals().get_calendar_names(include_aliases=True))
     for candidate in (cleaned, cleaned.upper()):
         if candidate in known:
-            return xcals.resolve_alias(candidate)
+            return _xcals().resolve_alias(candidate)
     raise ConfigError(
         f"unknown trading calendar {name!r}; use '{AUTO}', '{FROM_DATA}' or an exchange such as XNYS, XLON, XTKS "
         "(exchange_calendars.get_calendar_names() lists them all)"
@@ -85,13 +95,13 @@ def _calendar(name: str, first: pd.Timestamp, last: pd.Timestamp) -> xcals.Excha
     with warnings.catch_warnings():
         # exchange_calendars 4.13 builds its sessions with pandas APIs pandas 3.1 deprecates; not ours to act on.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return xcals.get_calendar(name, start=first, end=last)
+        return _xcals().get_calendar(name, start=first, end=last)
 
 
 def _exchange_calendar(name: str, first: pd.Timestamp, last: pd.Timestamp) -> xcals.ExchangeCalendar:
     try:
         return _calendar(name, first, last)
-    except (xcals.errors.CalendarError, ValueError) as exc:
+    except (_xcals().errors.CalendarError, ValueError) as exc:
         raise DataError(f"the {name} calendar cannot cover {first.date()} .. {last.date()} ({_first_line(exc)})") from None
 
 
@@ -135,7 +145,7 @@ def _intraday_grid(name: str, index: pd.DatetimeIndex, timeframe: pd.Timedelta) 
         intervals = calendar.trading_index(
             max(first, calendar.first_session), min(last, calendar.last_session), timeframe, intervals=True, force=True
         )
-    except (xcals.errors.CalendarError, ValueError) as exc:
+    except (_xcals().errors.CalendarError, ValueError) as exc:
         raise DataError(f"the {name} calendar cannot lay out {_spell(timeframe)} bars: {_first_line(exc)}") from None
     expected = pd.DatetimeIndex(intervals.left)
     expected = expected[(expected >= index[0]) & (expected <= index[-1])]

@@ -124,7 +124,8 @@ class BarWindow:
 
     The bars' numbers live in preallocated arrays twice the window long, each bar written at its
     slot and again ``size`` slots later, so the window is always one contiguous slice: building
-    the frame is a slice copy, not a conversion per bar.
+    the frame is a slice copy, not a conversion per bar. The arrays are filled at the first
+    :meth:`frame` and kept up from then on.
     """
 
     def __init__(self, size: int) -> None:
@@ -134,6 +135,9 @@ class BarWindow:
         self._bars: deque[Bar] = deque(maxlen=size)
         self._values = np.empty((2 * size, 5), dtype=np.float64)
         self._starts_ns = np.empty(2 * size, dtype=np.int64)
+        # The arrays are written from the first frame() on: an engine whose strategy steps bar by
+        # bar never asks for a frame, and would pay for them on every bar.
+        self._framed = False
         self.count = 0
 
     def append(self, bar: Bar) -> None:
@@ -141,14 +145,18 @@ class BarWindow:
         if self._bars and bar.start <= self._bars[-1].start:
             raise ConfigError(f"bar at {bar.start.isoformat()} is not after the previous one at {self._bars[-1].start.isoformat()}")
         self._bars.append(bar)
-        slot = self.count % self.size
+        if self._framed:
+            self._write(self.count, bar)
+        self.count += 1
+
+    def _write(self, index: int, bar: Bar) -> None:
+        slot = index % self.size
         row = (bar.open, bar.high, bar.low, bar.close, bar.volume)
         start_ns = (bar.start - _EPOCH) // timedelta(microseconds=1) * 1_000
         self._values[slot] = row
         self._values[slot + self.size] = row
         self._starts_ns[slot] = start_ns
         self._starts_ns[slot + self.size] = start_ns
-        self.count += 1
 
     def __len__(self) -> int:
         return len(self._bars)
@@ -165,6 +173,10 @@ class BarWindow:
 
     def frame(self) -> pd.DataFrame:
         """Return the window as a bar frame (the same shape ``tradepulse.data.load_bars`` returns)."""
+        if not self._framed:
+            self._framed = True
+            for index, bar in enumerate(self._bars, start=self.count - len(self._bars)):
+                self._write(index, bar)
         window = self._window()
         # Copies: the arrays are overwritten by the next bars, and a strategy may keep what it was given.
         values = self._values[window].copy()

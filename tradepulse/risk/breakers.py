@@ -208,6 +208,7 @@ class CircuitBreakers:
         # What the last BaselineChange said (or the journal, after a restore), to return one only on a change.
         self._journaled: tuple[Any, ...] = (None, None, None)
         self._windows_changed: set[str] = set()
+        self._day_offset: tuple[Any, timedelta] = (None, timedelta(0))  # trading_day_start_utc and its timedelta
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -458,6 +459,8 @@ class CircuitBreakers:
     def _with_baselines(self, now: datetime, events: list[RiskEvent]) -> list[RiskEvent]:
         """Put a BaselineChange first when this input changed a baseline (journaled before any trip acts)."""
         current = (self._trading_day, self._day_start_equity, self._peak_equity)
+        if not self._windows_changed and not self._flow_added and current == self._journaled:
+            return events  # nothing moved (almost every bar): skip building the comparison below
         changed = [name for name, old, new in zip(_EQUITY_BASELINES, self._journaled, current) if old != new]
         windows = sorted(self._windows_changed, key=BASELINES.index)
         added = self._flow_added if "order_flow" not in windows else []
@@ -476,8 +479,9 @@ class CircuitBreakers:
 
     def _trading_day_of(self, moment: datetime) -> date:
         start = self.limits.trading_day_start_utc
-        offset = timedelta(hours=start.hour, minutes=start.minute, seconds=start.second)
-        return (as_utc(moment) - offset).date()
+        if start != self._day_offset[0]:  # kept: this runs on every bar, and the limits rarely change
+            self._day_offset = (start, timedelta(hours=start.hour, minutes=start.minute, seconds=start.second))
+        return (as_utc(moment) - self._day_offset[1]).date()
 
     def _trip(
         self, breaker: str, now: datetime, reason: str, limit: str, value: Any, limit_value: Any, unit: str, **details: Any

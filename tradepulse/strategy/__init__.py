@@ -11,11 +11,31 @@ Examples
 30
 """
 
+from typing import Any
+
 from tradepulse.strategy.base import BoolParam, ChoiceParam, FloatParam, GridCache, IntParam, Param, ParamSpec, Strategy
-from tradepulse.strategy.builtin import BUILTIN_STRATEGIES, Composite, MeanReversion, SmaCross
 from tradepulse.strategy.loader import list_strategies, load_strategy
 from tradepulse.strategy.portfolio import EqualShare, PortfolioStrategy, as_portfolio
-from tradepulse.strategy.portfolio_builtin import Momentum, Pairs, Synchrony
+
+# The built-in strategies import the indicators and numba (a quarter of a second): loaded on first
+# use, so a process that runs a strategy of its own (a live replay, the service) starts without them.
+_BUILTIN_MODULES = {
+    "BUILTIN_STRATEGIES": "tradepulse.strategy.builtin", "Composite": "tradepulse.strategy.builtin",
+    "MeanReversion": "tradepulse.strategy.builtin", "SmaCross": "tradepulse.strategy.builtin",
+    "Momentum": "tradepulse.strategy.portfolio_builtin", "Pairs": "tradepulse.strategy.portfolio_builtin",
+    "Synchrony": "tradepulse.strategy.portfolio_builtin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _BUILTIN_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "BUILTIN_STRATEGIES",

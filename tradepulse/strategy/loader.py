@@ -12,7 +12,6 @@ from types import ModuleType
 
 from tradepulse.errors import StrategyError
 from tradepulse.strategy.base import Strategy
-from tradepulse.strategy.builtin import BUILTIN_STRATEGIES
 
 __all__ = ["load_strategy", "list_strategies"]
 
@@ -27,7 +26,7 @@ def list_strategies(portfolio: bool | None = None) -> dict[str, type[Strategy]]:
     """
     return {
         name: cls
-        for name, cls in BUILTIN_STRATEGIES.items()
+        for name, cls in _builtin_strategies().items()
         if portfolio is None or bool(getattr(cls, "is_portfolio", False)) == portfolio
     }
 
@@ -58,11 +57,12 @@ def load_strategy(spec: str | type[Strategy]) -> type[Strategy]:
     text = str(spec).strip()
     if not text:
         raise StrategyError("no strategy given; " + _HOW_TO_NAME.format(names=_builtin_names()))
-    if text in BUILTIN_STRATEGIES:
-        return BUILTIN_STRATEGIES[text]
     path_text, class_name = split_file_spec(text)
-    if path_text is not None:
+    if path_text is not None:  # a file (no built-in name ends in .py): the built-ins need not be imported
         return _load_from_file(Path(path_text), class_name, text)
+    builtins = _builtin_strategies()
+    if text in builtins:
+        return builtins[text]
     module_name, sep, class_name = text.partition(":")
     if sep and module_name and class_name:
         return _load_from_module(module_name, class_name, text)
@@ -70,7 +70,15 @@ def load_strategy(spec: str | type[Strategy]) -> type[Strategy]:
 
 
 def _builtin_names() -> str:
-    return ", ".join(sorted(BUILTIN_STRATEGIES))
+    return ", ".join(sorted(_builtin_strategies()))
+
+
+def _builtin_strategies() -> dict[str, type[Strategy]]:
+    # Imported when asked for: the built-ins pull in the indicators and numba (a quarter of a
+    # second), which a process running a strategy from its own file never needs.
+    from tradepulse.strategy.builtin import BUILTIN_STRATEGIES
+
+    return BUILTIN_STRATEGIES
 
 
 def split_file_spec(text: str) -> tuple[str | None, str | None]:

@@ -88,3 +88,24 @@ def test_the_window_frame_is_the_last_bars_of_the_loaded_frame_at_every_step_thr
         pd.testing.assert_frame_equal(frame, bars.iloc[max(0, step - 6): step + 1], check_freq=False)
     # A frame handed out earlier is the strategy's to keep: later bars do not change it.
     pd.testing.assert_frame_equal(kept[10], bars.iloc[4:11], check_freq=False)
+
+
+def test_a_window_first_framed_late_holds_the_same_bars_as_one_framed_from_the_start():
+    # The arrays behind frame() are filled at its first call: a window asked for a frame only
+    # after it has wrapped (a restart's refill, a strategy without a per-bar form) must not differ.
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from tradepulse.data import load_bars
+    from tradepulse.live.bars import BarWindow
+    from tradepulse.model.events import Bar
+
+    bars = load_bars("sample:binance:BTC/USDT:1h").iloc[:40]
+    for first_frame_at in (0, 3, 6, 7, 8, 13, 21):
+        window = BarWindow(7)
+        for step, (start, row) in enumerate(bars.iterrows()):
+            window.append(Bar("BTC/USDT", start.to_pydatetime(), start.to_pydatetime() + timedelta(hours=1),
+                              row.open, row.high, row.low, row.close, row.volume))
+            if step >= first_frame_at:
+                pd.testing.assert_frame_equal(window.frame(), bars.iloc[max(0, step - 6): step + 1], check_freq=False)
