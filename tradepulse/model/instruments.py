@@ -63,11 +63,15 @@ class Instrument:
             raise InvalidOrder(f"{self.symbol}: minimums must not be negative")
         if self.pnl_quantum is not None and self.pnl_quantum <= 0:
             raise InvalidOrder(f"{self.symbol}: pnl_quantum must be positive")
+        # Kept (not fields): quantize_quote runs several times per bar and per fill.
+        quantum = self.pnl_quantum if self.pnl_quantum is not None else self.tick_size * self.lot_size
+        object.__setattr__(self, "_quote_quantum", quantum)
+        object.__setattr__(self, "_quote_quantum_is_power_of_ten", _is_power_of_ten(quantum))
 
     @property
     def quote_quantum(self) -> Decimal:
         """The step quote-currency amounts are rounded to (see ``pnl_quantum``)."""
-        return self.pnl_quantum if self.pnl_quantum is not None else self.tick_size * self.lot_size
+        return self._quote_quantum
 
     def round_price(self, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Round ``price`` to the tick grid (nearest tick, half-even, unless ``rounding`` says otherwise)."""
@@ -83,7 +87,9 @@ class Instrument:
 
     def quantize_quote(self, amount: Decimal) -> Decimal:
         """Round a quote-currency amount to :attr:`quote_quantum`, half-even."""
-        return _to_grid(amount, self.quote_quantum, ROUND_HALF_EVEN)
+        if self._quote_quantum_is_power_of_ten and type(amount) is Decimal and amount.is_finite():
+            return amount.quantize(self._quote_quantum, rounding=ROUND_HALF_EVEN, context=_GRID_CONTEXT)  # _to_grid's own fast path
+        return _to_grid(amount, self._quote_quantum, ROUND_HALF_EVEN)
 
     def is_price_on_grid(self, price: Decimal) -> bool:
         return self.round_price(price) == price
@@ -136,10 +142,15 @@ class Instrument:
         return OrderIntent(strategy, self.symbol, side, quantity, order_type, limit_price, time_in_force, reference_price, reason)
 
 
+def _is_power_of_ten(step: Decimal) -> bool:
+    """Whether ``step`` is written 1, 0.1, 0.01, ... (one digit 1, exponent <= 0), the grids quantize serves directly."""
+    _, digits, exponent = step.as_tuple()
+    return digits == (1,) and isinstance(exponent, int) and exponent <= 0 and step > 0
+
+
 def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     require_decimal("value", value)
-    _, digits, exponent = step.as_tuple()
-    if digits == (1,) and isinstance(exponent, int) and exponent <= 0 and step > 0:
+    if _is_power_of_ten(step):
         # A power-of-ten step (0.01, 1): quantizing is the same rounding in one C call, without
         # entering a local context (this runs several times per bar).
         return value.quantize(step, rounding=rounding, context=_GRID_CONTEXT)
