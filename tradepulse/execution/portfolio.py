@@ -31,6 +31,7 @@ Accounting rules (also in ``docs/execution.md``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -219,6 +220,10 @@ class Marked(NamedTuple):
     totals: tuple[PnlSummary, ...]
     positions_payload: dict[str, dict[str, Any]]
     totals_payload: dict[str, dict[str, Any]]
+    # The two payloads as compact JSON text (the journal's encoding), when the mark made them along
+    # the way (one symbol held alone); None otherwise.
+    positions_json: str | None = None
+    totals_json: str | None = None
 
 
 class _MarkBasis(NamedTuple):
@@ -227,6 +232,14 @@ class _MarkBasis(NamedTuple):
     position: Position  # the position this basis last produced (stored unless a fill replaced it)
     instrument: Instrument
     payload_head: dict[str, Any]  # to_payload()'s fields up to fees_quote, which only a fill changes
+    positions_json_head: str  # '{"SYMBOL":{...payload_head' without its closing brace
+    totals_json_head: str  # '{"QUOTE":{"quote":...,"realized_pnl":...' without the fields a mark changes
+    total_fees_text: str
+
+
+def _json(value: Any) -> str:
+    # The journal's encoding of strings, None and dicts of them: compact, non-ASCII kept.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class Portfolio:
@@ -300,23 +313,39 @@ class Portfolio:
         stored = self._positions.get(symbol)
         basis = self._mark_basis.get(symbol)
         if basis is None or stored is None or basis.position is not stored:
-            position = self.valued(symbol, price)  # a fill (or the first mark) since the last one: the full valuation
+            # A fill (or the first mark) since the last one: the full valuation, and a new basis.
+            position = self.valued(symbol, price)
+            instrument = self._instrument(symbol)
             payload = position.to_payload()
             head = {key: payload[key] for key in ("symbol", "quantity", "cost_basis", "average_cost", "realized_pnl", "fees_quote")}
-            instrument = self._instrument(symbol)
+            # What totals() sums for one position: each amount added to zero, in the ambient context.
+            realized_total, fees_total = ZERO + position.realized_pnl, ZERO + position.fees_quote
+            basis = _MarkBasis(
+                position, instrument, head, "{" + _json(symbol) + ":" + _json(head)[:-1],
+                "{" + _json(instrument.quote) + ":" + _json({"quote": instrument.quote, "realized_pnl": decimal_text(realized_total)})[:-1],
+                decimal_text(fees_total),
+            )
         else:
-            booked, instrument, head = basis
+            booked, instrument, head = basis.position, basis.instrument, basis.payload_head
             quantity = booked.quantity
             unrealized = ZERO if quantity == 0 else instrument.quantize_quote(
                 _EXACT.subtract(_EXACT.multiply(quantity, price), booked.cost_basis))
             position = Position(symbol, quantity, booked.cost_basis, booked.average_cost, booked.realized_pnl, booked.fees_quote,
                                 price, unrealized)
-            payload = {**head, "mark_price": decimal_text(price), "unrealized_pnl": decimal_text(unrealized),
-                       "net_pnl": decimal_text(position.net_pnl)}
-        self._mark_basis[symbol] = _MarkBasis(position, instrument, head)
-        # What totals() sums for one position: each amount added to zero, in the ambient context.
+        price_text, unrealized_text, net_text = decimal_text(price), decimal_text(position.unrealized_pnl), decimal_text(position.net_pnl)
+        payload = {**head, "mark_price": price_text, "unrealized_pnl": unrealized_text, "net_pnl": net_text}
+        self._mark_basis[symbol] = basis._replace(position=position)
         total = PnlSummary(instrument.quote, ZERO + position.realized_pnl, ZERO + position.unrealized_pnl, ZERO + position.fees_quote)
-        return Marked((position,), (total,), {symbol: payload}, {total.quote: total.to_payload()})
+        total_unrealized_text, total_net_text = decimal_text(total.unrealized_pnl), decimal_text(total.net_pnl)
+        totals_payload = {total.quote: {"quote": total.quote, "realized_pnl": decimal_text(total.realized_pnl),
+                                        "unrealized_pnl": total_unrealized_text, "fees_quote": basis.total_fees_text,
+                                        "net_pnl": total_net_text}}
+        # Decimal texts are digits, sign and point: nothing in them needs escaping.
+        positions_json = (f'{basis.positions_json_head},"mark_price":"{price_text}","unrealized_pnl":"{unrealized_text}",'
+                          f'"net_pnl":"{net_text}"}}}}')
+        totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{total_unrealized_text}","fees_quote":"{basis.total_fees_text}",'
+                       f'"net_pnl":"{total_net_text}"}}}}')
+        return Marked((position,), (total,), {symbol: payload}, totals_payload, positions_json, totals_json)
 
     def totals(self, changed: Iterable[Position] = ()) -> dict[str, PnlSummary]:
         """P&L summed per quote currency (amounts in different currencies are never added).

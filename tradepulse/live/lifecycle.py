@@ -112,11 +112,21 @@ class EngineLifecycle(ABC):
         helpers = [] if self.clock.simulated else [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
         with self.journal.deferred_commits() if replaying else contextlib.nullcontext():
             try:
-                async for event in self.feed:
-                    await self.clock.advance_to(event.at)
-                    await self.on_event(event)
-                    if self._stopping:
-                        break
+                # A replay feed's events are read in step with the engine anyway: take them from its
+                # plain iterator rather than through a generator layered on it (a step per event).
+                events = getattr(self.feed, "events", None) if replaying else None
+                if callable(events):
+                    for event in events():
+                        await self.clock.advance_to(event.at)
+                        await self.on_event(event)
+                        if self._stopping:
+                            break
+                else:
+                    async for event in self.feed:
+                        await self.clock.advance_to(event.at)
+                        await self.on_event(event)
+                        if self._stopping:
+                            break
             finally:
                 for task in helpers:
                     task.cancel()

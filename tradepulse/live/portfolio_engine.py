@@ -416,7 +416,7 @@ class PortfolioEngine(EngineLifecycle):
         self._fresh = {}
         equity = self._account().equity(closes)
         report.record_period(any_bar, equity, self._account().positions())
-        await self._carry_out(self.risk.on_equity(equity, any_bar.end) + self.risk.poll(any_bar.end))
+        await self._carry_out(self.risk.on_equity_and_poll(equity, any_bar.end))
         try:
             weights = self.strategy.latest_targets(self._frame())
         except Exception as error:  # noqa: BLE001 - a strategy bug must stop trading, not the engine

@@ -166,8 +166,15 @@ def _first_event_time(feed: BarReplayFeed | RecordingFeed) -> datetime:
     raise ConfigError("the replay source has no events")
 
 
-async def observed_feed(feed: Any, on_event: Callable[[MarketEvent], None] | None) -> AsyncIterator[MarketEvent]:
+def observed_feed(feed: Any, on_event: Callable[[MarketEvent], None] | None) -> Any:
+    """``feed`` with ``on_event`` called on each event before the engine sees it; ``feed`` itself without one.
+
+    (A generator around the feed costs a step per event, a few per cent of a bar replay.)
+    """
+    return feed if on_event is None else _observing(feed, on_event)
+
+
+async def _observing(feed: Any, on_event: Callable[[MarketEvent], None]) -> AsyncIterator[MarketEvent]:
     async for event in feed:
-        if on_event is not None:
-            on_event(event)
+        on_event(event)
         yield event

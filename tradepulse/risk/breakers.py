@@ -220,15 +220,21 @@ class CircuitBreakers:
         """
         with self._lock:
             now = self._sync(at)
-            equity = to_decimal(equity)
-            self._equity = equity
-            day = self._trading_day_of(now)
-            if day != self._trading_day:
-                self._trading_day, self._day_start_equity = day, equity
-            if self._peak_equity is None or equity > self._peak_equity:
-                self._peak_equity = equity
+            self._take_equity(equity, now)
             events = self._check_daily_loss(now) + self._check_drawdown(now)
             return self._with_baselines(now, events + self._check_stale(now))
+
+    def on_equity_and_poll(self, equity: Decimal, at: datetime | None = None) -> list[RiskEvent]:
+        """:meth:`on_equity` then :meth:`poll` at the same time, in one call (an engine's every bar close).
+
+        The same events in the same order as the two calls: the poll's stale-data check repeats
+        the one the equity update just made, and nothing between them can move a baseline.
+        """
+        with self._lock:
+            now = self._sync(at)
+            self._take_equity(equity, now)
+            events = self._check_daily_loss(now) + self._check_drawdown(now) + self._check_stale(now)
+            return self._with_baselines(now, events + self._check_order_to_trade(now, ""))
 
     def on_market_data(self, symbol: str, at: datetime | None = None) -> list[RiskEvent]:
         """Record that market data for ``symbol`` arrived at ``at`` (receive time is best)."""
@@ -429,6 +435,15 @@ class CircuitBreakers:
         if self.state.resume_count != self._armed_resume_count:
             self._rearm(self.state.since)
         return as_utc(at) if at is not None else as_utc(self._clock())
+
+    def _take_equity(self, equity: Decimal, now: datetime) -> None:
+        equity = to_decimal(equity)
+        self._equity = equity
+        day = self._trading_day_of(now)
+        if day != self._trading_day:
+            self._trading_day, self._day_start_equity = day, equity
+        if self._peak_equity is None or equity > self._peak_equity:
+            self._peak_equity = equity
 
     def _rearm(self, at: datetime) -> None:
         # Checked lazily at every input so breakers re-arm however the resume was issued.

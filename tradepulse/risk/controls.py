@@ -89,6 +89,10 @@ class RiskControls:
         """Feed an equity update; see :meth:`CircuitBreakers.on_equity`."""
         return self.breakers.on_equity(equity, at)
 
+    def on_equity_and_poll(self, equity: Decimal, at: datetime | None = None) -> list[RiskEvent]:
+        """:meth:`on_equity` and :meth:`poll` at once (a bar close); see :meth:`CircuitBreakers.on_equity_and_poll`."""
+        return self.breakers.on_equity_and_poll(equity, at)
+
     def on_market_data(self, symbol: str, at: datetime | None = None) -> list[RiskEvent]:
         """Record market data arriving; see :meth:`CircuitBreakers.on_market_data`."""
         return self.breakers.on_market_data(symbol, at)

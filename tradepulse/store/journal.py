@@ -352,15 +352,23 @@ class Journal:
         :func:`segment_rows`) before the next other event, at :meth:`sync`, at :meth:`write_rows`,
         or once :data:`SEGMENT_ROWS` rows wait. The event's ``ts`` is its newest row's.
         """
+        if len(values) != len(fields):
+            raise JournalError(f"a {kind} row has {len(values)} values for {len(fields)} fields")
+        self.append_encoded_row(kind, fields, encode_value(values), symbol=symbol, ts=ts)
+
+    def append_encoded_row(
+        self, kind: str, fields: tuple[str, ...], text: str, *, symbol: str | None = None, ts: datetime | None = None,
+    ) -> None:
+        """:meth:`append_row` for a row its writer has already encoded: ``text`` is the JSON array of
+        its ``len(fields)`` values, exactly as :func:`encode_value` would write them (the writer's
+        tests hold that). For a writer that reuses what stays the same from row to row (a mark).
+        """
         if self.read_only:
             raise JournalError(f"journal {self.path} is open read-only")
         at = ts or self._clock()
         if at.tzinfo is None:
             raise JournalError(f"journal timestamps must be timezone-aware (got naive {at.isoformat()})")
         with self._lock:
-            if len(values) != len(fields):
-                raise JournalError(f"a {kind} row has {len(values)} values for {len(fields)} fields")
-            text = encode_value(values)
             key = (kind, symbol, fields)
             segment = self._segments.get(key)
             if segment is None:

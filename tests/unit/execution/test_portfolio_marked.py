@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tradepulse.execution import Portfolio, Side
 from tradepulse.execution.portfolio import instruments_by_symbol
 from tradepulse.model.instruments import Instrument
+from tradepulse.store.journal import encode_value
 
 D = Decimal
 # A quote quantum that is not a power of ten takes the other rounding path of the grid.
@@ -40,6 +41,9 @@ def check_mark(portfolio: Portfolio, prices: dict[str, Decimal]) -> None:
     # As JSON text: the key order is part of what the journal stores.
     assert json.dumps(marked.positions_payload) == json.dumps(expected_positions)
     assert json.dumps(marked.totals_payload) == json.dumps(expected_totals)
+    if len(prices) == 1 and set(portfolio.positions) <= set(prices):  # one symbol alone: the texts come along
+        assert marked.positions_json == encode_value(expected_positions)
+        assert marked.totals_json == encode_value(expected_totals)
     assert as_text(marked.positions) == as_text(positions)  # repr shows each Decimal's exponent
     assert as_text(marked.totals) == as_text(totals)
     for position in marked.positions:
@@ -90,3 +94,35 @@ def test_other_positions_take_the_general_path_and_still_count_in_the_totals():
     assert marked.totals_payload["USDT"]["unrealized_pnl"] == "10.0000000"  # BTC's 10; ETH's, marked at its fill, 0
     check_mark(portfolio, {"ETH/USDT": D("12.00"), "BTC/USDT": D("90.00")})
     check_mark(portfolio, {})
+
+
+def test_the_oms_journals_a_mark_row_equal_to_encoding_its_values(journal, clock):
+    # The OMS writes a lone symbol's mark row from the texts the mark made; it must be the row
+    # append_row would have encoded from the same values, for every mark between fills.
+    from datetime import timedelta
+
+    from execution_helpers import INSTRUMENTS
+
+    from tradepulse.execution import OMS
+    from tradepulse.store.journal import segment_rows
+
+    oms = OMS(journal, INSTRUMENTS, clock=clock)
+    written: list[str] = []
+    append_encoded_row = journal.append_encoded_row
+
+    def recording(kind, fields, text, **options):
+        written.append(text)
+        return append_encoded_row(kind, fields, text, **options)
+
+    journal.append_encoded_row = recording
+    at = clock.now
+    for step, price in enumerate(["100.00", "101.25", "99.99", "100.00"]):
+        if step == 2:
+            oms._portfolio.apply_fill("BTC/USDT", Side.SELL, D("0.25"), D("100.50"), D("0.02"))  # a fill between marks
+        oms.mark_to_market({"BTC/USDT": D(price)}, at=at + timedelta(minutes=step))
+    events = journal.events(kinds=["portfolio.marks"])
+    rows = [row for event in events for row in segment_rows(event.payload)]
+    assert len(written) == len(rows) == 4
+    for text, row in zip(written, rows, strict=True):
+        assert text == encode_value([row["at"], row["prices"], row["positions"], row["totals"]])
+    assert rows[-1]["positions"]["BTC/USDT"]["quantity"] == "-0.25"
