@@ -424,7 +424,9 @@ class LiveEngine(EngineLifecycle):
         oms.mark_to_market({self.symbol: close}, at=bar.end)
         equity = execution.equity(close)
         report.record_bar(bar, equity, oms.position(self.symbol).quantity)
-        await execution.carry_out(self.risk.on_equity_and_poll(equity, bar.end))
+        risk_events = self.risk.on_equity_and_poll(equity, bar.end)
+        if risk_events or execution.flatten_pending:  # carry_out([]) only flattens, and only when asked to
+            await execution.carry_out(risk_events)
         try:
             if self._steps is not None:
                 raw = self._steps.update(bar.open, bar.high, bar.low, bar.close, bar.volume)
