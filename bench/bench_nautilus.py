@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -341,15 +342,8 @@ def _run_cases(bar_counts: list[int], tick_count: int, package_root: Path | None
         # a slow minute cannot land on one side only. A million bars take too long to repeat.
         rounds = ROUNDS if count < 1_000_000 else 1
         for round_number in range(rounds):
-            for name, run in (
-                ("nautilus_stock", lambda: nautilus_case("bars", path, "stock")),
-                ("nautilus_tuned", lambda: nautilus_case("bars", path, "tuned")),
-                ("tradepulse_full", lambda: tradepulse_bars_case(path, "full", package_root)),
-                ("tradepulse_fast", lambda: tradepulse_bars_case(path, "fast", package_root)),
-            ):
-                _log(f"{count:,} bars: {name}, round {round_number + 1} of {rounds} ... (load {os.getloadavg()[0]:.2f})")
-                case = run()
-                _log(f"  {case['process_seconds']:.1f} s")
+            for name, run in _cases("bars", path, package_root):
+                case = _timed_case(f"{count:,} bars: {name}, round {round_number + 1} of {rounds}", run)
                 kept = row["cases"].get(name)
                 seconds = [*kept["rounds_process_seconds"], case["process_seconds"]] if kept else [case["process_seconds"]]
                 if kept is None or case["process_seconds"] < kept["process_seconds"]:
@@ -359,19 +353,30 @@ def _run_cases(bar_counts: list[int], tick_count: int, package_root: Path | None
     if tick_count:
         path = data_file("trades", tick_count)
         row = {"ticks": tick_count, "cases": {}}
-        for name, run in (
-            ("nautilus_stock", lambda: nautilus_case("ticks", path, "stock")),
-            ("nautilus_tuned", lambda: nautilus_case("ticks", path, "tuned")),
-            ("tradepulse_full", lambda: tradepulse_ticks_case(path, "full", package_root)),
-            ("tradepulse_fast", lambda: tradepulse_ticks_case(path, "fast", package_root)),
-        ):
-            _log(f"{tick_count:,} trades: {name} ... (load {os.getloadavg()[0]:.2f})")
-            row["cases"][name] = run()
-            _log(f"  {row['cases'][name]['process_seconds']:.1f} s")
+        for name, run in _cases("ticks", path, package_root):
+            row["cases"][name] = _timed_case(f"{tick_count:,} trades: {name}", run)
         result["ticks"] = row
     result["machine_after"] = _machine()
     (DATA_DIR / "last-run.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _cases(workload: str, path: Path, package_root: Path | None) -> list[tuple[str, Callable[[], dict]]]:
+    """The four cases of ``workload`` (``bars`` or ``ticks``) on ``path``, by name, in the order they run."""
+    tradepulse_case = tradepulse_bars_case if workload == "bars" else tradepulse_ticks_case
+    return [
+        ("nautilus_stock", lambda: nautilus_case(workload, path, "stock")),
+        ("nautilus_tuned", lambda: nautilus_case(workload, path, "tuned")),
+        ("tradepulse_full", lambda: tradepulse_case(path, "full", package_root)),
+        ("tradepulse_fast", lambda: tradepulse_case(path, "fast", package_root)),
+    ]
+
+
+def _timed_case(label: str, run: Callable[[], dict]) -> dict:
+    _log(f"{label} ... (load {os.getloadavg()[0]:.2f})")
+    case = run()
+    _log(f"  {case['process_seconds']:.1f} s")
+    return case
 
 
 def _ratio_text(value: float, target: float | None) -> str:

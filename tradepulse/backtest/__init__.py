@@ -20,10 +20,10 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tradepulse.model.costs import Costs, FixedSlippage, RangeSlippage
+from tradepulse.model.lazy import lazy_attributes
 
 _LAZY = {
     "DEFAULT_INIT_CASH": "engine",
@@ -75,13 +75,7 @@ if TYPE_CHECKING:
     from tradepulse.backtest.walkforward import WalkForwardResult, run_walkforward
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tradepulse.backtest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"tradepulse.backtest.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, {name: f"tradepulse.backtest.{module}" for name, module in _LAZY.items()})
 
 
 def __dir__() -> list[str]:

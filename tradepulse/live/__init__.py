@@ -12,8 +12,9 @@ Names load their module on first use: the engine pulls in pandas and the strateg
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tradepulse.model.lazy import lazy_attributes
 
 _LAZY = {
     "Bar": "tradepulse.model.events",
@@ -62,13 +63,7 @@ if TYPE_CHECKING:
     from tradepulse.model.events import Bar, BarClose, BarOpen, BookTicker, DepthDiff, DepthSnapshot, MarketEvent, Trade
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tradepulse.live' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -11,8 +11,7 @@ Examples
 30
 """
 
-from typing import Any
-
+from tradepulse.model.lazy import lazy_attributes
 from tradepulse.strategy.base import BoolParam, ChoiceParam, FloatParam, GridCache, IntParam, Param, ParamSpec, Strategy
 from tradepulse.strategy.loader import list_strategies, load_strategy
 from tradepulse.strategy.portfolio import EqualShare, PortfolioStrategy, as_portfolio
@@ -27,15 +26,7 @@ _BUILTIN_MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _BUILTIN_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _BUILTIN_MODULES)
 
 __all__ = [
     "BUILTIN_STRATEGIES",
