@@ -20,7 +20,6 @@ Series scored: bar-to-bar **returns** of the strategy's equity (from its marks),
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta

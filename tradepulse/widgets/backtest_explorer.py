@@ -29,7 +29,7 @@ from tradepulse.data.cache import CACHE_PREFIX
 from tradepulse.data.samples import SAMPLE_PREFIX, UNIVERSE_PREFIX, UNIVERSES
 from tradepulse.data.universe import Universe, load_universe
 from tradepulse.errors import ConfigError, StrategyError, TradePulseError
-from tradepulse.strategy import PortfolioStrategy, Strategy, load_strategy
+from tradepulse.strategy import PortfolioStrategy, Strategy
 from tradepulse.widgets._base import Explorer
 from tradepulse.widgets._controls import (
     DEFAULT_SOURCE,
