@@ -24,6 +24,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import exchange_calendars as xcals
 
 
-def _xcals():  # noqa: ANN202 - the exchange_calendars module
+def _xcals() -> ModuleType:
     # Imported on first use: it costs a tenth of a second, and most bars (crypto) never need a calendar.
     import exchange_calendars
 

@@ -167,7 +167,6 @@ class OMS:
         self._open_ids: dict[str, None] = {}
         self._portfolio = Portfolio(self._instruments)
         self._seen_trades: set[tuple[str, str]] = set()
-        self._symbol_json: dict[str, str] = {}  # each symbol as JSON text, for the marks' rows
         self._last_applied_seq = 0
         for event in journal.iter_events():
             self._replay(event)
@@ -432,21 +431,14 @@ class OMS:
         # Written straight in the form it reads back (exact decimal text, ISO time), which is what a
         # JSON round trip would give: a mark is made on every bar, and the round trip was its cost.
         texts = {symbol: format(price, "f") for symbol, price in prices.items()}
-        # Valued at the prices as they read back from the journal (what a restart's replay computes);
-        # the payloads are what _Change.snapshot() would give, made along with the values.
+        # Valued at the prices as they read back from the journal (what a restart's replay computes),
+        # with the positions and totals already as the journal encodes them (Portfolio.marked keeps
+        # what only a fill changes as text, so a mark between fills encodes a few numbers).
         marked = self._portfolio.marked({symbol: Decimal(text) for symbol, text in texts.items()})
         change = _Change(positions=marked.positions, totals=marked.totals)
         when = at or self._clock()
-        if marked.positions_json is not None and marked.totals_json is not None and len(texts) == 1:
-            # One symbol held alone (every bar of an engine): the row from the texts the mark made;
-            # what encode_value would write for the same values (tests hold that), at a fraction of the cost.
-            ((symbol, text),) = texts.items()
-            symbol_json = self._symbol_json.get(symbol) or self._symbol_json.setdefault(symbol, encode_value(symbol))
-            row = f'["{when.isoformat()}",{{{symbol_json}:"{text}"}},{marked.positions_json},{marked.totals_json}]'
-            self.journal.append_encoded_row(K.PORTFOLIO_MARKS, MARK_FIELDS, row, ts=when)
-        else:
-            self.journal.append_row(K.PORTFOLIO_MARKS, MARK_FIELDS,
-                                    (when.isoformat(), texts, marked.positions_payload, marked.totals_payload), ts=when)
+        row = f'["{when.isoformat()}",{encode_value(texts)},{marked.positions_json},{marked.totals_json}]'
+        self.journal.append_encoded_row(K.PORTFOLIO_MARKS, MARK_FIELDS, row, ts=when)
         written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
         self._commit(change, written[-1] if written else None)
         if written:

@@ -31,7 +31,6 @@ Accounting rules (also in ``docs/execution.md``):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -40,6 +39,7 @@ from typing import Any, NamedTuple
 from tradepulse.errors import ConfigError
 from tradepulse.model.instruments import Instrument
 from tradepulse.model.orders import ZERO, Fill, InvalidOrder, Side, decimal_text, parse_decimal
+from tradepulse.store.journal import encode_value
 
 _PRECISION = 60
 # The arithmetic of ``_valued_exactly`` without entering a local context (a mark runs on every bar).
@@ -214,16 +214,12 @@ def _valued_exactly(position: Position, instrument: Instrument, mark_price: Deci
 
 
 class Marked(NamedTuple):
-    """Positions valued at a mark, their totals, and both as journal payloads (see :meth:`Portfolio.marked`)."""
+    """Positions valued at a mark, their totals, and both as the journal encodes them (see :meth:`Portfolio.marked`)."""
 
     positions: tuple[Position, ...]
     totals: tuple[PnlSummary, ...]
-    positions_payload: dict[str, dict[str, Any]]
-    totals_payload: dict[str, dict[str, Any]]
-    # The two payloads as compact JSON text (the journal's encoding), when the mark made them along
-    # the way (one symbol held alone); None otherwise.
-    positions_json: str | None = None
-    totals_json: str | None = None
+    positions_json: str  # {symbol: Position.to_payload()}, as encode_value writes it
+    totals_json: str  # {quote: PnlSummary.to_payload()}, likewise
 
 
 class _MarkBasis(NamedTuple):
@@ -231,15 +227,9 @@ class _MarkBasis(NamedTuple):
 
     position: Position  # the position this basis last produced (stored unless a fill replaced it)
     instrument: Instrument
-    payload_head: dict[str, Any]  # to_payload()'s fields up to fees_quote, which only a fill changes
-    positions_json_head: str  # '{"SYMBOL":{...payload_head' without its closing brace
+    positions_json_head: str  # '{"SYMBOL":{' and the payload's fields up to fees_quote, which only a fill changes
     totals_json_head: str  # '{"QUOTE":{"quote":...,"realized_pnl":...' without the fields a mark changes
     total_fees_text: str
-
-
-def _json(value: Any) -> str:
-    # The journal's encoding of strings, None and dicts of them: compact, non-ASCII kept.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class Portfolio:
@@ -306,8 +296,8 @@ class Portfolio:
                 return self._marked_alone(symbol, price)
         positions = tuple(self.valued(symbol, price) for symbol, price in prices.items())
         totals = tuple(self.totals(positions).values())
-        return Marked(positions, totals, {position.symbol: position.to_payload() for position in positions},
-                      {summary.quote: summary.to_payload() for summary in totals})
+        return Marked(positions, totals, encode_value({position.symbol: position.to_payload() for position in positions}),
+                      encode_value({summary.quote: summary.to_payload() for summary in totals}))
 
     def _marked_alone(self, symbol: str, price: Decimal) -> Marked:
         stored = self._positions.get(symbol)
@@ -320,32 +310,25 @@ class Portfolio:
             head = {key: payload[key] for key in ("symbol", "quantity", "cost_basis", "average_cost", "realized_pnl", "fees_quote")}
             # What totals() sums for one position: each amount added to zero, in the ambient context.
             realized_total, fees_total = ZERO + position.realized_pnl, ZERO + position.fees_quote
-            basis = _MarkBasis(
-                position, instrument, head, "{" + _json(symbol) + ":" + _json(head)[:-1],
-                "{" + _json(instrument.quote) + ":" + _json({"quote": instrument.quote, "realized_pnl": decimal_text(realized_total)})[:-1],
-                decimal_text(fees_total),
-            )
+            quote_head = {"quote": instrument.quote, "realized_pnl": decimal_text(realized_total)}
+            basis = _MarkBasis(position, instrument, encode_value({symbol: head})[:-2],
+                               encode_value({instrument.quote: quote_head})[:-2], decimal_text(fees_total))
         else:
-            booked, instrument, head = basis.position, basis.instrument, basis.payload_head
+            booked, instrument = basis.position, basis.instrument
             quantity = booked.quantity
             unrealized = ZERO if quantity == 0 else instrument.quantize_quote(
                 _EXACT.subtract(_EXACT.multiply(quantity, price), booked.cost_basis))
             position = Position(symbol, quantity, booked.cost_basis, booked.average_cost, booked.realized_pnl, booked.fees_quote,
                                 price, unrealized)
-        price_text, unrealized_text, net_text = decimal_text(price), decimal_text(position.unrealized_pnl), decimal_text(position.net_pnl)
-        payload = {**head, "mark_price": price_text, "unrealized_pnl": unrealized_text, "net_pnl": net_text}
         self._mark_basis[symbol] = basis._replace(position=position)
         total = PnlSummary(instrument.quote, ZERO + position.realized_pnl, ZERO + position.unrealized_pnl, ZERO + position.fees_quote)
-        total_unrealized_text, total_net_text = decimal_text(total.unrealized_pnl), decimal_text(total.net_pnl)
-        totals_payload = {total.quote: {"quote": total.quote, "realized_pnl": decimal_text(total.realized_pnl),
-                                        "unrealized_pnl": total_unrealized_text, "fees_quote": basis.total_fees_text,
-                                        "net_pnl": total_net_text}}
-        # Decimal texts are digits, sign and point: nothing in them needs escaping.
-        positions_json = (f'{basis.positions_json_head},"mark_price":"{price_text}","unrealized_pnl":"{unrealized_text}",'
-                          f'"net_pnl":"{net_text}"}}}}')
-        totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{total_unrealized_text}","fees_quote":"{basis.total_fees_text}",'
-                       f'"net_pnl":"{total_net_text}"}}}}')
-        return Marked((position,), (total,), {symbol: payload}, totals_payload, positions_json, totals_json)
+        # The rest of each payload after the kept head; decimal texts are digits, sign and point,
+        # so nothing in them needs escaping.
+        positions_json = (f'{basis.positions_json_head},"mark_price":"{decimal_text(price)}",'
+                          f'"unrealized_pnl":"{decimal_text(position.unrealized_pnl)}","net_pnl":"{decimal_text(position.net_pnl)}"}}}}')
+        totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{decimal_text(total.unrealized_pnl)}",'
+                       f'"fees_quote":"{basis.total_fees_text}","net_pnl":"{decimal_text(total.net_pnl)}"}}}}')
+        return Marked((position,), (total,), positions_json, totals_json)
 
     def totals(self, changed: Iterable[Position] = ()) -> dict[str, PnlSummary]:
         """P&L summed per quote currency (amounts in different currencies are never added).

@@ -87,9 +87,7 @@ class Instrument:
 
     def quantize_quote(self, amount: Decimal) -> Decimal:
         """Round a quote-currency amount to :attr:`quote_quantum`, half-even."""
-        if self._quote_quantum_is_power_of_ten and type(amount) is Decimal and amount.is_finite():
-            return amount.quantize(self._quote_quantum, rounding=ROUND_HALF_EVEN, context=_GRID_CONTEXT)  # _to_grid's own fast path
-        return _to_grid(amount, self._quote_quantum, ROUND_HALF_EVEN)
+        return _to_grid(amount, self._quote_quantum, ROUND_HALF_EVEN, self._quote_quantum_is_power_of_ten)
 
     def is_price_on_grid(self, price: Decimal) -> bool:
         return self.round_price(price) == price
@@ -148,9 +146,10 @@ def _is_power_of_ten(step: Decimal) -> bool:
     return digits == (1,) and isinstance(exponent, int) and exponent <= 0 and step > 0
 
 
-def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+def _to_grid(value: Decimal, step: Decimal, rounding: str, power_of_ten: bool | None = None) -> Decimal:
+    """``value`` on ``step``'s grid; ``power_of_ten`` is :func:`_is_power_of_ten` of ``step`` when the caller kept it."""
     require_decimal("value", value)
-    if _is_power_of_ten(step):
+    if power_of_ten if power_of_ten is not None else _is_power_of_ten(step):
         # A power-of-ten step (0.01, 1): quantizing is the same rounding in one C call, without
         # entering a local context (this runs several times per bar).
         return value.quantize(step, rounding=rounding, context=_GRID_CONTEXT)
