@@ -7,8 +7,8 @@ rules over those orders in plain Python costs milliseconds.
 
 What is replayed, for one column of ``vbt.Portfolio.from_orders(size_type="targetpercent",
 direction="both", price=open, fees, slippage, init_cash)`` with vectorbt's other defaults (no
-fixed fees, no minimum or maximum size, no granularity, no locked cash, partial fills allowed,
-rejections not raised): ``execute_order_nb``, ``buy_nb`` and ``sell_nb`` for the fills,
+fixed fees, a minimum size of 1e-8 units and no maximum, no granularity, no locked cash, partial
+fills allowed, rejections not raised): ``execute_order_nb``, ``buy_nb`` and ``sell_nb`` for the fills,
 ``get_exit_trades_nb`` and ``get_positions_nb`` for the round trips, in the same floating-point
 operations and the same order, with vectorbt's tolerances (``rel_tol`` 1e-9, ``abs_tol`` 1e-12).
 Tests hold the records equal to vectorbt's, field by field, on real data and on generated targets
@@ -38,6 +38,9 @@ TRADE_DTYPE = np.dtype(
 )
 
 _REL_TOL, _ABS_TOL = 1e-9, 1e-12  # vectorbt.utils.math_
+#: vectorbt's default ``min_size`` (``vbt.settings.portfolio["min_size"]``): a fill of fewer units is
+#: rejected. It matters where cash runs out: a target nudged up with the cash nearly spent buys dust.
+_MIN_SIZE = 1e-8
 _BUY, _SELL = 0, 1
 _LONG, _SHORT = 0, 1
 _OPEN, _CLOSED = 0, 1
@@ -142,14 +145,14 @@ def _buy(cash: float, position: float, size: float, price: float, fees: float, s
         final_size = max_req_cash / adj_price
         fees_paid = cash_limit - max_req_cash
         final_req_cash = cash_limit
-    if _is_close(size, 0) or _is_less(final_size, 0.0):
+    if _is_close(size, 0) or _is_less(final_size, _MIN_SIZE):
         return None
     return _add(cash, -final_req_cash), _add(position, final_size), final_size, adj_price, fees_paid, _BUY
 
 
 def _sell(cash: float, position: float, size: float, price: float, fees: float, slippage: float):
     adj_price = price * (1 - slippage)
-    if _is_close(size, 0) or _is_less(size, 0.0):
+    if _is_close(size, 0) or _is_less(size, _MIN_SIZE):
         return None
     acq_cash = size * adj_price
     fees_paid = acq_cash * fees + 0.0

@@ -74,3 +74,35 @@ def test_a_position_still_open_at_the_end_is_valued_at_the_last_close():
     orders, trades, positions = _ours(bars, targets, Costs(fees_bps=10), 10_000.0)
     assert len(orders) == 1 and trades["status"][-1] == 0 and trades["exit_price"][-1] == bars["close"].iloc[-1]
     _assert_same(bars, targets, Costs(fees_bps=10))
+
+
+def test_an_order_below_vectorbts_minimum_size_is_not_made():
+    """vectorbt rejects fills under its default ``min_size`` (1e-8 units), found by the property above.
+
+    With 1.0 of cash and 50 bps fees, moving the target from 0.99 to 1.0 leaves about 3e-9 BTC
+    to buy with the cash that is left: vectorbt makes no order there, so neither may we.
+    """
+    bars = BARS.iloc[300:420]
+    targets = np.full(len(bars), 0.99)
+    targets[0], targets[2] = -1.0, 1.0
+    costs = Costs(fees_bps=50, slippage=FixedSlippage(0))
+    orders, _, _ = _ours(bars, targets, costs, 1.0)
+    assert 3 not in orders["idx"].tolist()
+    assert _assert_same(bars, targets, costs, init_cash=1.0) == 3
+
+
+def test_a_sell_below_vectorbts_minimum_size_is_not_made():
+    # A flat price of 100 and no fees keep the account worth exactly 1.0: half of it long is 0.005
+    # units, and the next target sells 2e-9 of them, under the minimum.
+    bars = BARS.iloc[:10].copy()
+    bars[["open", "high", "low", "close"]] = 100.0
+    targets = np.full(len(bars), 0.5)
+    targets[1:] = 0.5 - 2e-9 * 100.0
+    costs = Costs(fees_bps=0)
+    orders, _, _ = _ours(bars, targets, costs, 1.0)
+    assert orders["idx"].tolist() == [1]
+    assert _assert_same(bars, targets, costs, init_cash=1.0) == 1
+    # Twenty times that sells (the property test covers the rest of the path).
+    targets[1:] = 0.5 - 4e-8 * 100.0
+    assert _ours(bars, targets, costs, 1.0)[0]["idx"].tolist() == [1, 2]
+    assert _assert_same(bars, targets, costs, init_cash=1.0) == 2
