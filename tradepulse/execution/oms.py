@@ -167,6 +167,7 @@ class OMS:
         self._open_ids: dict[str, None] = {}
         self._portfolio = Portfolio(self._instruments)
         self._seen_trades: set[tuple[str, str]] = set()
+        self._symbol_texts: dict[str, str] = {}  # each symbol as the journal encodes it (a JSON string)
         self._last_applied_seq = 0
         for event in journal.iter_events():
             self._replay(event)
@@ -426,24 +427,36 @@ class OMS:
         replay), where they wait for the next commit.
         """
         for symbol, price in prices.items():
-            require_decimal(f"price of {symbol}", price)
-            self.instrument(symbol)
+            if type(price) is not Decimal:
+                require_decimal(f"price of {symbol}", price)
+            if symbol not in self._instruments:
+                self.instrument(symbol)  # raises: no such instrument
         # Written straight in the form it reads back (exact decimal text, ISO time), which is what a
         # JSON round trip would give: a mark is made on every bar, and the round trip was its cost.
+        # Decimal texts are digits, sign and point: only the symbols need encoding (done once each).
         texts = {symbol: format(price, "f") for symbol, price in prices.items()}
+        prices_json = ",".join(f'{self._encoded_symbol(symbol)}:"{text}"' for symbol, text in texts.items())
         # Valued at the prices as they read back from the journal (what a restart's replay computes),
         # with the positions and totals already as the journal encodes them (Portfolio.marked keeps
         # what only a fill changes as text, so a mark between fills encodes a few numbers).
         marked = self._portfolio.marked({symbol: Decimal(text) for symbol, text in texts.items()})
-        change = _Change(positions=marked.positions, totals=marked.totals)
         when = at or self._clock()
-        row = f'["{when.isoformat()}",{encode_value(texts)},{marked.positions_json},{marked.totals_json}]'
+        row = f'["{when.isoformat()}",{{{prices_json}}},{marked.positions_json},{marked.totals_json}]'
         self.journal.append_encoded_row(K.PORTFOLIO_MARKS, MARK_FIELDS, row, ts=when)
         written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
-        self._commit(change, written[-1] if written else None)
+        for position in marked.positions:  # what _commit does with a change that only revalues
+            self._portfolio.restore(position)
         if written:
+            self._last_applied_seq = written[-1].seq
             self.journal.maintain()  # a live bar is written and nothing waits on the journal
         return {position.symbol: position for position in marked.positions}
+
+    def _encoded_symbol(self, symbol: str) -> str:
+        try:
+            return self._symbol_texts[symbol]
+        except KeyError:
+            text = self._symbol_texts[symbol] = encode_value(symbol)
+            return text
 
     # -- venue answers -------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from typing import Any, NamedTuple
+from typing import Any
 
 from tradepulse.errors import ConfigError
 from tradepulse.model.instruments import Instrument
@@ -213,23 +213,47 @@ def _valued_exactly(position: Position, instrument: Instrument, mark_price: Deci
                     position.fees_quote, mark_price, unrealized)
 
 
-class Marked(NamedTuple):
-    """Positions valued at a mark, their totals, and both as the journal encodes them (see :meth:`Portfolio.marked`)."""
+class Marked:
+    """Positions valued at a mark, their totals, and both as the journal encodes them (see :meth:`Portfolio.marked`).
 
-    positions: tuple[Position, ...]
-    totals: tuple[PnlSummary, ...]
-    positions_json: str  # {symbol: Position.to_payload()}, as encode_value writes it
-    totals_json: str  # {quote: PnlSummary.to_payload()}, likewise
+    A mark of one position held alone (every bar of an engine) gives its totals as the amounts
+    they sum; the :class:`PnlSummary` is built only if someone asks for :attr:`totals`.
+    """
+
+    __slots__ = ("positions", "positions_json", "totals_json", "_totals", "_total_parts")
+
+    def __init__(self, positions: tuple[Position, ...], totals: tuple[PnlSummary, ...] | None, positions_json: str,
+                 totals_json: str, total_parts: tuple[str, Decimal, Decimal, Decimal] | None = None) -> None:
+        self.positions = positions
+        self.positions_json = positions_json  # {symbol: Position.to_payload()}, as encode_value writes it
+        self.totals_json = totals_json  # {quote: PnlSummary.to_payload()}, likewise
+        self._totals = totals
+        self._total_parts = total_parts
+
+    @property
+    def totals(self) -> tuple[PnlSummary, ...]:
+        if self._totals is None:
+            assert self._total_parts is not None
+            self._totals = (PnlSummary(*self._total_parts),)
+        return self._totals
 
 
-class _MarkBasis(NamedTuple):
+class _MarkBasis:
     """What a mark of one position reuses while no fill changes it."""
 
-    position: Position  # the position this basis last produced (stored unless a fill replaced it)
-    instrument: Instrument
-    positions_json_head: str  # '{"SYMBOL":{' and the payload's fields up to fees_quote, which only a fill changes
-    totals_json_head: str  # '{"QUOTE":{"quote":...,"realized_pnl":...' without the fields a mark changes
-    total_fees_text: str
+    __slots__ = ("position", "instrument", "positions_json_head", "totals_json_head", "total_fees_text", "realized_total",
+                 "fees_total")
+
+    def __init__(self, position: Position, instrument: Instrument, positions_json_head: str, totals_json_head: str,
+                 realized_total: Decimal, fees_total: Decimal) -> None:
+        self.position = position  # the position this basis last produced (stored unless a fill replaced it)
+        self.instrument = instrument
+        self.positions_json_head = positions_json_head  # '{"SYMBOL":{' and the payload's fields up to fees_quote
+        self.totals_json_head = totals_json_head  # '{"QUOTE":{"quote":...,"realized_pnl":...' without what a mark changes
+        # What totals() sums for one position: each amount added to zero, in the ambient context.
+        self.realized_total = realized_total
+        self.fees_total = fees_total
+        self.total_fees_text = decimal_text(fees_total)
 
 
 class Portfolio:
@@ -308,27 +332,32 @@ class Portfolio:
             instrument = self._instrument(symbol)
             payload = position.to_payload()
             head = {key: payload[key] for key in ("symbol", "quantity", "cost_basis", "average_cost", "realized_pnl", "fees_quote")}
-            # What totals() sums for one position: each amount added to zero, in the ambient context.
-            realized_total, fees_total = ZERO + position.realized_pnl, ZERO + position.fees_quote
+            realized_total = ZERO + position.realized_pnl
             quote_head = {"quote": instrument.quote, "realized_pnl": decimal_text(realized_total)}
-            basis = _MarkBasis(position, instrument, encode_value({symbol: head})[:-2],
-                               encode_value({instrument.quote: quote_head})[:-2], decimal_text(fees_total))
+            basis = _MarkBasis(position, instrument, encode_value({symbol: head})[:-2], encode_value({instrument.quote: quote_head})[:-2],
+                               realized_total, ZERO + position.fees_quote)
+            self._mark_basis[symbol] = basis
         else:
-            booked, instrument = basis.position, basis.instrument
+            booked = basis.position
             quantity = booked.quantity
-            unrealized = ZERO if quantity == 0 else instrument.quantize_quote(
+            unrealized = ZERO if quantity == 0 else basis.instrument.quantize_quote(
                 _EXACT.subtract(_EXACT.multiply(quantity, price), booked.cost_basis))
             position = Position(symbol, quantity, booked.cost_basis, booked.average_cost, booked.realized_pnl, booked.fees_quote,
                                 price, unrealized)
-        self._mark_basis[symbol] = basis._replace(position=position)
-        total = PnlSummary(instrument.quote, ZERO + position.realized_pnl, ZERO + position.unrealized_pnl, ZERO + position.fees_quote)
+            basis.position = position
+        unrealized_pnl = position.unrealized_pnl
+        unrealized_total = ZERO + unrealized_pnl
+        # PnlSummary.net_pnl and Position.net_pnl, spelled out (the same operations in the same order).
+        net_total = basis.realized_total + unrealized_total - basis.fees_total
+        net = position.realized_pnl + unrealized_pnl - position.fees_quote
         # The rest of each payload after the kept head; decimal texts are digits, sign and point,
         # so nothing in them needs escaping.
-        positions_json = (f'{basis.positions_json_head},"mark_price":"{decimal_text(price)}",'
-                          f'"unrealized_pnl":"{decimal_text(position.unrealized_pnl)}","net_pnl":"{decimal_text(position.net_pnl)}"}}}}')
-        totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{decimal_text(total.unrealized_pnl)}",'
-                       f'"fees_quote":"{basis.total_fees_text}","net_pnl":"{decimal_text(total.net_pnl)}"}}}}')
-        return Marked((position,), (total,), positions_json, totals_json)
+        positions_json = (f'{basis.positions_json_head},"mark_price":"{price:f}",'
+                          f'"unrealized_pnl":"{unrealized_pnl:f}","net_pnl":"{net:f}"}}}}')
+        totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{unrealized_total:f}",'
+                       f'"fees_quote":"{basis.total_fees_text}","net_pnl":"{net_total:f}"}}}}')
+        return Marked((position,), None, positions_json, totals_json,
+                      (basis.instrument.quote, basis.realized_total, unrealized_total, basis.fees_total))
 
     def totals(self, changed: Iterable[Position] = ()) -> dict[str, PnlSummary]:
         """P&L summed per quote currency (amounts in different currencies are never added).
