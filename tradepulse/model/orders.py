@@ -253,7 +253,25 @@ def parse_time(value: Any) -> datetime | None:
 
 def payload_of(instance: Any) -> dict[str, Any]:
     """Return a dataclass as a JSON-ready dict: Decimals as exact strings, times ISO-8601, enums by value."""
-    return {name: _jsonable(getattr(instance, name)) for name in _field_names(type(instance))}
+    # Looked up by the value's exact type (every order, fill and position is written this way on
+    # every order); a type not listed, such as an enum or a subclass, takes _jsonable's checks.
+    plain = _PLAIN_BY_TYPE
+    payload = {}
+    for name in _field_names(type(instance)):
+        value = getattr(instance, name)
+        convert = plain.get(type(value))
+        payload[name] = _jsonable(value) if convert is None else convert(value)
+    return payload
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+_PLAIN_BY_TYPE: dict[type, Any] = {
+    str: _as_is, int: _as_is, float: _as_is, bool: _as_is, type(None): _as_is, Decimal: decimal_text,
+    datetime: datetime.isoformat, tuple: list,
+}
 
 
 @functools.cache
@@ -263,8 +281,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def from_payload(cls: type[T], payload: dict[str, Any]) -> T:
     """Rebuild dataclass ``cls`` from :func:`payload_of` output, converting by field type; missing keys take defaults."""
-    hints = _hints(cls)
-    return cls(**{item.name: _parsed(hints[item.name], payload[item.name]) for item in fields(cls) if item.name in payload})
+    return cls(**{name: None if (value := payload[name]) is None else parse(value)
+                  for name, parse in _parsers(cls) if name in payload})
 
 
 def _jsonable(value: Any) -> Any:
@@ -278,21 +296,21 @@ def _jsonable(value: Any) -> Any:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _parsers(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Each field of ``cls`` with the function that turns its journaled form back (decided once per class)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((item.name, _parser(hints[item.name])) for item in fields(cls))
 
 
-def _parsed(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _parser(hint: Any) -> Any:
     for kind in typing.get_args(hint) or (hint,):
         if kind is Decimal:
-            return parse_decimal(value)
+            return parse_decimal
         if kind is datetime:
-            return parse_time(value)
+            return parse_time
         if isinstance(kind, type) and issubclass(kind, enum.Enum):
-            return kind(value)
-    return tuple(value) if typing.get_origin(hint) is tuple else value
+            return kind
+    return tuple if typing.get_origin(hint) is tuple else _as_is
 
 
 @dataclass(frozen=True)

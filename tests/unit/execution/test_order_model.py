@@ -88,3 +88,23 @@ def test_point_one_plus_point_two_stays_exactly_point_three_through_the_journal(
     payload = canonical_payload(order.to_payload())
     assert payload["quantity"] == "0.3"
     assert Order.from_payload(payload).quantity == Decimal("0.3")
+
+
+def test_payloads_convert_by_value_whatever_the_exact_type():
+    """payload_of looks plain types up by exact type; subclasses and enums take the general rules."""
+
+    class Stamp(datetime):
+        pass
+
+    class Amount(Decimal):
+        pass
+
+    order = Order("tp-s-1", "BTC/USDT", Side.BUY, OrderType.LIMIT, Amount("0.30"), Stamp(2024, 3, 1, 12, 30, tzinfo=UTC),
+                  limit_price=Decimal("1E+2"), trade_ids=("7",))
+    payload = order.to_payload()
+    assert payload["created_at"] == AT.isoformat()
+    assert (payload["quantity"], payload["limit_price"]) == ("0.30", "100")
+    assert (payload["side"], payload["order_type"], payload["trade_ids"]) == ("buy", "limit", ["7"])
+    assert payload["venue_order_id"] is None and payload["average_fill_price"] is None
+    rebuilt = Order.from_payload(canonical_payload(payload))
+    assert rebuilt == order and type(rebuilt.created_at) is datetime and rebuilt.trade_ids == ("7",)
