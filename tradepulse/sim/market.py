@@ -138,7 +138,13 @@ class MarketState:
 
     def on_event(self, event: MarketEvent) -> None:
         """Update the state with one market event."""
-        if isinstance(event, Trade):
+        # A bar replay's two events per bar are checked first (the kinds are disjoint, so order is free).
+        if isinstance(event, BarClose):
+            self.last_bar = event.bar
+            self.last_price = _decimal(event.bar.close)
+        elif isinstance(event, BarOpen):
+            self.last_price = _decimal(event.price)
+        elif isinstance(event, Trade):
             self.last_price = event.price
         elif isinstance(event, BookTicker):
             if self.ticker is None or event.update_id >= self.ticker.update_id:
@@ -154,11 +160,6 @@ class MarketState:
         elif isinstance(event, DepthSnapshot):
             self.book.apply_snapshot(event)
             self.taken.clear()
-        elif isinstance(event, BarOpen):
-            self.last_price = _decimal(event.price)
-        elif isinstance(event, BarClose):
-            self.last_bar = event.bar
-            self.last_price = _decimal(event.bar.close)
 
     def has_depth(self) -> bool:
         """Whether fills can be priced from the book or the best quote."""

@@ -366,6 +366,8 @@ class PaperVenue:
 
     def _match_resting(self, market: MarketState, event: MarketEvent) -> None:
         """Fill resting limit orders of ``market`` that ``event`` trades through or crosses."""
+        if not self._resting:
+            return  # the common case on every market event: nothing rests
         for record in [r for r in self._resting.values() if r.symbol == market.symbol]:
             limit = record.limit_price
             assert limit is not None
