@@ -16,7 +16,6 @@ inclusive: an order exactly at a limit passes.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import secrets
@@ -50,7 +49,7 @@ _SEAL_SECRET = secrets.token_bytes(32)
 
 def _seal(*parts: Any) -> str:
     message = "\x1f".join("" if part is None else str(part) for part in parts).encode()
-    return hmac.new(_SEAL_SECRET, message, hashlib.sha256).hexdigest()
+    return hmac.digest(_SEAL_SECRET, message, "sha256").hex()  # hmac.new(...).hexdigest() in one C call
 
 
 @dataclass(frozen=True)
