@@ -437,7 +437,7 @@ class Journal:
                 self._committed()
             except BaseException as error:
                 lost = len(self._uncommitted)
-                self._uncommitted = []
+                self._uncommitted, self._transaction_bytes = [], 0  # rolled back: none of it reaches the log
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 if isinstance(error, _database_errors()):
@@ -489,7 +489,7 @@ class Journal:
                 self._committed()
             except _database_errors() as error:
                 lost = len(self._uncommitted)
-                self._uncommitted = []
+                self._uncommitted, self._transaction_bytes = [], 0
                 if self._connection.in_transaction:
                     self._connection.execute("ROLLBACK")
                 raise JournalError(f"journal {self.path} could not commit {lost} event(s) ({error}); they are not recorded") from error

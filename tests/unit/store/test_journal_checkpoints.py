@@ -8,9 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tradepulse.execution import OMS
 from tradepulse.store import Journal
-from tradepulse.store.journal import CHECKPOINT_PAGES
+from tradepulse.store.journal import CHECKPOINT_PAGES, JournalError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "execution"))
 from execution_helpers import INSTRUMENTS, market_buy  # noqa: E402
@@ -81,3 +83,16 @@ def test_the_oms_checkpoints_after_the_venue_call_not_before_it(tmp_path):
         assert seen_by_venue == [before]
         assert database_bytes(path) > before  # ... it ran once the venue had answered
         assert journal.maintain() is False
+
+
+def test_rows_rolled_back_do_not_count_toward_the_next_checkpoint(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Journal(path, clock=lambda: T0) as journal:
+        pages = journal._connection.execute("PRAGMA page_count").fetchone()[0]
+        journal._connection.execute(f"PRAGMA max_page_count = {pages + 700}")  # a disk that fills up: SQLite's own SQLITE_FULL
+        with pytest.raises(JournalError, match="could not be written"), journal.deferred_commits():
+            grow(journal, CHECKPOINT_PAGES)  # past 700 pages (more than the mark): the write fails, all of it rolls back
+        journal._connection.execute("PRAGMA max_page_count = 1073741823")
+        assert journal.events() == []  # nothing was recorded
+        journal.append("test.small", {"symbol": "BTC/USDT"})
+        assert journal.maintain() is False  # the log holds one small commit, not the rows that were rolled back
