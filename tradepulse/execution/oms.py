@@ -447,10 +447,8 @@ class OMS:
         row = f'["{when.isoformat()}",{{{prices_json}}},{marked.positions_json},{marked.totals_json}]'
         self.journal.append_encoded_row(K.PORTFOLIO_MARKS, MARK_FIELDS, row, ts=when)
         written = self.journal.write_rows()  # [] while the journal defers commits: the rows wait for the next one
-        for position in marked.positions:  # what _commit does with a change that only revalues
-            self._portfolio.restore(position)
+        self._commit(_Change(positions=marked.positions), written[-1] if written else None)
         if written:
-            self._last_applied_seq = written[-1].seq
             self.journal.maintain()  # a live bar is written and nothing waits on the journal
         return {position.symbol: position for position in marked.positions}
 

@@ -347,13 +347,12 @@ class Portfolio:
             basis.position = position
         unrealized_pnl = position.unrealized_pnl
         unrealized_total = ZERO + unrealized_pnl
-        # PnlSummary.net_pnl and Position.net_pnl, spelled out (the same operations in the same order).
+        # PnlSummary.net_pnl, spelled out (the same operations in the same order) since no summary is built.
         net_total = basis.realized_total + unrealized_total - basis.fees_total
-        net = position.realized_pnl + unrealized_pnl - position.fees_quote
         # The rest of each payload after the kept head; decimal texts are digits, sign and point,
         # so nothing in them needs escaping.
         positions_json = (f'{basis.positions_json_head},"mark_price":"{price:f}",'
-                          f'"unrealized_pnl":"{unrealized_pnl:f}","net_pnl":"{net:f}"}}}}')
+                          f'"unrealized_pnl":"{unrealized_pnl:f}","net_pnl":"{position.net_pnl:f}"}}}}')
         totals_json = (f'{basis.totals_json_head},"unrealized_pnl":"{unrealized_total:f}",'
                        f'"fees_quote":"{basis.total_fees_text}","net_pnl":"{net_total:f}"}}}}')
         return Marked((position,), None, positions_json, totals_json,

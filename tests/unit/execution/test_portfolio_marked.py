@@ -117,9 +117,13 @@ def test_the_oms_journals_a_mark_row_equal_to_encoding_its_values(journal, clock
         if step == 2:
             oms._portfolio.apply_fill("BTC/USDT", Side.SELL, D("0.25"), D("100.50"), D("0.02"))  # a fill between marks
         oms.mark_to_market({"BTC/USDT": D(price)}, at=at + timedelta(minutes=step))
+    # Two symbols at once take the general valuation; the row's prices are still built by hand.
+    oms._portfolio.apply_fill("ETH/USDT", Side.BUY, D("2"), D("10.00"), D("0"))
+    oms.mark_to_market({"ETH/USDT": D("12.5"), "BTC/USDT": D("98")}, at=at + timedelta(minutes=9))
     events = journal.events(kinds=["portfolio.marks"])
     rows = [row for event in events for row in segment_rows(event.payload)]
-    assert len(written) == len(rows) == 4
+    assert len(written) == len(rows) == 5
+    assert list(rows[-1]["prices"]) == ["ETH/USDT", "BTC/USDT"]
     for text, row in zip(written, rows, strict=True):
         assert text == encode_value([row["at"], row["prices"], row["positions"], row["totals"]])
-    assert rows[-1]["positions"]["BTC/USDT"]["quantity"] == "-0.25"
+    assert rows[-2]["positions"]["BTC/USDT"]["quantity"] == "-0.25"
