@@ -95,6 +95,7 @@ class _Change:
     order: Order | None = None
     positions: tuple[Position, ...] = ()
     sequence: int | None = None
+    trade_key: tuple[str, str] | None = None
     fee_quote: Decimal | None = None
     totals: tuple[PnlSummary, ...] = ()
 
@@ -165,6 +166,7 @@ class OMS:
         # service holds thousands of finished orders, and sizing asks for the open ones per order.
         self._open_ids: dict[str, None] = {}
         self._portfolio = Portfolio(self._instruments)
+        self._seen_trades: set[tuple[str, str]] = set()
         self._symbol_texts: dict[str, str] = {}  # each symbol as the journal encodes it (a JSON string)
         self._last_applied_seq = 0
         for event in journal.iter_events():
@@ -257,14 +259,9 @@ class OMS:
         """
         return self._last_applied_seq
 
-    def seen_trade(self, symbol: str, trade_id: str, client_order_id: str | None) -> bool:
-        """Whether the fill with this venue trade id was already applied to order ``client_order_id``.
-
-        A fill names its order, and an order keeps the trade ids of its fills, so nothing is kept
-        per fill beyond the orders themselves (an order no longer held is read back from the journal).
-        """
-        order = self._known(client_order_id) if client_order_id else None
-        return order is not None and order.symbol == symbol and trade_id in order.trade_ids
+    def seen_trade(self, symbol: str, trade_id: str) -> bool:
+        """Whether a fill with this venue trade id was already applied."""
+        return (symbol, trade_id) in self._seen_trades
 
     # -- intents and our own decisions -------------------------------------------------------
 
@@ -499,7 +496,7 @@ class OMS:
             event = self.journal.append(K.FILL_UNKNOWN_ORDER, payload, correlation_id=fill.client_order_id)
             self._last_applied_seq = event.seq
             return FillResult(FillOutcome.UNKNOWN_ORDER, None, None, event)
-        if fill.trade_id in order.trade_ids:
+        if (order.symbol, fill.trade_id) in self._seen_trades:
             payload = {"symbol": order.symbol, "client_order_id": order.client_order_id, "trade_id": fill.trade_id}
             payload["fill"] = fill_payload
             event = self.journal.append(K.FILL_DUPLICATE, payload, correlation_id=order.client_order_id)
@@ -591,6 +588,8 @@ class OMS:
             self._portfolio.restore(position)
         if change.sequence is not None:
             self._ids.observe(change.sequence)
+        if change.trade_key is not None:
+            self._seen_trades.add(change.trade_key)
         if event is not None:  # a mark still gathering in a segment has no seq yet (it only revalues)
             self._last_applied_seq = event.seq
 
@@ -675,8 +674,9 @@ class OMS:
         return bool(self.journal.select("SELECT 1 FROM order_index WHERE client_order_id = ?", (client_order_id,)))
 
     def _filled(self, order: Order, fill: Fill) -> _Change:
-        if fill.trade_id in order.trade_ids:
-            raise InvalidOrder(f"trade {fill.trade_id} on {order.symbol} was already applied to order {order.client_order_id}")
+        trade_key = (order.symbol, fill.trade_id)
+        if trade_key in self._seen_trades:
+            raise InvalidOrder(f"trade {fill.trade_id} on {order.symbol} was already applied")
         if fill.symbol is not None and fill.symbol != order.symbol:
             raise InvalidOrder(f"fill {fill.trade_id} is for {fill.symbol}; order {order.client_order_id} trades {order.symbol}")
         if fill.side is not None and fill.side is not order.side:
@@ -698,5 +698,5 @@ class OMS:
         )
         fee_base = fill.fee if fill.fee_currency == instrument.base else ZERO
         position = self._portfolio.after_fill(order.symbol, order.side, fill.fill_quantity, fill.fill_price, fee_quote, fee_base)
-        return _Change(order=updated, positions=(position,), fee_quote=fee_quote)
+        return _Change(order=updated, positions=(position,), trade_key=trade_key, fee_quote=fee_quote)
 

@@ -366,7 +366,7 @@ class _Run:
         self.adopted_updates.append(update)
 
     async def _apply_trade(self, fill: VenueFill) -> None:
-        if self.oms.seen_trade(self.symbol, fill.trade_id, fill.client_order_id):
+        if self.oms.seen_trade(self.symbol, fill.trade_id):
             return
         cid = fill.client_order_id
         if self.oms.find(cid) is None:
@@ -379,7 +379,7 @@ class _Run:
             await self.execution.apply_updates([fill])
         else:
             self._guarded(lambda: self.oms.apply_fill(fill.to_fill()))
-        if self.oms.seen_trade(self.symbol, fill.trade_id, fill.client_order_id):
+        if self.oms.seen_trade(self.symbol, fill.trade_id):
             self.missed_fills.append({
                 "trade_id": fill.trade_id, "client_order_id": cid, "side": str(fill.side), "qty": fill.quantity,
                 "price": fill.price, "fee": fill.fee, "fee_currency": fill.fee_currency,

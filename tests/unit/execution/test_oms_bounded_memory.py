@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from tradepulse.errors import ConfigError
 from tradepulse.execution import OMS, FillOutcome, InvalidOrder, OrderStatus, Side
-from tradepulse.model.orders import OrderIntent
 from tradepulse.store import Journal
 
 
 def _assert_same_books(small: OMS, full: OMS) -> None:
     assert small.portfolio.positions == full.portfolio.positions
     assert small.portfolio.totals() == full.portfolio.totals()
+    assert small._seen_trades == full._seen_trades
     assert small.last_client_order_sequence == full.last_client_order_sequence
     assert small.last_applied_seq == full.last_applied_seq
     assert [order.client_order_id for order in small.open_orders()] == [order.client_order_id for order in full.open_orders()]
@@ -82,28 +82,3 @@ def test_status_counts_count_every_order_held_or_not(journal):
     oms.deny(market_buy("0.01"), "halted")
     assert len(oms.orders) == 3  # two finished, one open
     assert oms.status_counts() == {"DENIED": 1, "FILLED": 5, "SUBMITTED": 1}
-
-
-def test_nothing_is_kept_per_fill_beyond_the_orders_held(journal):
-    """A repeated fill is caught by its order's trade ids, so a long session holds no set of every fill."""
-    oms = OMS(journal, INSTRUMENTS, clock=StepClock(), keep_finished=2)
-    ids = []
-    for number in range(50):
-        ids.append(oms.prepare_submit(market_buy("0.01")).client_order_id)
-        oms.apply_fill(make_fill(ids[-1], f"t-{number}", "0.01", "43000.00"))
-    assert len(oms.orders) == 2
-    assert not any(isinstance(value, (set, dict, list)) and len(value) >= 50 for value in vars(oms).values())
-    first = ids[0]
-    assert oms.seen_trade("BTC/USDT", "t-0", first)  # read back from the journal
-    assert oms.apply_fill(make_fill(first, "t-0", "0.01", "43000.00")).outcome is FillOutcome.DUPLICATE
-
-
-def test_one_venue_trade_filling_two_of_our_orders_is_applied_to_both(journal):
-    """A self-trade: the venue reports one trade id for our buy and for our sell; each order takes its side."""
-    oms = OMS(journal, INSTRUMENTS, clock=StepClock())
-    buy = oms.prepare_submit(market_buy("0.01"))
-    sell = oms.prepare_submit(OrderIntent("momentum", "BTC/USDT", Side.SELL, Decimal("0.01"), reference_price=Decimal("43000.00")))
-    assert oms.apply_fill(make_fill(buy.client_order_id, "t-7", "0.01", "43000.00")).outcome is FillOutcome.APPLIED
-    assert oms.apply_fill(make_fill(sell.client_order_id, "t-7", "0.01", "43000.00")).outcome is FillOutcome.APPLIED
-    assert oms.position("BTC/USDT").quantity == 0
-    assert oms.apply_fill(make_fill(sell.client_order_id, "t-7", "0.01", "43000.00")).outcome is FillOutcome.DUPLICATE
